@@ -1,0 +1,5 @@
+import sys
+
+from stemprover.cli import main
+
+sys.exit(main())

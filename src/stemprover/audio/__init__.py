@@ -1,0 +1,1 @@
+"""Audio I/O, phase-aware STFT, bands and streaming overlap-add."""

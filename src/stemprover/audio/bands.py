@@ -1,0 +1,63 @@
+"""The frequency bands of SPEC.md and their perceptual weights: defined here and only here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Band:
+    name: str
+    low_hz: float
+    high_hz: float | None  # None: up to Nyquist
+    weight: float
+
+
+# Weights follow the ear's sensitivity (ISO 226 equal-loudness contours are flattest and
+# lowest at 2-5 kHz) and where separation artifacts are most audible; they sum to 1.
+BANDS: tuple[Band, ...] = (
+    Band("sub_bass", 20.0, 60.0, 0.05),
+    Band("bass", 60.0, 250.0, 0.12),
+    Band("low_mid", 250.0, 500.0, 0.14),
+    Band("mid", 500.0, 2000.0, 0.22),
+    Band("high_mid", 2000.0, 4000.0, 0.19),
+    Band("presence", 4000.0, 6000.0, 0.15),
+    Band("brilliance", 6000.0, None, 0.13),
+)
+BAND_NAMES = tuple(b.name for b in BANDS)
+
+
+def band_index(n_fft: int, sample_rate: int) -> np.ndarray:
+    """Band number of every STFT bin; bins below the first band join it.
+
+    Returns:
+        ``(n_fft // 2 + 1,)`` int array with values in ``[0, len(BANDS))``.
+    """
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    edges = np.array([b.low_hz for b in BANDS[1:]])
+    return np.searchsorted(edges, freqs, side="right")
+
+
+def band_masks(n_fft: int, sample_rate: int) -> np.ndarray:
+    """One boolean row per band.
+
+    Returns:
+        ``(len(BANDS), n_fft // 2 + 1)`` bool array; each bin is in exactly one band.
+    """
+    idx = band_index(n_fft, sample_rate)
+    return idx[None, :] == np.arange(len(BANDS))[:, None]
+
+
+def bin_weights(n_fft: int, sample_rate: int) -> np.ndarray:
+    """Per-bin perceptual weight: each band's weight spread evenly over its bins.
+
+    Returns:
+        ``(n_fft // 2 + 1,)`` float array summing to the weight of the bands present.
+    """
+    masks = band_masks(n_fft, sample_rate)
+    counts = masks.sum(axis=1)
+    weights = np.array([b.weight for b in BANDS])
+    per_band = np.divide(weights, counts, out=np.zeros_like(weights), where=counts > 0)
+    return (masks * per_band[:, None]).sum(axis=0)

@@ -1,0 +1,93 @@
+"""The `stemprover` command line: each subcommand parses, calls one library function, and
+returns an exit code. Failures are one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from stemprover import __version__
+from stemprover.errors import StemProverError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _error(message: str) -> None:
+    print(f"stemprover: error: {message}", file=sys.stderr)
+
+
+# -- enhance -----------------------------------------------------------------------------
+
+
+def _enhance_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="audio files or folders")
+    p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
+    p.add_argument("--model", default="null", help="built-in model name or checkpoint folder")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--segment", type=float, default=8.0, metavar="SEC", help="segment length")
+    p.add_argument("--overlap", type=float, default=0.5, metavar="SEC", help="crossfade length")
+    p.add_argument("--subtype", help="output sample format, e.g. PCM_16, PCM_24, FLOAT")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _enhance(args: argparse.Namespace) -> int:
+    from stemprover.audio.chunking import SegmentConfig
+    from stemprover.models.base import load_model
+    from stemprover.pipeline import EnhancePipeline, enhance_paths
+
+    try:
+        segment = SegmentConfig(seconds=args.segment, overlap=args.overlap)
+    except ValueError as err:
+        raise StemProverError(str(err)) from None
+    pipeline = EnhancePipeline(load_model(args.model), segment, args.device, not args.quiet)
+    batch = enhance_paths(pipeline, args.inputs, args.output, args.subtype, args.overwrite)
+    for f in batch.files:
+        for warning in f.warnings:
+            print(f"stemprover: warning: {f.input}: {warning}", file=sys.stderr)
+        if f.error is not None:
+            _error(f"{f.input}: {f.error}")
+        elif not args.quiet:
+            rtf = f.seconds / max(f.audio_seconds, 1e-9)
+            print(f"{f.input} -> {f.output}  ({f.audio_seconds:.1f} s audio, RTF {rtf:.3f})")
+    if batch.failed:
+        _error(f"{len(batch.failed)} of {len(batch.files)} files failed")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# -- wiring ------------------------------------------------------------------------------
+
+Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+COMMANDS: dict[str, Command] = {
+    "enhance": ("clean stems: files or folders", _enhance_args, _enhance),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stemprover",
+        description="Remove source-separation artifacts from music stems.",
+    )
+    parser.add_argument("--version", action="version", version=f"stemprover {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (help_text, add_args, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add_args(p)
+        p.set_defaults(run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``stemprover`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except StemProverError as err:
+        _error(str(err))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130

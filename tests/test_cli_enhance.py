@@ -1,0 +1,137 @@
+"""The enhance path end to end through cli.main with the null model (the null test)."""
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from stemprover.cli import main
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rate", "channels", "subtype", "tol"),
+    [
+        (7.0, 22050, 1, "PCM_16", 0.0),
+        (3.0, 44100, 6, "PCM_24", 0.0),
+        (2.5, 48000, 2, "FLOAT", 1e-4),
+        (1.3, 8000, 3, "PCM_32", 0.0),
+        (0.9, 96000, 2, "DOUBLE", 1e-9),
+    ],
+)
+def test_null_model_gives_back_the_input(
+    noise_file, tmp_path, seconds, rate, channels, subtype, tol
+):
+    src = noise_file("song.wav", seconds, rate, channels, subtype)
+    assert main(["enhance", str(src), "--model", "null", "-o", str(tmp_path / "out"), "-q"]) == 0
+    out = tmp_path / "out" / "song.wav"
+    a, b = sf.info(src), sf.info(out)
+    assert (b.samplerate, b.channels, b.frames, b.subtype) == (
+        a.samplerate,
+        a.channels,
+        a.frames,
+        a.subtype,
+    )
+    x, y = sf.read(src, dtype="float64")[0], sf.read(out, dtype="float64")[0]
+    assert np.abs(x - y).max() <= tol
+
+
+def test_segments_shorter_than_the_file(noise_file, tmp_path):
+    src = noise_file("s.flac", 5.0, 16000, 2, "PCM_16")
+    out = tmp_path / "o.flac"
+    assert (
+        main(["enhance", str(src), "-o", str(out), "--segment", "1.1", "--overlap", "0.3", "-q"])
+        == 0
+    )
+    np.testing.assert_array_equal(sf.read(out, dtype="int16")[0], sf.read(src, dtype="int16")[0])
+
+
+def test_subtype_can_be_changed(noise_file, tmp_path):
+    src = noise_file("s.wav", 1.0, 16000, 1, "PCM_16")
+    assert (
+        main(["enhance", str(src), "-o", str(tmp_path / "o.wav"), "--subtype", "FLOAT", "-q"]) == 0
+    )
+    assert sf.info(tmp_path / "o.wav").subtype == "FLOAT"
+
+
+def test_folder_in_folder_out_with_a_bad_file(noise_file, tmp_path, capsys):
+    noise_file("in/a.wav", 1.0, 16000, 1)
+    noise_file("in/sub/b.flac", 1.0, 16000, 2)
+    (tmp_path / "in" / "sub" / "broken.wav").write_bytes(b"RIFF....garbage")
+    code = main(["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "broken.wav" in err and "1 of 3 files failed" in err
+    made = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*"))
+    assert made == ["a.wav", "sub", "sub/b.flac"]
+
+
+def test_default_output_is_beside_the_input(noise_file):
+    src = noise_file("v.wav", 1.0, 16000, 1)
+    assert main(["enhance", str(src), "-q"]) == 0
+    assert (src.parent / "v.enhanced.wav").exists()
+
+
+def test_existing_output_needs_overwrite(noise_file, tmp_path, capsys):
+    src = noise_file("v.wav", 1.0, 16000, 1)
+    out = tmp_path / "o.wav"
+    out.write_bytes(b"keep me")
+    assert main(["enhance", str(src), "-o", str(out), "-q"]) == 1
+    assert out.read_bytes() == b"keep me"
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["enhance", str(src), "-o", str(out), "-q", "--overwrite"]) == 0
+    assert sf.info(out).frames == 16000
+
+
+def _nan_file(path):
+    x = np.zeros((8000, 1), dtype=np.float32)
+    x[4000] = np.inf
+    sf.write(path, x, 8000, subtype="FLOAT")
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: None, "not found"),
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.write_text("not audio at all " * 30), "not a readable audio file"),
+        (
+            lambda p: (
+                sf.write(p, np.zeros((40000, 1)), 8000),
+                p.write_bytes(p.read_bytes()[:30000]),
+            ),
+            "truncated",
+        ),
+        (_nan_file, "NaN or Inf"),
+        (lambda p: sf.write(p, np.zeros(300), 8000), "shorter than one STFT frame"),
+        (lambda p: sf.write(p, np.zeros(30000), 6000), "unsupported sample rate"),
+    ],
+)
+def test_bad_input_one_line_nonzero_no_output(tmp_path, capsys, make, problem):
+    src = tmp_path / "bad.wav"
+    make(src)
+    out_dir = tmp_path / "out"
+    assert main(["enhance", str(src), "-o", str(out_dir), "-q"]) != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert any(str(src) in line and problem in line for line in lines), lines
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+def test_output_inside_input_folder_is_refused(noise_file, tmp_path, capsys):
+    noise_file("in/a.wav", 1.0, 16000, 1)
+    assert main(["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "in" / "out"), "-q"]) == 1
+    assert "inside the input folder" in capsys.readouterr().err
+    assert not (tmp_path / "in" / "out").exists()
+
+
+def test_output_replacing_input_is_refused(noise_file, capsys):
+    src = noise_file("a.wav", 1.0, 16000, 1)
+    assert main(["enhance", str(src), "-o", str(src), "--overwrite", "-q"]) == 1
+    assert "replace the input" in capsys.readouterr().err
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and "stemprover" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["enhance", "--help"])
+    assert e.value.code == 0 and "--overwrite" in capsys.readouterr().out
