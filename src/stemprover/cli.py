@@ -58,11 +58,72 @@ def _enhance(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- pairs -------------------------------------------------------------------------------
+
+
+def _pairs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="pairs folder to create")
+    p.add_argument("--synthetic", type=int, default=0, metavar="N", help="synthetic songs")
+    p.add_argument("--seconds", type=float, default=10.0, help="song or excerpt length")
+    p.add_argument("--multitrack", type=Path, help="MUSDB18-style folder of real stems")
+    p.add_argument(
+        "--producer",
+        action="append",
+        metavar="NAME[=W]",
+        help="simulate, mask or external, with an optional weight; repeatable "
+        "(default: simulate and mask equally)",
+    )
+    p.add_argument("--artifacts", help="comma-separated artifact types for simulate (default: all)")
+    p.add_argument("--severity", default="0.1,1.0", metavar="LO,HI", help="severity range")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--soundfont", type=Path, help="SoundFont (.sf2) for synthetic songs")
+    p.add_argument("--rate", type=int, default=44100)
+    p.add_argument(
+        "--split", choices=["train", "valid", "test"], help="put every song in one split"
+    )
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _pairs(args: argparse.Namespace) -> int:
+    from stemprover.data.artifacts import ARTIFACTS
+    from stemprover.data.pairs import PairsConfig, build_pairs
+
+    producers = {}
+    for item in args.producer or ["simulate", "mask"]:
+        name, _, weight = item.partition("=")
+        try:
+            producers[name] = float(weight or 1.0)
+        except ValueError:
+            raise StemProverError(f"bad producer weight in {item!r}") from None
+    try:
+        lo, hi = (float(v) for v in args.severity.split(","))
+    except ValueError:
+        raise StemProverError(f"--severity takes LO,HI, got {args.severity!r}") from None
+    cfg = PairsConfig(
+        synthetic=args.synthetic,
+        seconds=args.seconds,
+        multitrack=args.multitrack,
+        producers=producers,
+        artifacts=tuple(args.artifacts.split(",")) if args.artifacts else ARTIFACTS,
+        severity=(lo, hi),
+        seed=args.seed,
+        soundfont=args.soundfont,
+        rate=args.rate,
+        split=args.split,
+    )
+    manifest = build_pairs(cfg, args.out, args.overwrite, not args.quiet)
+    count = sum(1 for _ in open(manifest))
+    print(f"{count} pairs -> {manifest}")
+    return EXIT_OK
+
+
 # -- wiring ------------------------------------------------------------------------------
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: dict[str, Command] = {
     "enhance": ("clean stems: files or folders", _enhance_args, _enhance),
+    "pairs": ("build training pairs (clean, artifacted, mixture)", _pairs_args, _pairs),
 }
 
 

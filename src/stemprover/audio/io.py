@@ -196,6 +196,9 @@ class AtomicWriter:
         self._file = sf.SoundFile(
             tmp, "w", self.sample_rate, self.channels, self.subtype, format=self.format
         )
+        # libsndfile stamps float WAV/AIFF files with a PEAK chunk holding the wall-clock
+        # time; without it the same audio always gives the same bytes.
+        sf._snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         return self
 
     def write(self, block: np.ndarray) -> None:
@@ -226,6 +229,7 @@ def write(
     return Path(path)
 
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
 _PCM_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 

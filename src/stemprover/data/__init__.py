@@ -1,0 +1,1 @@
+"""Training data: synthetic songs, real multitracks, artifact producers and pairs."""

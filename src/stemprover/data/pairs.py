@@ -1,0 +1,235 @@
+"""Training pairs: (clean stem, artifacted stem, mixture) triplets with a manifest.
+
+Layout of a pairs folder::
+
+    dataset.json                 how it was made (arguments, soundfont, version)
+    manifest.jsonl               one record per pair (schema: manifest.schema.json)
+    songs/<song>/<stem>.wav      clean stems, float32, stereo
+    songs/<song>/mixture.wav     the exact sum of the clean stems
+    artifacted/<pair id>.wav     the artifacted stem
+
+The folder is built beside its destination and renamed into place, so an interrupted run
+leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from stemprover import __version__
+from stemprover.audio import io
+from stemprover.data import synth
+from stemprover.data.artifacts import ARTIFACTS, simulate
+from stemprover.data.mixing import mix_song
+from stemprover.data.multitrack import Song, load_multitrack
+from stemprover.data.separators import MaskDegradation, check_external, mask_separate
+from stemprover.errors import StemProverError
+
+PRODUCERS = ("simulate", "mask", "external")
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+SILENT_DB = -60.0
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    """What ``stemprover pairs`` builds.
+
+    Attributes:
+        synthetic: Number of synthetic songs.
+        seconds: Song (or excerpt) length.
+        multitrack: A folder of real multitracks to add.
+        producers: ``{producer: weight}``.
+        artifacts: Artifact types ``simulate`` may use.
+        severity: Range severities are drawn from.
+        seed: Seeds everything.
+        soundfont: SoundFont for synthetic songs (``None``: the default).
+        rate: Sample rate of the pairs.
+        split: Put every song in this split instead of the 80/10/10 rule.
+    """
+
+    synthetic: int = 0
+    seconds: float = 10.0
+    multitrack: Path | None = None
+    producers: dict[str, float] = field(default_factory=lambda: {"simulate": 1.0, "mask": 1.0})
+    artifacts: tuple[str, ...] = ARTIFACTS
+    severity: tuple[float, float] = (0.1, 1.0)
+    seed: int = 0
+    soundfont: Path | None = None
+    rate: int = 44100
+    split: str | None = None
+
+    def __post_init__(self) -> None:
+        bad = set(self.producers) - set(PRODUCERS)
+        if bad:
+            raise StemProverError(f"unknown producers {sorted(bad)}; choose from {list(PRODUCERS)}")
+        bad = set(self.artifacts) - set(ARTIFACTS)
+        if bad:
+            raise StemProverError(f"unknown artifact types {sorted(bad)}; known: {list(ARTIFACTS)}")
+        lo, hi = self.severity
+        if not 0 <= lo <= hi <= 1:
+            raise StemProverError(f"severity range must satisfy 0 <= lo <= hi <= 1, got {lo}, {hi}")
+        if self.split not in (None, "train", "valid", "test"):
+            raise StemProverError(f"split must be train, valid or test, got {self.split!r}")
+        if self.synthetic <= 0 and self.multitrack is None:
+            raise StemProverError("nothing to build: give --synthetic N and/or --multitrack DIR")
+
+
+def split_of(index: int, fixed: str | None) -> str:
+    """80/10/10 by song position: every tenth song is test, every ninth of ten valid."""
+    if fixed:
+        return fixed
+    return {8: "valid", 9: "test"}.get(index % 10, "train")
+
+
+def _synthetic_songs(cfg: PairsConfig) -> Iterator[Song]:
+    soundfont = Path(cfg.soundfont or synth.default_soundfont())
+    if not soundfont.exists():
+        raise StemProverError("SoundFont not found", soundfont)
+    for i in range(cfg.synthetic):
+        song_seed = int(np.random.SeedSequence([cfg.seed, i]).generate_state(1)[0])
+        spec = synth.draw_spec(song_seed)
+        mono = synth.render(synth.compose(spec, cfg.seconds), cfg.seconds, cfg.rate, soundfont)
+        stems, _ = mix_song(mono, cfg.rate, np.random.default_rng([song_seed, 2]))
+        yield Song(f"syn{cfg.seed}-{i:04d}", stems, None, f"synthetic:{soundfont.name}", song_seed)
+
+
+def _produce(
+    cfg: PairsConfig, song: Song, stem: str, mixture: np.ndarray, seed: int
+) -> tuple[str, dict[str, float], np.ndarray]:
+    rng = np.random.default_rng([seed, 3])
+    names = list(cfg.producers)
+    weights = np.array([cfg.producers[n] for n in names], dtype=float)
+    producer = names[rng.choice(len(names), p=weights / weights.sum())]
+    clean = song.stems[stem]
+    if producer == "simulate":
+        count = min(len(cfg.artifacts), int(rng.choice([1, 1, 1, 2, 2, 3])))
+        kinds = rng.choice(len(cfg.artifacts), size=count, replace=False)
+        sev = {cfg.artifacts[k]: round(float(rng.uniform(*cfg.severity)), 4) for k in sorted(kinds)}
+        return producer, sev, simulate(clean, mixture - clean, cfg.rate, sev, seed)
+    if producer == "mask":
+        deg = MaskDegradation.draw(rng)
+        return producer, deg.artifacts(), mask_separate(clean, mixture, cfg.rate, deg, seed)
+    check_external("demucs")
+    raise AssertionError("check_external always raises until external separators are wired")
+
+
+def build_pairs(
+    cfg: PairsConfig, out: Path, overwrite: bool = False, progress: bool = True
+) -> Path:
+    """Build a pairs folder at ``out``; returns the manifest path."""
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise StemProverError("output folder exists and is not empty (use --overwrite)", out)
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "artifacted").mkdir(parents=True)
+    songs: list = []
+    if cfg.synthetic:
+        songs.append(_synthetic_songs(cfg))
+    if cfg.multitrack is not None:
+        songs.append(load_multitrack(cfg.multitrack, cfg.rate, cfg.seconds, cfg.seed))
+    total = cfg.synthetic + (len(list(Path(cfg.multitrack).iterdir())) if cfg.multitrack else 0)
+    records = []
+    try:
+        bar = tqdm(total=total, desc="pairs", unit="song", disable=not progress)
+        index = 0
+        for source in songs:
+            for song in source:
+                records += _write_song(cfg, song, staging, split_of(index, cfg.split))
+                index += 1
+                bar.update()
+        bar.close()
+        if not records:
+            raise StemProverError("no pairs were made (every stem silent?)", out)
+        with open(staging / "manifest.jsonl", "w") as f:
+            f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        info = {"stemprover": __version__, "config": _jsonable(cfg), "pairs": len(records)}
+        (staging / "dataset.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        shutil.copy(SCHEMA_PATH, staging / SCHEMA_PATH.name)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "manifest.jsonl"
+
+
+def _write_song(cfg: PairsConfig, song: Song, root: Path, split: str) -> list[dict]:
+    song_dir = root / "songs" / song.name
+    stems = {k: v.astype(np.float32) for k, v in song.stems.items()}
+    # Sum the stored (float32) stems: the mixture file is their exact sum to float32 rounding.
+    mixture = (
+        song.mixture
+        if song.mixture is not None
+        else sum(s.astype(np.float64) for s in stems.values())
+    )
+    io.write(song_dir / "mixture.wav", mixture, cfg.rate, "FLOAT")
+    records = []
+    for stem, clean in stems.items():
+        io.write(song_dir / f"{stem}.wav", clean, cfg.rate, "FLOAT")
+        level = 20 * np.log10(np.sqrt(np.mean(clean.astype(np.float64) ** 2)) + 1e-12)
+        if level < SILENT_DB:
+            continue
+        seed = int(
+            np.random.SeedSequence(
+                [song.seed, synth.STEMS.index(stem) if stem in synth.STEMS else 9]
+            ).generate_state(1)[0]
+        )
+        producer, artifacts, artifacted = _produce(
+            cfg, song, stem, np.asarray(mixture, np.float64), seed
+        )
+        pair_id = f"{song.name}-{stem}-{producer}"
+        io.write(root / "artifacted" / f"{pair_id}.wav", artifacted, cfg.rate, "FLOAT")
+        records.append(
+            {
+                "id": pair_id,
+                "split": split,
+                "song": song.name,
+                "stem": stem,
+                "source": song.source,
+                "producer": producer,
+                "artifacts": artifacts,
+                "seed": seed,
+                "sample_rate": cfg.rate,
+                "duration": round(clean.shape[-1] / cfg.rate, 6),
+                "level_db": round(float(level), 2),
+                "clean": f"songs/{song.name}/{stem}.wav",
+                "artifacted": f"artifacted/{pair_id}.wav",
+                "mixture": f"songs/{song.name}/mixture.wav",
+            }
+        )
+    return records
+
+
+def _jsonable(cfg: PairsConfig) -> dict:
+    out = {}
+    for k, v in cfg.__dict__.items():
+        out[k] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    """The records of a pairs folder, validated against the schema."""
+    path = Path(folder) / "manifest.jsonl"
+    if not path.exists():
+        raise StemProverError("not a pairs folder (no manifest.jsonl)", folder)
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    validate_manifest(records)
+    return records
+
+
+def validate_manifest(records: list[dict]) -> None:
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    for i, rec in enumerate(records):
+        try:
+            jsonschema.validate(rec, schema)
+        except jsonschema.ValidationError as err:
+            raise StemProverError(f"manifest record {i} ({rec.get('id')}): {err.message}") from None
