@@ -90,7 +90,7 @@ def main() -> None:
     print(md)
     print(
         "written",
-        save("pairs_stats", provenance(), rows + [{"wall_s": wall, "audio_min": audio_min}], md),
+        save("pairs_stats", provenance(), [*rows, {"wall_s": wall, "audio_min": audio_min}], md),
     )
 
 

@@ -25,7 +25,7 @@ def main() -> None:
     song = args.pairs / "songs" / args.song if args.song else songs[0]
     names = ["mixture", "vocals", "drums", "bass", "other"]
     fig, axes = plt.subplots(len(names), 1, figsize=(10, 11), sharex=True)
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=True):
         x, rate = sf.read(song / f"{name}.wav")
         mono = x.mean(axis=1)
         ax.specgram(mono, NFFT=2048, Fs=rate, noverlap=1536, cmap="magma", vmin=-130, vmax=-20)

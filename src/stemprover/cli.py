@@ -113,7 +113,7 @@ def _pairs(args: argparse.Namespace) -> int:
         split=args.split,
     )
     manifest = build_pairs(cfg, args.out, args.overwrite, not args.quiet)
-    count = sum(1 for _ in open(manifest))
+    count = len(manifest.read_text().splitlines())
     print(f"{count} pairs -> {manifest}")
     return EXIT_OK
 

@@ -121,5 +121,5 @@ def test_manifest_schema_rejects_bad_records(tmp_path):
 
 
 def test_external_separator_without_install_is_a_clear_error():
-    with pytest.raises(StemProverError, match="not installed|weights"):
+    with pytest.raises(StemProverError, match=r"not installed|weights"):
         check_external("demucs")
