@@ -118,12 +118,55 @@ def _pairs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- evaluate ----------------------------------------------------------------------------
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pairs", type=Path, required=True, help="pairs folder (from `pairs`)")
+    p.add_argument("--out", type=Path, required=True, help="folder for metrics and report")
+    p.add_argument(
+        "--systems",
+        default="input,spectral-gate,wiener,oracle",
+        help="comma-separated: input, spectral-gate, wiener, oracle, model",
+    )
+    p.add_argument("--model", help="model for the `model` system (added to --systems)")
+    p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"])
+    p.add_argument("--limit", type=int, default=0, help="at most N pairs")
+    p.add_argument("--examples", type=int, default=4, help="pairs shown in the report")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from stemprover.evaluation.run import EvalConfig, evaluate
+
+    systems = tuple(s for s in args.systems.split(",") if s)
+    model = None
+    if args.model:
+        from stemprover.models.base import load_model
+        from stemprover.pipeline import EnhancePipeline
+
+        model = EnhancePipeline(load_model(args.model), device=args.device, progress=False)
+        systems = (*systems, "model") if "model" not in systems else systems
+    cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples)
+    summary = evaluate(cfg, args.out, model, args.overwrite, not args.quiet)
+    for system, stats in summary["all"].items():
+        print(
+            f"{system:14s} SI-SDR {stats.get('si_sdr', float('nan')):6.2f} dB  "
+            f"improvement {stats.get('si_sdr_improvement', float('nan')):+6.2f} dB  (n={stats['n']})"
+        )
+    print(f"report: {args.out / 'report.html'}")
+    return EXIT_OK
+
+
 # -- wiring ------------------------------------------------------------------------------
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: dict[str, Command] = {
     "enhance": ("clean stems: files or folders", _enhance_args, _enhance),
     "pairs": ("build training pairs (clean, artifacted, mixture)", _pairs_args, _pairs),
+    "evaluate": ("score systems on pairs: metrics and HTML report", _evaluate_args, _evaluate),
 }
 
 

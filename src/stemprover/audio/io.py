@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -318,3 +319,24 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """A staging folder beside ``path`` that replaces ``path`` when the block succeeds.
+
+    A failed or interrupted block leaves ``path`` as it was and no staging folder behind.
+    """
+    path = Path(path)
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise StemProverError("output folder exists and is not empty (use --overwrite)", path)
+    staging = path.with_name(f".{path.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        if path.exists():
+            shutil.rmtree(path)
+        staging.rename(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

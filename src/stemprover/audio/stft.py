@@ -101,3 +101,19 @@ def decompress(z: torch.Tensor, cfg: StftConfig) -> torch.Tensor:
 def frames_for(length: int, cfg: StftConfig) -> int:
     """Number of STFT frames for ``length`` samples."""
     return length // cfg.hop + 1
+
+
+def stft_np(x, cfg: StftConfig):
+    """:func:`stft` for float64 numpy arrays (data making, baselines, metrics).
+
+    Shape:
+        ``(..., T)`` -> ``(..., F, N)`` complex128.
+    """
+    import numpy as np
+
+    return stft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)), cfg).numpy()
+
+
+def istft_np(z, cfg: StftConfig, length: int):
+    """:func:`istft` for complex numpy arrays. Shape: ``(..., F, N)`` -> ``(..., length)``."""
+    return istft(torch.from_numpy(z), cfg, length).numpy()

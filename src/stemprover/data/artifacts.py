@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
-import torch
 
-from stemprover.audio.stft import StftConfig, istft, stft
+from stemprover.audio.dsp import smooth_time
+from stemprover.audio.stft import StftConfig, istft_np, stft_np
 
 ArtifactName = Literal[
     "bleed", "musical_noise", "phasiness", "hf_loss", "transient_smear", "spectral_holes"
@@ -34,27 +34,15 @@ EPS = 1e-10
 
 
 def _spec(x: np.ndarray) -> np.ndarray:
-    return stft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)), SIM_STFT).numpy()
+    return stft_np(x, SIM_STFT)
 
 
 def _wave(z: np.ndarray, length: int) -> np.ndarray:
-    return istft(torch.from_numpy(z), SIM_STFT, length).numpy()
+    return istft_np(z, SIM_STFT, length)
 
 
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x**2)) + EPS)
-
-
-def _smooth_time(a: np.ndarray, frames: int) -> np.ndarray:
-    """Moving average over the last axis (frames), same length. ``frames <= 1`` is identity."""
-    if frames <= 1:
-        return a
-    kernel = np.ones(frames) / frames
-    pad = [(0, 0)] * (a.ndim - 1) + [(frames // 2, frames - 1 - frames // 2)]
-    padded = np.pad(a, pad, mode="edge")
-    csum = np.cumsum(padded, axis=-1)
-    csum = np.concatenate([np.zeros_like(csum[..., :1]), csum], axis=-1)
-    return (csum[..., frames:] - csum[..., :-frames]) * kernel[0]
 
 
 def _residual_source(clean: np.ndarray, others: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -63,7 +51,7 @@ def _residual_source(clean: np.ndarray, others: np.ndarray, rng: np.random.Gener
         return others
     noise = rng.standard_normal(clean.shape)
     shape = np.abs(np.fft.rfft(clean, axis=-1))
-    shaped = np.fft.irfft(np.fft.rfft(noise, axis=-1) * _smooth_time(shape, 64), n=clean.shape[-1])
+    shaped = np.fft.irfft(np.fft.rfft(noise, axis=-1) * smooth_time(shape, 64), n=clean.shape[-1])
     return shaped * _rms(clean) / _rms(shaped)
 
 
@@ -104,7 +92,7 @@ def phasiness(clean, others, rate, severity, rng):
     """
     s, mix = _spec(clean), _spec(clean + others)
     diff = np.angle(mix * np.conj(s))
-    jitter = _smooth_time(rng.standard_normal(s.shape), 5) * np.sqrt(5)
+    jitter = smooth_time(rng.standard_normal(s.shape), 5) * np.sqrt(5)
     phase = np.angle(s) + severity * diff + severity * (np.pi / 2.5) * jitter
     return _wave(np.abs(s) * np.exp(1j * phase), clean.shape[-1])
 
@@ -122,7 +110,7 @@ def transient_smear(clean, others, rate, severity, rng):
     """Magnitude smoothed over time (time-smoothed masks, long windows), phase kept."""
     s = _spec(clean)
     frames = 1 + round(severity * 16)  # up to ~200 ms at hop 512, 44.1 kHz
-    mag = _smooth_time(np.abs(s), frames)
+    mag = smooth_time(np.abs(s), frames)
     return _wave(mag * np.exp(1j * np.angle(s)), clean.shape[-1])
 
 

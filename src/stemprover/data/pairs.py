@@ -124,11 +124,6 @@ def build_pairs(
     cfg: PairsConfig, out: Path, overwrite: bool = False, progress: bool = True
 ) -> Path:
     """Build a pairs folder at ``out``; returns the manifest path."""
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise StemProverError("output folder exists and is not empty (use --overwrite)", out)
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "artifacted").mkdir(parents=True)
     songs: list = []
     if cfg.synthetic:
         songs.append(_synthetic_songs(cfg))
@@ -136,7 +131,8 @@ def build_pairs(
         songs.append(load_multitrack(cfg.multitrack, cfg.rate, cfg.seconds, cfg.seed))
     total = cfg.synthetic + (len(list(Path(cfg.multitrack).iterdir())) if cfg.multitrack else 0)
     records = []
-    try:
+    with io.atomic_dir(out, overwrite) as staging:
+        (staging / "artifacted").mkdir()
         bar = tqdm(total=total, desc="pairs", unit="song", disable=not progress)
         index = 0
         for source in songs:
@@ -152,11 +148,6 @@ def build_pairs(
         info = {"stemprover": __version__, "config": _jsonable(cfg), "pairs": len(records)}
         (staging / "dataset.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         shutil.copy(SCHEMA_PATH, staging / SCHEMA_PATH.name)
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out / "manifest.jsonl"
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stemprover.data.artifacts import SIM_STFT, _smooth_time, _spec, _wave
+from stemprover.audio.dsp import smooth_time
+from stemprover.data.artifacts import SIM_STFT, _spec, _wave
 from stemprover.errors import StemProverError
 
 
@@ -69,7 +70,7 @@ def mask_separate(
         coarse = padded.reshape(mask.shape[0], -1, group, mask.shape[-1]).mean(axis=2)
         mask = np.repeat(coarse, group, axis=1)[:, :bins]
     if deg.smoothing:
-        mask = _smooth_time(mask, 1 + round(deg.smoothing * 12))
+        mask = smooth_time(mask, 1 + round(deg.smoothing * 12))
     if deg.noise:
         mask = mask * np.exp(deg.noise * 1.2 * rng.standard_normal(mask.shape))
     if deg.over_suppression:

@@ -1,0 +1,210 @@
+"""Quality metrics of an estimate against its clean reference.
+
+All metrics take ``(C, T)`` float arrays at one rate, are computed per channel and averaged
+over channels, and are "higher is better" except the log-spectral distance and the
+instantaneous-frequency deviation.
+
+Silent references: a reference (or a 1 s frame of it) whose RMS is below ``SILENT_DB`` dBFS has
+no meaningful ratio metric; it scores NaN and is left out of every median and mean (as museval
+does for frames). ``aggregate`` counts what it left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stemprover.audio.bands import BAND_NAMES, band_masks
+from stemprover.audio.stft import StftConfig, stft_np
+
+SILENT_DB = -60.0
+EPS = 1e-12
+METRIC_STFT = StftConfig(n_fft=2048, hop=512, compress=1.0)
+
+
+def _silent(x: np.ndarray) -> bool:
+    return 20 * np.log10(np.sqrt(np.mean(x**2)) + EPS) < SILENT_DB
+
+
+def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    """Scale-invariant SDR (Le Roux et al. 2019, "SDR - half-baked or well done?", eq. 2-3)."""
+    if _silent(ref):
+        return float("nan")
+    vals = []
+    for r, e in zip(ref, est, strict=True):
+        alpha = np.dot(e, r) / (np.dot(r, r) + EPS)
+        target = alpha * r
+        vals.append(10 * np.log10((np.sum(target**2) + EPS) / (np.sum((e - target) ** 2) + EPS)))
+    return float(np.mean(vals))
+
+
+def sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    """Global BSS Eval v4 SDR with a 512-tap distortion filter (fast_bss_eval)."""
+    import fast_bss_eval
+
+    if _silent(ref):
+        return float("nan")
+    vals = [
+        float(fast_bss_eval.sdr(r[None], e[None], load_diag=1e-10)[0])
+        for r, e in zip(ref, est, strict=True)
+    ]
+    return float(np.mean(vals))
+
+
+def sdr_frames(ref: np.ndarray, est: np.ndarray, rate: int, window: float = 1.0) -> np.ndarray:
+    """BSS Eval v4 SDR over consecutive ``window``-second frames; silent frames are NaN."""
+    n = round(window * rate)
+    out = []
+    for start in range(0, ref.shape[-1] - n + 1, n):
+        r, e = ref[:, start : start + n], est[:, start : start + n]
+        out.append(float("nan") if _silent(r) else sdr(r, e))
+    return np.array(out)
+
+
+def sdr_median(ref: np.ndarray, est: np.ndarray, rate: int) -> float:
+    """Median of 1 s framewise SDR, silent frames excluded (the SiSEC/museval convention)."""
+    frames = sdr_frames(ref, est, rate)
+    frames = frames[np.isfinite(frames)]
+    return float(np.median(frames)) if len(frames) else float("nan")
+
+
+def _mel(x: np.ndarray, rate: int, n_fft: int, n_mels: int = 80) -> np.ndarray:
+    """Mel magnitudes ``(C, n_mels, N)``."""
+    import librosa
+
+    cfg = StftConfig(n_fft=n_fft, hop=n_fft // 4, compress=1.0)
+    mag = np.abs(stft_np(x, cfg))
+    fb = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
+    return np.einsum("mf,cfn->cmn", fb, mag)
+
+
+def mel_snr(ref: np.ndarray, est: np.ndarray, rate: int) -> float:
+    """Multi-resolution mel SNR: mel-magnitude SNR at FFT sizes 512, 1024, 2048, averaged."""
+    if _silent(ref):
+        return float("nan")
+    vals = []
+    for n_fft in (512, 1024, 2048):
+        r, e = _mel(ref, rate, n_fft), _mel(est, rate, n_fft)
+        vals.append(10 * np.log10((np.sum(r**2) + EPS) / (np.sum((r - e) ** 2) + EPS)))
+    return float(np.mean(vals))
+
+
+def bleed_and_fullness(ref: np.ndarray, est: np.ndarray, rate: int) -> tuple[float, float]:
+    """``(bleedless, fullness)``, each ``100 / (1 + mean dB excess)``, in (0, 100].
+
+    On 80 mel bands (FFT 2048) in dB, floored at 80 dB below the reference's peak:
+    positive ``est - ref`` differences are energy that should not be there (bleed), negative
+    ones energy that is missing. Higher is better for both; 100 is a perfect estimate.
+    """
+    if _silent(ref):
+        return float("nan"), float("nan")
+    r, e = _mel(ref, rate, 2048), _mel(est, rate, 2048)
+    floor = 20 * np.log10(r.max() + EPS) - 80
+    r_db = np.maximum(20 * np.log10(r + EPS), floor)
+    e_db = np.maximum(20 * np.log10(e + EPS), floor)
+    diff = e_db - r_db
+    bleed = np.mean(np.maximum(diff, 0))
+    missing = np.mean(np.maximum(-diff, 0))
+    return float(100 / (1 + bleed)), float(100 / (1 + missing))
+
+
+def band_metrics(ref: np.ndarray, est: np.ndarray, rate: int) -> dict[str, dict[str, float]]:
+    """Per band: log-spectral distance (dB), phase coherence, instantaneous-frequency deviation.
+
+    Phase coherence is the magnitude-weighted mean of cos(φ_ref − φ_est); IF deviation is the
+    magnitude-weighted mean |wrap(Δt φ_ref − Δt φ_est)| in radians per hop.
+    """
+    r, e = stft_np(ref, METRIC_STFT), stft_np(est, METRIC_STFT)  # (C, F, N)
+    weight = np.abs(r) * np.abs(e)
+    lsd_frame = (10 * np.log10(np.abs(r) ** 2 + 1e-10) - 10 * np.log10(np.abs(e) ** 2 + 1e-10)) ** 2
+    coherence = np.cos(np.angle(r) - np.angle(e))
+    if_dev = np.abs(
+        np.angle(np.exp(1j * (np.diff(np.angle(r), axis=-1) - np.diff(np.angle(e), axis=-1))))
+    )
+    out = {}
+    for name, mask in zip(BAND_NAMES, band_masks(METRIC_STFT.n_fft, rate), strict=True):
+        if not mask.any():
+            continue
+        w = weight[:, mask]
+        out[name] = {
+            "lsd": float(np.mean(np.sqrt(np.mean(lsd_frame[:, mask], axis=1)))),
+            "phase_coherence": float(np.sum(w * coherence[:, mask]) / (np.sum(w) + EPS)),
+            "if_deviation": float(
+                np.sum(w[..., 1:] * if_dev[:, mask]) / (np.sum(w[..., 1:]) + EPS)
+            ),
+        }
+    return out
+
+
+def pesq_estoi(ref: np.ndarray, est: np.ndarray, rate: int) -> tuple[float, float]:
+    """Wide-band PESQ (16 kHz) and ESTOI of the channel mean; for vocal stems."""
+    import soxr
+    from pesq import pesq
+    from pystoi import stoi
+
+    if _silent(ref):
+        return float("nan"), float("nan")
+    r16 = soxr.resample(ref.mean(axis=0), rate, 16000)
+    e16 = soxr.resample(est.mean(axis=0), rate, 16000)
+    try:
+        p = float(pesq(16000, r16, e16, "wb"))
+    except Exception:  # pesq raises on no detected speech activity: a NaN, counted as missing
+        p = float("nan")
+    return p, float(stoi(r16, e16, 16000, extended=True))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every metric of one estimate."""
+
+    si_sdr: float
+    sdr: float
+    sdr_median: float
+    mel_snr: float
+    bleedless: float
+    fullness: float
+    phase_coherence: float
+    lsd: float
+    pesq: float | None
+    estoi: float | None
+    bands: dict
+
+    def flat(self) -> dict[str, float]:
+        out = {k: v for k, v in self.__dict__.items() if k != "bands" and v is not None}
+        for band, vals in self.bands.items():
+            out.update({f"{k}_{band}": v for k, v in vals.items()})
+        return out
+
+
+def score(ref: np.ndarray, est: np.ndarray, rate: int, vocals: bool = False) -> Scores:
+    """All metrics; PESQ and ESTOI only when ``vocals``.
+
+    Shape:
+        ref, est: ``(C, T)`` at ``rate``.
+    """
+    assert ref.shape == est.shape, f"reference {ref.shape} and estimate {est.shape} differ"
+    bleedless, fullness = bleed_and_fullness(ref, est, rate)
+    bands = band_metrics(ref, est, rate)
+    weights = {b: w for b, w in zip(BAND_NAMES, _band_weights(), strict=True) if b in bands}
+    total = sum(weights.values())
+    pq, es = pesq_estoi(ref, est, rate) if vocals else (None, None)
+    return Scores(
+        si_sdr=si_sdr(ref, est),
+        sdr=sdr(ref, est),
+        sdr_median=sdr_median(ref, est, rate),
+        mel_snr=mel_snr(ref, est, rate),
+        bleedless=bleedless,
+        fullness=fullness,
+        phase_coherence=sum(bands[b]["phase_coherence"] * w for b, w in weights.items()) / total,
+        lsd=sum(bands[b]["lsd"] * w for b, w in weights.items()) / total,
+        pesq=pq,
+        estoi=es,
+        bands=bands,
+    )
+
+
+def _band_weights() -> list[float]:
+    from stemprover.audio.bands import BANDS
+
+    return [b.weight for b in BANDS]

@@ -1,0 +1,166 @@
+"""Evaluation runs: systems over pairs, scored, aggregated, written as CSV, JSON and HTML."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from stemprover.audio import io
+from stemprover.data.pairs import read_manifest
+from stemprover.errors import StemProverError
+from stemprover.evaluation.baselines import BASELINES, Inputs
+from stemprover.evaluation.metrics import score
+
+MAIN_METRICS = (
+    "si_sdr",
+    "sdr",
+    "sdr_median",
+    "mel_snr",
+    "bleedless",
+    "fullness",
+    "phase_coherence",
+    "lsd",
+    "pesq",
+    "estoi",
+)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Attributes:
+    pairs: A pairs folder.
+    systems: Baseline names and/or ``model``.
+    split: Which split to score (``all`` for every pair).
+    limit: Score at most this many pairs (0: all).
+    examples: How many pairs get spectrograms and players in the report.
+    """
+
+    pairs: Path
+    systems: tuple[str, ...] = ("input", "spectral-gate", "wiener", "oracle")
+    split: str = "test"
+    limit: int = 0
+    examples: int = 4
+
+
+def _select(cfg: EvalConfig) -> list[dict]:
+    records = read_manifest(cfg.pairs)
+    chosen = [r for r in records if cfg.split in ("all", r["split"])]
+    if not chosen:
+        raise StemProverError(f"no pairs in split {cfg.split!r} (try --split all)", cfg.pairs)
+    return chosen[: cfg.limit] if cfg.limit else chosen
+
+
+def evaluate(
+    cfg: EvalConfig,
+    out: Path,
+    model: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Score every system on the chosen pairs; write metrics.csv, metrics.json, report.html.
+
+    Args:
+        model: The ``model`` system, e.g. an ``EnhancePipeline``; ``(C, T), rate -> (C, T)``.
+
+    Returns:
+        The aggregate table written to metrics.json.
+    """
+    unknown = [s for s in cfg.systems if s not in BASELINES and s != "model"]
+    if unknown:
+        raise StemProverError(f"unknown systems {unknown}; choose from {[*BASELINES, 'model']}")
+    if "model" in cfg.systems and model is None:
+        raise StemProverError("system 'model' needs --model")
+    records = _select(cfg)
+    rows, examples = [], []
+    for k, rec in enumerate(tqdm(records, desc="evaluate", unit="pair", disable=not progress)):
+        ref, _ = io.read(cfg.pairs / rec["clean"], "float64")
+        art, _ = io.read(cfg.pairs / rec["artifacted"], "float64")
+        mix = io.read(cfg.pairs / rec["mixture"], "float64")[0] if rec.get("mixture") else None
+        inputs = Inputs(art, mix, ref, rec["sample_rate"])
+        estimates = {}
+        for system in cfg.systems:
+            est = model(art, inputs.rate) if system == "model" else BASELINES[system](inputs)
+            estimates[system] = est
+            flat = score(ref, est, inputs.rate, vocals=rec["stem"] == "vocals").flat()
+            rows.append(
+                {
+                    "pair_id": rec["id"],
+                    "stem": rec["stem"],
+                    "producer": rec["producer"],
+                    "artifacts": "+".join(sorted(rec["artifacts"])),
+                    "system": system,
+                    **flat,
+                }
+            )
+        if k < cfg.examples:
+            examples.append((rec, ref, art, estimates))
+    summary = aggregate(rows, records)
+    from stemprover.reports.html import write_report
+
+    with io.atomic_dir(out, overwrite) as tmp:
+        _write_csv(tmp / "metrics.csv", rows)
+        (tmp / "metrics.json").write_text(
+            json.dumps({"rows": rows, "summary": summary}, indent=1, default=_nan_none) + "\n"
+        )
+        write_report(tmp, summary, examples, rows)
+    return summary
+
+
+def _nan_none(v):
+    return None
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def aggregate(rows: Sequence[dict], records: Sequence[dict]) -> dict:
+    """Mean of each metric and its improvement over ``input``, by system and by group.
+
+    Groups: ``all``, ``stem:<type>``, ``artifact:<type>`` (a pair counts in every artifact
+    type it has), ``producer:<name>``. NaN scores (silent references, PESQ without speech)
+    are left out of means, and ``n_missing`` counts them.
+    """
+    by_pair = {r["id"]: r for r in records}
+    base = {
+        (r["pair_id"], m): r.get(m) for r in rows if r["system"] == "input" for m in MAIN_METRICS
+    }
+    groups: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        rec = by_pair[row["pair_id"]]
+        keys = [
+            "all",
+            f"stem:{rec['stem']}",
+            f"producer:{rec['producer']}",
+            *(f"artifact:{a}" for a in rec["artifacts"]),
+        ]
+        for metric in MAIN_METRICS:
+            value = row.get(metric)
+            for key in keys:
+                bucket = groups[(key, row["system"])]
+                if value is None or not math.isfinite(value):
+                    bucket[f"{metric}_missing"].append(1.0)
+                    continue
+                bucket[metric].append(value)
+                ref = base.get((row["pair_id"], metric))
+                if ref is not None and math.isfinite(ref):
+                    bucket[f"{metric}_improvement"].append(value - ref)
+    out: dict = defaultdict(dict)
+    for (group, system), values in sorted(groups.items()):
+        stats = {k: float(np.mean(v)) for k, v in values.items() if not k.endswith("_missing")}
+        stats.update({k: len(v) for k, v in values.items() if k.endswith("_missing")})
+        stats["n"] = len(values.get("si_sdr", [])) + len(values.get("si_sdr_missing", []))
+        out[group][system] = stats
+    return dict(out)

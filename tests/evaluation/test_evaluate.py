@@ -1,0 +1,70 @@
+import csv
+import json
+
+from stemprover.cli import main
+
+
+def test_pairs_then_evaluate_writes_metrics_and_report(tmp_path, capsys):
+    pairs = tmp_path / "pairs"
+    assert (
+        main(
+            [
+                "pairs",
+                "--out",
+                str(pairs),
+                "--synthetic",
+                "1",
+                "--seconds",
+                "2",
+                "--rate",
+                "16000",
+                "--split",
+                "test",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    out = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(out),
+                "--examples",
+                "1",
+                "--model",
+                "null",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    systems = {"input", "spectral-gate", "wiener", "oracle", "model"}
+    assert {r["system"] for r in rows} == systems and len(rows) == 4 * len(systems)
+    for column in (
+        "pair_id",
+        "stem",
+        "system",
+        "si_sdr",
+        "sdr",
+        "sdr_median",
+        "mel_snr",
+        "bleedless",
+        "fullness",
+    ):
+        assert column in rows[0]
+    assert any(r["stem"] == "vocals" and r["pesq"] and r["estoi"] for r in rows)
+    by = {(r["pair_id"], r["system"]): float(r["si_sdr"]) for r in rows}
+    for pair in {r["pair_id"] for r in rows}:
+        assert by[(pair, "oracle")] > by[(pair, "input")]
+        assert abs(by[(pair, "model")] - by[(pair, "input")]) < 0.01  # null model
+    summary = json.loads((out / "metrics.json").read_text())["summary"]
+    assert set(summary["all"]) == systems
+    page = (out / "report.html").read_text()
+    assert "ex0.png" in page and "<audio" in page and (out / "ex0.png").stat().st_size > 1000
+    assert "report.html" in capsys.readouterr().out
