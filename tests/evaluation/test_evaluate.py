@@ -43,7 +43,8 @@ def test_pairs_then_evaluate_writes_metrics_and_report(tmp_path, capsys):
         )
         == 0
     )
-    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     systems = {"input", "spectral-gate", "wiener", "oracle", "model"}
     assert {r["system"] for r in rows} == systems and len(rows) == 4 * len(systems)
     for column in (
