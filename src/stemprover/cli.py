@@ -25,6 +25,10 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="audio files or folders")
     p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
     p.add_argument("--model", default="null", help="built-in model name or checkpoint folder")
+    p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
+    p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
+    p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
+    p.add_argument("--scheduler", choices=["ddim", "dpm++"], help="diffusers sampler")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--segment", type=float, default=8.0, metavar="SEC", help="segment length")
     p.add_argument("--overlap", type=float, default=0.5, metavar="SEC", help="crossfade length")
@@ -42,7 +46,9 @@ def _enhance(args: argparse.Namespace) -> int:
         segment = SegmentConfig(seconds=args.segment, overlap=args.overlap)
     except ValueError as err:
         raise StemProverError(str(err)) from None
-    pipeline = EnhancePipeline(load_model(args.model), segment, args.device, not args.quiet)
+    model = load_model(args.model, steps=args.steps, strength=args.strength, seed=args.seed,
+                       scheduler=args.scheduler)
+    pipeline = EnhancePipeline(model, segment, args.device, not args.quiet)
     batch = enhance_paths(pipeline, args.inputs, args.output, args.subtype, args.overwrite)
     for f in batch.files:
         for warning in f.warnings:
@@ -160,12 +166,36 @@ def _evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- train -------------------------------------------------------------------------------
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pairs", type=Path, required=True, help="pairs folder (from `pairs`)")
+    p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+    p.add_argument("--config", default="base", help="preset name (tiny, base) or YAML path")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. train.steps=100; repeatable")
+    p.add_argument("--base-model", type=Path, help="diffusers model folder to start from")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from stemprover.config import load_config
+    from stemprover.training.loop import train
+
+    cfg = load_config(args.config, args.overrides)
+    out = train(cfg, args.pairs, args.out, args.base_model, not args.quiet)
+    print(f"model: {out}")
+    return EXIT_OK
+
+
 # -- wiring ------------------------------------------------------------------------------
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: dict[str, Command] = {
     "enhance": ("clean stems: files or folders", _enhance_args, _enhance),
     "pairs": ("build training pairs (clean, artifacted, mixture)", _pairs_args, _pairs),
+    "train": ("train a model on pairs (resumes an existing run)", _train_args, _train),
     "evaluate": ("score systems on pairs: metrics and HTML report", _evaluate_args, _evaluate),
 }
 

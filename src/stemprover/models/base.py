@@ -50,21 +50,40 @@ class NullModel:
 
 
 BUILTIN_MODELS = {"null": NullModel}
+BUNDLED = Path(__file__).resolve().parent.parent / "weights"
 
 
-def load_model(name_or_path: str | Path) -> SpectralModel:
-    """A built-in model by name, or a trained model from a checkpoint folder.
+def bundled_models() -> dict[str, Path]:
+    """Models shipped inside the package: ``{name: folder}``."""
+    if not BUNDLED.is_dir():
+        return {}
+    return {p.name: p for p in sorted(BUNDLED.iterdir()) if (p / "config.json").exists()}
+
+
+def load_model(name_or_path: str | Path, **sampling) -> SpectralModel:
+    """A built-in or bundled model by name, or a trained model from its folder.
+
+    Args:
+        sampling: Sampling settings for diffusion models (steps, strength, seed, scheduler);
+            ``None`` values keep the model's defaults. Ignored by the null model.
 
     Raises:
-        StemProverError: unknown name, or a path that holds no StemProver model.
+        StemProverError: unknown name, a path that holds no StemProver model, a model of the
+            wrong kind or version, or a pickle file.
     """
     name = str(name_or_path)
     if name in BUILTIN_MODELS:
         return BUILTIN_MODELS[name]()
-    path = Path(name)
+    bundled = bundled_models()
+    path = bundled.get(name, Path(name))
     if not path.exists():
-        raise StemProverError(
-            f"unknown model {name!r}: not a built-in ({', '.join(sorted(BUILTIN_MODELS))}) "
-            "and no such file or folder"
-        )
-    raise StemProverError("no StemProver model checkpoint found here", path)
+        known = sorted([*BUILTIN_MODELS, *bundled])
+        raise StemProverError(f"unknown model {name!r}: not one of {', '.join(known)} and no such path")
+    from stemprover.models.enhancer import StemProverModel, refuse_pickle
+
+    if path.is_file():
+        refuse_pickle(path)
+        if path.suffix != ".safetensors":
+            raise StemProverError("expected a model folder (config.json + model.safetensors)", path)
+        path = path.parent
+    return StemProverModel.load(path).configure(**sampling)

@@ -1,0 +1,179 @@
+"""Frozen dataclass configs per component; YAML presets plus dotted overrides.
+
+An experiment is a small YAML diff over a preset (``base: tiny``) and ``--set a.b=value``
+overrides; an unknown key anywhere is an error that names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from stemprover.audio.chunking import SegmentConfig
+from stemprover.audio.stft import StftConfig
+from stemprover.errors import StemProverError
+
+PRESETS = Path(__file__).parent / "configs"
+
+
+@dataclass(frozen=True)
+class AutoencoderConfig:
+    """A diffusers AutoencoderKL over (real, imag) of the compressed STFT.
+
+    The image is first folded ``patch``×``patch`` into channels; each entry of
+    ``block_out_channels`` after the first then halves frequency and time again.
+    """
+
+    block_out_channels: tuple[int, ...] = (32, 64)
+    latent_channels: int = 16
+    patch: int = 2  # space-to-depth factor before the VAE
+    layers_per_block: int = 1
+    norm_num_groups: int = 8
+    kl_weight: float = 1e-6
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """The latent UNet (diffusers blocks) and its control branch."""
+
+    block_out_channels: tuple[int, ...] = (64, 128)
+    layers_per_block: int = 1
+    norm_num_groups: int = 8
+    band_embedding: bool = True
+    band_attention: bool = True
+    attention_heads: int = 4
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Noise schedule and sampling defaults (schedulers come from diffusers)."""
+
+    train_timesteps: int = 1000
+    beta_schedule: str = "squaredcos_cap_v2"
+    scheduler: str = "ddim"
+    steps: int = 4
+    strength: float = 0.4
+    # Share of training samples noised from the artifacted latent instead of the clean one,
+    # so that starting from the condition (img2img, and --steps 0) is in distribution.
+    condition_start_prob: float = 0.5
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    diffusion: float = 1.0
+    mrstft: float = 0.1
+    phase: float = 0.05
+    mrstft_ffts: tuple[int, ...] = (256, 512, 1024)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    stage: str = "both"  # autoencoder, denoiser or both
+    ae_steps: int = 2000
+    steps: int = 4000
+    batch_size: int = 8
+    lr: float = 3e-4
+    segment_seconds: float = 1.5
+    ema_decay: float = 0.999
+    checkpoint_every: int = 500
+    validate_every: int = 500
+    valid_pairs: int = 4
+    seed: int = 0
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything a trained model needs to rebuild itself; saved beside its weights."""
+
+    sample_rate: int = 44100
+    stft: StftConfig = field(default_factory=lambda: StftConfig(n_fft=1024, hop=256, compress=0.5))
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    segment: SegmentConfig = field(default_factory=lambda: SegmentConfig(seconds=4.0, overlap=0.25, context=0.25))
+
+
+def from_dict(cls: type, data: dict, where: str = ""):
+    """Build a (nested) frozen dataclass from a dict; unknown keys are errors."""
+    if not isinstance(data, dict):
+        raise StemProverError(f"config {where or 'root'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise StemProverError(f"unknown config keys {sorted(f'{where}{k}' for k in unknown)}")
+    kwargs = {}
+    for key, value in data.items():
+        kind = hints[key]
+        if dataclasses.is_dataclass(kind):
+            value = from_dict(kind, value, f"{where}{key}.")
+        elif typing.get_origin(kind) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise StemProverError(f"config {where or 'root'}: {err}") from None
+
+
+def to_dict(cfg) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def _merge(base: dict, diff: dict) -> dict:
+    out = dict(base)
+    for k, v in diff.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _preset(name_or_path: str) -> dict:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PRESETS / f"{name_or_path}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in PRESETS.glob("*.yaml"))
+        raise StemProverError(f"config {name_or_path!r} not found (presets: {', '.join(known)})")
+    data = yaml.safe_load(path.read_text()) or {}
+    parent = data.pop("base", None)
+    return _merge(_preset(parent), data) if parent else data
+
+
+def _parse_value(text: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def load_config(name_or_path: str = "base", overrides: typing.Sequence[str] = ()) -> RunConfig:
+    """A preset or YAML file (with ``base:`` inheritance) plus ``key.sub=value`` overrides."""
+    data = _merge(to_dict(RunConfig()), _preset(name_or_path))
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise StemProverError(f"override {item!r} must look like key.sub=value")
+        node = data
+        *parents, leaf = key.split(".")
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                raise StemProverError(f"unknown config key {key!r}")
+            node = node[p]
+        if leaf not in node:
+            raise StemProverError(f"unknown config key {key!r}")
+        node[leaf] = _parse_value(value)
+    return from_dict(RunConfig, data)
+

@@ -1,0 +1,1 @@
+"""Noise schedules and samplers, built from config out of diffusers schedulers."""

@@ -1,0 +1,85 @@
+"""ControlNet-style control branch with phase-aware zero convolutions.
+
+The branch sees only the condition (the artifacted stem's latent), so its features are
+computed once per segment and reused at every denoising step. Its outputs join the denoiser's
+skip connections through zero-initialised convolutions (Zhang et al. 2023, "Adding
+Conditional Control to Text-to-Image Diffusion Models", sec. 3.1): at initialisation the
+control changes nothing.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stemprover.config import DenoiserConfig
+
+
+class PhaseAwareZeroConv(nn.Module):
+    """A zero-initialised 1×1 complex convolution over (real, imaginary) channel pairs.
+
+    Channels ``[0, C/2)`` are read as real parts and ``[C/2, C)`` as imaginary parts of C/2
+    complex features; the weight is one complex matrix ``W = Wr + jWi``, so each output pair
+    mixes both parts of every input pair jointly (a rotation and scaling, not two independent
+    real maps): ``out = (Wr·a − Wi·b) + j(Wi·a + Wr·b)``.
+
+    Shape:
+        ``(B, C, H, W)`` -> ``(B, C, H, W)``, ``C`` even.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        assert channels % 2 == 0, "phase-aware convolution needs an even channel count"
+        half = channels // 2
+        self.weight_real = nn.Parameter(torch.zeros(half, half))
+        self.weight_imag = nn.Parameter(torch.zeros(half, half))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)  # (B, C/2, H, W) each
+        wr, wi = self.weight_real, self.weight_imag
+        real = torch.einsum("oi,bihw->bohw", wr, a) - torch.einsum("oi,bihw->bohw", wi, b)
+        imag = torch.einsum("oi,bihw->bohw", wi, a) + torch.einsum("oi,bihw->bohw", wr, b)
+        return torch.cat([real, imag], dim=1) + self.bias[None, :, None, None]
+
+
+class ControlBranch(nn.Module):
+    """A copy of the denoiser's encoder path, without time input, fed by the condition.
+
+    Returns one feature map per denoiser skip connection plus one for the mid block, each
+    through its own :class:`PhaseAwareZeroConv`.
+    """
+
+    def __init__(self, cfg: DenoiserConfig, latent_channels: int) -> None:
+        super().__init__()
+        from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2D, get_down_block
+
+        ch = cfg.block_out_channels
+        self.conv_in = nn.Conv2d(latent_channels, ch[0], 3, padding=1)
+        self.down_blocks = nn.ModuleList()
+        zero = [PhaseAwareZeroConv(ch[0])]
+        prev = ch[0]
+        for i, out in enumerate(ch):
+            last = i == len(ch) - 1
+            self.down_blocks.append(get_down_block(
+                "DownBlock2D", num_layers=cfg.layers_per_block, in_channels=prev, out_channels=out,
+                temb_channels=None, add_downsample=not last, resnet_eps=1e-6, resnet_act_fn="silu",
+                resnet_groups=cfg.norm_num_groups, downsample_padding=1,
+            ))
+            zero += [PhaseAwareZeroConv(out) for _ in range(cfg.layers_per_block + (not last))]
+            prev = out
+        self.mid_block = UNetMidBlock2D(
+            ch[-1], temb_channels=None, resnet_groups=cfg.norm_num_groups, add_attention=False
+        )
+        self.zero_convs = nn.ModuleList(zero)
+        self.mid_zero = PhaseAwareZeroConv(ch[-1])
+
+    def forward(self, cond: torch.Tensor) -> list[torch.Tensor]:
+        """Shape: cond ``(B, L, H, W)`` -> list of ``(B, C_k, H_k, W_k)``, mid block last."""
+        h = self.conv_in(cond)
+        feats = [h]
+        for block in self.down_blocks:
+            h, res = block(hidden_states=h, temb=None)
+            feats += list(res)
+        h = self.mid_block(h, None)
+        return [z(f) for z, f in zip(self.zero_convs, feats, strict=True)] + [self.mid_zero(h)]

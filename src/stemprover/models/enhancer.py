@@ -1,0 +1,208 @@
+"""StemProverModel: autoencoder + control branch + latent denoiser + diffusers sampling.
+
+Implements :class:`~stemprover.models.base.SpectralModel`, so the enhance pipeline drives it
+like any other model. Saved as ``config.json`` + ``model.safetensors``; never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from stemprover import __version__
+from stemprover.config import ModelConfig, from_dict, to_dict
+from stemprover.diffusion.schedulers import make_scheduler
+from stemprover.errors import StemProverError
+from stemprover.models.autoencoder import SpecAutoencoder
+from stemprover.models.control import ControlBranch
+from stemprover.models.denoiser import LatentDenoiser
+
+KIND = "stemprover-latent-diffusion"
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How :meth:`StemProverModel.enhance` samples.
+
+    Attributes:
+        steps: Denoising steps; 0 is the predictive single pass.
+        strength: How far towards noise the condition's latent is taken first (img2img).
+        seed: Seeds the noise; the same seed gives the same output.
+        scheduler: ``ddim`` or ``dpm++``.
+        cache_control: Compute control features once per segment (off only to measure it).
+    """
+
+    steps: int = 4
+    strength: float = 0.4
+    seed: int = 0
+    scheduler: str = "ddim"
+    cache_control: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps < 0:
+            raise StemProverError(f"--steps must be >= 0, got {self.steps}")
+        if not 0 < self.strength <= 1:
+            raise StemProverError(f"--strength must be in (0, 1], got {self.strength}")
+
+
+class StemProverModel(nn.Module):
+    """The phase-aware latent diffusion enhancer.
+
+    Args:
+        cfg: Architecture and defaults.
+        vae: Optional diffusers ``AutoencoderKL`` to start from (``--base-model``).
+    """
+
+    def __init__(self, cfg: ModelConfig, vae=None) -> None:
+        super().__init__()
+        self.config = cfg
+        self.stft = cfg.stft
+        self.sample_rate = cfg.sample_rate
+        self.autoencoder = SpecAutoencoder(cfg.autoencoder, vae)
+        latent = self.autoencoder.vae.config.latent_channels
+        bins = cfg.stft.n_fft // 2
+        self.multiple = self.autoencoder.factor * 2 ** (len(cfg.denoiser.block_out_channels) - 1)
+        if bins % self.multiple:
+            raise StemProverError(f"n_fft/2 = {bins} must divide by the total downsampling {self.multiple}")
+        rows = bins // self.autoencoder.factor
+        self.denoiser = LatentDenoiser(cfg.denoiser, latent, rows, cfg.stft.n_fft, cfg.sample_rate)
+        self.control = ControlBranch(cfg.denoiser, latent)
+        self.sampling = Sampling(cfg.diffusion.steps, cfg.diffusion.strength, scheduler=cfg.diffusion.scheduler)
+        self._generator: torch.Generator | None = None
+
+    # -- inference --------------------------------------------------------------------
+
+    def configure(self, **changes) -> StemProverModel:
+        """Change sampling settings (steps, strength, seed, scheduler, cache_control)."""
+        self.sampling = replace(self.sampling, **{k: v for k, v in changes.items() if v is not None})
+        self._generator = None
+        return self
+
+    def _noise(self, like: torch.Tensor) -> torch.Tensor:
+        if self._generator is None:
+            self._generator = torch.Generator().manual_seed(self.sampling.seed)
+        return torch.randn(like.shape, generator=self._generator).to(like)
+
+    @torch.no_grad()
+    def enhance(self, spec: torch.Tensor) -> torch.Tensor:
+        """Shape: ``(B, F, N)`` complex (compressed) -> ``(B, F, N)``."""
+        frames = spec.shape[-1]
+        pad = (-frames) % self.multiple
+        spec = nn.functional.pad(spec, (0, pad))  # (B, F, N + pad)
+        cond = self.autoencoder.encode(spec.to(torch.complex64))  # (B, L, F', N')
+        clean = self.sample(cond)
+        return self.autoencoder.decode(clean)[..., :frames].to(spec.dtype if spec.is_complex() else torch.complex64)
+
+    def sample(self, cond: torch.Tensor) -> torch.Tensor:
+        """Img2img from the condition's latent. Shape: ``(B, L, F, N)`` -> same."""
+        opts, T = self.sampling, self.config.diffusion.train_timesteps
+        control = self.control(cond)
+        noise = self._noise(cond)
+        sched = make_scheduler(self.config.diffusion, opts.scheduler)
+        if opts.steps == 0:
+            t = torch.tensor([round(opts.strength * (T - 1))], device=cond.device)
+            return self.denoiser(sched.add_noise(cond, noise, t), t, control)
+        total = max(opts.steps, math.ceil(opts.steps / opts.strength))
+        sched.set_timesteps(total, device=cond.device)
+        timesteps = sched.timesteps[-opts.steps :]
+        if hasattr(sched, "set_begin_index"):
+            sched.set_begin_index(total - opts.steps)
+        x = sched.add_noise(cond, noise, timesteps[:1])
+        x0 = x
+        for t in timesteps:
+            ctrl = control if opts.cache_control else self.control(cond)
+            x0 = self.denoiser(x, t, ctrl)
+            x = sched.step(x0, t, x).prev_sample
+        return x0
+
+    # -- persistence ------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``folder``."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {"kind": KIND, "format_version": FORMAT_VERSION, "stemprover": __version__,
+                "config": to_dict(self.config)}
+        (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS_FILE))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> StemProverModel:
+        """Rebuild a saved model; refuses other kinds, versions and pickles."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        meta = read_meta(folder)
+        model = cls(from_dict(ModelConfig, meta["config"]))
+        weights = folder / WEIGHTS_FILE
+        refuse_pickle(weights)
+        try:
+            state = load_file(str(weights), device=str(device))
+        except Exception as err:
+            raise StemProverError(f"cannot read weights ({err})", weights) from None
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise StemProverError(
+                f"weights do not match the config (missing {len(missing)}, unexpected {len(unexpected)})",
+                weights,
+            )
+        return model.eval()
+
+
+def read_meta(folder: Path) -> dict:
+    path = folder / CONFIG_FILE
+    if not path.exists():
+        raise StemProverError(f"not a StemProver model folder (no {CONFIG_FILE})", folder)
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise StemProverError(f"unreadable model config ({err.msg})", path) from None
+    if meta.get("kind") != KIND:
+        raise StemProverError(f"not a StemProver model (kind {meta.get('kind')!r}, expected {KIND!r})", path)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise StemProverError(
+            f"model format version {meta.get('format_version')} is not supported (this StemProver reads {FORMAT_VERSION})",
+            path,
+        )
+    return meta
+
+
+def refuse_pickle(path: Path) -> None:
+    """Refuse pickle (and zipped torch.save) files: loading them can run arbitrary code."""
+    if not path.exists():
+        raise StemProverError("weights file missing", path)
+    head = path.read_bytes()[:4] if path.stat().st_size < 4096 else open(path, "rb").read(4)
+    if head[:1] == b"\x80" or head[:2] == b"PK":
+        raise StemProverError(
+            "this is a pickle/torch.save file; StemProver only loads safetensors (pickles can run code)",
+            path,
+        )
+
+
+class AutoencoderRoundTrip:
+    """The autoencoder alone, encode then decode: the ceiling of any output of the model."""
+
+    def __init__(self, model: StemProverModel) -> None:
+        self.model, self.stft, self.sample_rate = model, model.stft, model.sample_rate
+
+    @torch.no_grad()
+    def enhance(self, spec: torch.Tensor) -> torch.Tensor:
+        frames = spec.shape[-1]
+        padded = nn.functional.pad(spec, (0, (-frames) % self.model.multiple)).to(torch.complex64)
+        out = self.model.autoencoder.decode(self.model.autoencoder.encode(padded))
+        return out[..., :frames].to(spec.dtype)
+
+    def to(self, device: torch.device) -> AutoencoderRoundTrip:
+        self.model.to(device)
+        return self

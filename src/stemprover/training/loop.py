@@ -1,0 +1,246 @@
+"""train(cfg) -> run_dir: autoencoder stage, then denoiser + control stage, with accelerate.
+
+The same code runs on one CPU, one GPU or several (``accelerate launch -m stemprover train``).
+Each stage checkpoints to ``run/checkpoints/<stage>/`` and resumes from there when started
+again; the final model (EMA weights) goes to ``run/model/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from stemprover.audio.stft import compress, decompress, istft, stft
+from stemprover.config import RunConfig, to_dict
+from stemprover.diffusion.schedulers import make_scheduler
+from stemprover.errors import StemProverError
+from stemprover.models.enhancer import AutoencoderRoundTrip, StemProverModel
+from stemprover.training.checkpoint import load_state, save_state
+from stemprover.training.data import PairCrops
+from stemprover.training.losses import mrstft_loss, phase_coherence_loss
+
+
+@dataclass
+class Stage:
+    name: str
+    steps: int
+    params: list[torch.nn.Parameter]
+    loss: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+
+
+def _spec(x: torch.Tensor, model: StemProverModel) -> torch.Tensor:
+    """Compressed STFT padded to the model's frame multiple. Shape: ``(B, T)`` -> ``(B, F, N)``."""
+    spec = compress(stft(x, model.stft), model.stft)
+    return torch.nn.functional.pad(spec, (0, (-spec.shape[-1]) % model.multiple))
+
+
+def _wave(spec: torch.Tensor, model: StemProverModel, length: int) -> torch.Tensor:
+    return istft(decompress(spec, model.stft), model.stft, length)
+
+
+def autoencoder_loss(model: StemProverModel, cfg: RunConfig):
+    ae = model.autoencoder
+
+    def loss(clean: torch.Tensor, art: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = torch.cat([clean, art])  # both kinds of input it will see, (2B, T)
+        image = ae.to_image(_spec(x, model))  # (2B, 2, F-1, N)
+        dist = ae.vae.encode(torch.nn.functional.pixel_unshuffle(image, ae.patch)).latent_dist
+        rec = ae.decode_image(dist.sample())
+        wave = _wave(ae.from_image(rec), model, x.shape[-1])
+        parts = {"l1": (rec - image).abs().mean(), "mrstft": mrstft_loss(wave, x, cfg.loss.mrstft_ffts),
+                 "kl": dist.kl().mean() * cfg.model.autoencoder.kl_weight}
+        return parts
+
+    return loss
+
+
+def denoiser_loss(model: StemProverModel, cfg: RunConfig):
+    sched = make_scheduler(cfg.model.diffusion, "ddpm")
+    diff, w = cfg.model.diffusion, cfg.loss
+
+    def loss(clean: torch.Tensor, art: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            spec_clean = _spec(clean, model)
+            z0 = model.autoencoder.encode(spec_clean)  # (B, L, F, N)
+            zc = model.autoencoder.encode(_spec(art, model))
+        t = torch.randint(0, diff.train_timesteps, (z0.shape[0],), device=z0.device)
+        from_cond = (torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob)
+        start = torch.where(from_cond[:, None, None, None], zc, z0)
+        x_t = sched.add_noise(start, torch.randn_like(z0), t)
+        x0 = model.denoiser(x_t, t, model.control(zc))
+        spec = model.autoencoder.decode(x0)  # gradients reach x0 through the frozen decoder
+        wave = _wave(spec, model, clean.shape[-1])
+        return {
+            "diffusion": torch.nn.functional.mse_loss(x0, z0) * w.diffusion,
+            "mrstft": mrstft_loss(wave, clean, w.mrstft_ffts) * w.mrstft,
+            "phase": phase_coherence_loss(decompress(spec, model.stft), decompress(spec_clean, model.stft),
+                                          model.stft, model.sample_rate) * w.phase,
+        }
+
+    return loss
+
+
+@torch.no_grad()
+def set_latent_scale(model: StemProverModel, data: PairCrops, batches: int = 8) -> float:
+    """Scale latents to unit variance (Rombach et al. 2022, appendix G)."""
+    rng = np.random.default_rng(0)
+    model.autoencoder.latent_scale.fill_(1.0)
+    device = model.autoencoder.latent_scale.device
+    z = [model.autoencoder.encode(_spec(data.batch(4, rng)[0].to(device), model)) for _ in range(batches)]
+    scale = 1.0 / float(torch.cat(z).std().clamp_min(1e-4))
+    model.autoencoder.latent_scale.fill_(scale)
+    return scale
+
+
+def validate(model: StemProverModel, data: PairCrops | None, count: int, seconds: float = 3.0) -> dict:
+    """SI-SDR of the autoencoder round trip and of the model vs the input on valid pairs."""
+    if data is None:
+        return {}
+    from stemprover.evaluation.metrics import si_sdr
+    from stemprover.pipeline import EnhancePipeline
+
+    device = str(model.autoencoder.latent_scale.device.type)
+    n = round(seconds * model.sample_rate)
+    out = {"input": [], "autoencoder": [], "model": []}
+    model.eval()
+    for clean, art in list(zip(data.clean, data.artifacted, strict=True))[:count]:
+        clean, art = clean[:, :n].astype(np.float64), art[:, :n].astype(np.float64)
+        out["input"].append(si_sdr(clean, art))
+        ae = EnhancePipeline(AutoencoderRoundTrip(model), device=device, progress=False)
+        out["autoencoder"].append(si_sdr(clean, ae(clean, model.sample_rate)))
+        pipe = EnhancePipeline(model.configure(seed=0), device=device, progress=False)
+        out["model"].append(si_sdr(clean, pipe(art, model.sample_rate)))
+    model.train()
+    return {f"valid_si_sdr_{k}": float(np.nanmean(v)) for k, v in out.items()}
+
+
+def _run_stage(stage: Stage, model: StemProverModel, ema: StemProverModel, cfg: RunConfig,
+               data: PairCrops, valid: PairCrops | None, run: Path, accelerator, progress: bool) -> None:
+    folder = run / "checkpoints" / stage.name
+    opt = torch.optim.AdamW(stage.params, lr=cfg.train.lr)
+    step = 0
+    if (folder / "state.safetensors").exists():
+        step = load_state(folder, {"model": model, "ema": ema}, opt)["step"]
+        accelerator.print(f"resuming {stage.name} from step {step}")
+    if step >= stage.steps:
+        return
+    rng = np.random.default_rng([cfg.train.seed, accelerator.process_index, step])
+    wrapped, opt = accelerator.prepare(model, opt)
+    bar = tqdm(total=stage.steps, initial=step, desc=stage.name, disable=not progress or not accelerator.is_main_process)
+    log = run / "log.jsonl"
+    while step < stage.steps:
+        clean, art = (x.to(accelerator.device) for x in data.batch(cfg.train.batch_size, rng))
+        parts = stage.loss(clean, art)
+        total = sum(parts.values())
+        opt.zero_grad(set_to_none=True)
+        accelerator.backward(total)
+        accelerator.clip_grad_norm_(stage.params, 1.0)
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+                p_ema.lerp_(p, 1 - cfg.train.ema_decay)
+            for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+                b_ema.copy_(b)
+        bar.update()
+        bar.set_postfix(loss=f"{total.item():.4f}")
+        record = {"stage": stage.name, "step": step, "loss": total.item(), **{k: v.item() for k, v in parts.items()}}
+        if accelerator.is_main_process and (step % cfg.train.validate_every == 0 or step == stage.steps):
+            record.update(validate(ema, valid, cfg.train.valid_pairs))
+            bar.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
+        if accelerator.is_main_process and (step % 25 == 0 or "valid_si_sdr_model" in record):
+            with open(log, "a") as f:
+                f.write(json.dumps({**record, "time": time.time()}) + "\n")
+        if accelerator.is_main_process and (step % cfg.train.checkpoint_every == 0 or step == stage.steps):
+            save_state(folder, {"model": accelerator.unwrap_model(wrapped), "ema": ema}, opt,
+                       {"step": step, "stage": stage.name})
+    bar.close()
+
+
+def train(cfg: RunConfig, pairs: Path, run: Path, base_model: Path | None = None,
+          progress: bool = True) -> Path:
+    """Train (or resume) a model; returns the exported model folder ``run/model``."""
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    torch.manual_seed(cfg.train.seed)
+    run.mkdir(parents=True, exist_ok=True)
+    saved = run / "config.json"
+    if saved.exists() and json.loads(saved.read_text()) != to_dict(cfg):
+        raise StemProverError("run folder holds a different config; resume with the same one or use a new --out", run)
+    saved.write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+    model = StemProverModel(cfg.model, vae=_base_vae(base_model)).to(accelerator.device)
+    if base_model is not None:
+        _load_base_unet(model, base_model)
+    data = PairCrops(pairs, "train", cfg.model.sample_rate, cfg.train.segment_seconds)
+    valid = _maybe(lambda: PairCrops(pairs, "valid", cfg.model.sample_rate, cfg.train.segment_seconds))
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    ae, rest = model.autoencoder, [model.denoiser, model.control]
+    stages = []
+    if cfg.train.stage in ("autoencoder", "both"):
+        stages.append(Stage("autoencoder", cfg.train.ae_steps, list(ae.parameters()), autoencoder_loss(model, cfg)))
+    if cfg.train.stage in ("denoiser", "both"):
+        params = [p for m in rest for p in m.parameters()]
+        stages.append(Stage("denoiser", cfg.train.steps, params, denoiser_loss(model, cfg)))
+    if not stages:
+        raise StemProverError(f"train.stage must be autoencoder, denoiser or both, got {cfg.train.stage!r}")
+    for stage in stages:
+        if stage.name == "denoiser":
+            if float(model.autoencoder.latent_scale) == 1.0:
+                scale = set_latent_scale(model, data)
+                ema.autoencoder.latent_scale.fill_(scale)
+            ae.requires_grad_(False)
+        _run_stage(stage, model, ema, cfg, data, valid, run, accelerator, progress)
+        if stage.name == "autoencoder":  # the denoiser builds on the EMA autoencoder
+            model.autoencoder.load_state_dict(ema.autoencoder.state_dict())
+    out = run / "model"
+    if accelerator.is_main_process:
+        ema.save(out)
+    return out
+
+
+def _maybe(make):
+    try:
+        return make()
+    except StemProverError:
+        return None
+
+
+def _base_vae(base: Path | None):
+    """An AutoencoderKL from ``base`` (a diffusers folder, or one with a ``vae/`` subfolder)."""
+    if base is None:
+        return None
+    from diffusers import AutoencoderKL
+
+    for folder in (base / "vae", base):
+        cfg = folder / "config.json"
+        if cfg.exists() and json.loads(cfg.read_text()).get("_class_name") == "AutoencoderKL":
+            return AutoencoderKL.from_pretrained(folder)
+    return None
+
+
+def _load_base_unet(model: StemProverModel, base: Path) -> None:
+    """Copy matching weights from a diffusers UNet2DModel (``base`` or ``base/unet``)."""
+    from diffusers import UNet2DModel
+
+    for folder in (base / "unet", base):
+        cfg = folder / "config.json"
+        if cfg.exists() and json.loads(cfg.read_text()).get("_class_name") == "UNet2DModel":
+            source = UNet2DModel.from_pretrained(folder).state_dict()
+            target = model.denoiser.state_dict()
+            matched = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
+            if not matched:
+                raise StemProverError("base UNet shares no weights with this denoiser config", folder)
+            model.denoiser.load_state_dict(matched, strict=False)
+            return
+    if _base_vae(base) is None:
+        raise StemProverError("no diffusers AutoencoderKL or UNet2DModel found", base)
