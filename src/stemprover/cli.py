@@ -46,8 +46,13 @@ def _enhance(args: argparse.Namespace) -> int:
         segment = SegmentConfig(seconds=args.segment, overlap=args.overlap)
     except ValueError as err:
         raise StemProverError(str(err)) from None
-    model = load_model(args.model, steps=args.steps, strength=args.strength, seed=args.seed,
-                       scheduler=args.scheduler)
+    model = load_model(
+        args.model,
+        steps=args.steps,
+        strength=args.strength,
+        seed=args.seed,
+        scheduler=args.scheduler,
+    )
     pipeline = EnhancePipeline(model, segment, args.device, not args.quiet)
     batch = enhance_paths(pipeline, args.inputs, args.output, args.subtype, args.overwrite)
     for f in batch.files:
@@ -173,8 +178,14 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pairs", type=Path, required=True, help="pairs folder (from `pairs`)")
     p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
     p.add_argument("--config", default="base", help="preset name (tiny, base) or YAML path")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. train.steps=100; repeatable")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. train.steps=100; repeatable",
+    )
     p.add_argument("--base-model", type=Path, help="diffusers model folder to start from")
     p.add_argument("-q", "--quiet", action="store_true")
 

@@ -103,7 +103,9 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    segment: SegmentConfig = field(default_factory=lambda: SegmentConfig(seconds=4.0, overlap=0.25, context=0.25))
+    segment: SegmentConfig = field(
+        default_factory=lambda: SegmentConfig(seconds=4.0, overlap=0.25, context=0.25)
+    )
 
 
 def from_dict(cls: type, data: dict, where: str = ""):
@@ -176,4 +178,3 @@ def load_config(name_or_path: str = "base", overrides: typing.Sequence[str] = ()
             raise StemProverError(f"unknown config key {key!r}")
         node[leaf] = _parse_value(value)
     return from_dict(RunConfig, data)
-

@@ -78,7 +78,9 @@ def load_model(name_or_path: str | Path, **sampling) -> SpectralModel:
     path = bundled.get(name, Path(name))
     if not path.exists():
         known = sorted([*BUILTIN_MODELS, *bundled])
-        raise StemProverError(f"unknown model {name!r}: not one of {', '.join(known)} and no such path")
+        raise StemProverError(
+            f"unknown model {name!r}: not one of {', '.join(known)} and no such path"
+        )
     from stemprover.models.enhancer import StemProverModel, refuse_pickle
 
     if path.is_file():

@@ -61,11 +61,21 @@ class ControlBranch(nn.Module):
         prev = ch[0]
         for i, out in enumerate(ch):
             last = i == len(ch) - 1
-            self.down_blocks.append(get_down_block(
-                "DownBlock2D", num_layers=cfg.layers_per_block, in_channels=prev, out_channels=out,
-                temb_channels=None, add_downsample=not last, resnet_eps=1e-6, resnet_act_fn="silu",
-                resnet_groups=cfg.norm_num_groups, downsample_padding=1,
-            ))
+            self.down_blocks.append(
+                get_down_block(
+                    "DownBlock2D",
+                    num_layers=cfg.layers_per_block,
+                    in_channels=prev,
+                    out_channels=out,
+                    temb_channels=None,
+                    add_downsample=not last,
+                    resnet_eps=1e-6,
+                    resnet_act_fn="silu",
+                    resnet_groups=cfg.norm_num_groups,
+                    downsample_padding=1,
+                    attention_head_dim=8,
+                )
+            )
             zero += [PhaseAwareZeroConv(out) for _ in range(cfg.layers_per_block + (not last))]
             prev = out
         self.mid_block = UNetMidBlock2D(

@@ -63,11 +63,21 @@ class LatentDenoiser(nn.Module):
         n_fft, sample_rate: Map latent rows to bands.
     """
 
-    def __init__(self, cfg: DenoiserConfig, latent_channels: int, latent_rows: int,
-                 n_fft: int, sample_rate: int) -> None:
+    def __init__(
+        self,
+        cfg: DenoiserConfig,
+        latent_channels: int,
+        latent_rows: int,
+        n_fft: int,
+        sample_rate: int,
+    ) -> None:
         super().__init__()
         from diffusers.models.embeddings import TimestepEmbedding, Timesteps
-        from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2D, get_down_block, get_up_block
+        from diffusers.models.unets.unet_2d_blocks import (
+            UNetMidBlock2D,
+            get_down_block,
+            get_up_block,
+        )
 
         ch, groups, layers = cfg.block_out_channels, cfg.norm_num_groups, cfg.layers_per_block
         temb = ch[0] * 4
@@ -80,31 +90,53 @@ class LatentDenoiser(nn.Module):
         self.down_blocks = nn.ModuleList()
         prev = ch[0]
         for i, out in enumerate(ch):
-            self.down_blocks.append(get_down_block(
-                "DownBlock2D", num_layers=layers, in_channels=prev, out_channels=out,
-                temb_channels=temb, add_downsample=i < len(ch) - 1, resnet_eps=1e-6,
-                resnet_act_fn="silu", resnet_groups=groups, downsample_padding=1,
-            ))
+            self.down_blocks.append(
+                get_down_block(
+                    "DownBlock2D",
+                    num_layers=layers,
+                    in_channels=prev,
+                    out_channels=out,
+                    temb_channels=temb,
+                    add_downsample=i < len(ch) - 1,
+                    resnet_eps=1e-6,
+                    resnet_act_fn="silu",
+                    resnet_groups=groups,
+                    downsample_padding=1,
+                    attention_head_dim=8,
+                )
+            )
             prev = out
         self.mid_block = UNetMidBlock2D(ch[-1], temb, resnet_groups=groups, add_attention=False)
         mid_rows = latent_rows // 2 ** (len(ch) - 1)
         self.band_attention = (
             BandAttention(ch[-1], cfg.attention_heads, row_bands(mid_rows, n_fft, sample_rate))
-            if cfg.band_attention else None
+            if cfg.band_attention
+            else None
         )
         rev = list(reversed(ch))
         self.up_blocks = nn.ModuleList()
         for i in range(len(rev)):
-            self.up_blocks.append(get_up_block(
-                "UpBlock2D", num_layers=layers + 1, in_channels=rev[min(i + 1, len(rev) - 1)],
-                out_channels=rev[i], prev_output_channel=rev[max(i - 1, 0)], temb_channels=temb,
-                add_upsample=i < len(rev) - 1, resnet_eps=1e-6, resnet_act_fn="silu",
-                resnet_groups=groups,
-            ))
+            self.up_blocks.append(
+                get_up_block(
+                    "UpBlock2D",
+                    num_layers=layers + 1,
+                    in_channels=rev[min(i + 1, len(rev) - 1)],
+                    out_channels=rev[i],
+                    prev_output_channel=rev[max(i - 1, 0)],
+                    temb_channels=temb,
+                    add_upsample=i < len(rev) - 1,
+                    resnet_eps=1e-6,
+                    resnet_act_fn="silu",
+                    resnet_groups=groups,
+                    attention_head_dim=8,
+                )
+            )
         self.conv_norm_out = nn.GroupNorm(groups, ch[0])
         self.conv_out = nn.Conv2d(ch[0], latent_channels, 3, padding=1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """Shape: x ``(B, L, F, N)``, t ``(B,)`` or scalar -> ``(B, L, F, N)``."""
         t = t.expand(x.shape[0]) if t.ndim else t.reshape(1).expand(x.shape[0])
         emb = self.time_embedding(self.time_proj(t).to(x.dtype))  # (B, temb)
@@ -123,6 +155,6 @@ class LatentDenoiser(nn.Module):
         if self.band_attention is not None:
             h = self.band_attention(h)
         for block in self.up_blocks:
-            res, skips = skips[-len(block.resnets):], skips[: -len(block.resnets)]
+            res, skips = skips[-len(block.resnets) :], skips[: -len(block.resnets)]
             h = block(h, tuple(res), emb)
         return self.conv_out(nn.functional.silu(self.conv_norm_out(h)))

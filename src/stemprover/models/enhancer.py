@@ -70,18 +70,24 @@ class StemProverModel(nn.Module):
         bins = cfg.stft.n_fft // 2
         self.multiple = self.autoencoder.factor * 2 ** (len(cfg.denoiser.block_out_channels) - 1)
         if bins % self.multiple:
-            raise StemProverError(f"n_fft/2 = {bins} must divide by the total downsampling {self.multiple}")
+            raise StemProverError(
+                f"n_fft/2 = {bins} must divide by the total downsampling {self.multiple}"
+            )
         rows = bins // self.autoencoder.factor
         self.denoiser = LatentDenoiser(cfg.denoiser, latent, rows, cfg.stft.n_fft, cfg.sample_rate)
         self.control = ControlBranch(cfg.denoiser, latent)
-        self.sampling = Sampling(cfg.diffusion.steps, cfg.diffusion.strength, scheduler=cfg.diffusion.scheduler)
+        self.sampling = Sampling(
+            cfg.diffusion.steps, cfg.diffusion.strength, scheduler=cfg.diffusion.scheduler
+        )
         self._generator: torch.Generator | None = None
 
     # -- inference --------------------------------------------------------------------
 
     def configure(self, **changes) -> StemProverModel:
         """Change sampling settings (steps, strength, seed, scheduler, cache_control)."""
-        self.sampling = replace(self.sampling, **{k: v for k, v in changes.items() if v is not None})
+        self.sampling = replace(
+            self.sampling, **{k: v for k, v in changes.items() if v is not None}
+        )
         self._generator = None
         return self
 
@@ -98,7 +104,9 @@ class StemProverModel(nn.Module):
         spec = nn.functional.pad(spec, (0, pad))  # (B, F, N + pad)
         cond = self.autoencoder.encode(spec.to(torch.complex64))  # (B, L, F', N')
         clean = self.sample(cond)
-        return self.autoencoder.decode(clean)[..., :frames].to(spec.dtype if spec.is_complex() else torch.complex64)
+        return self.autoencoder.decode(clean)[..., :frames].to(
+            spec.dtype if spec.is_complex() else torch.complex64
+        )
 
     def sample(self, cond: torch.Tensor) -> torch.Tensor:
         """Img2img from the condition's latent. Shape: ``(B, L, F, N)`` -> same."""
@@ -130,8 +138,12 @@ class StemProverModel(nn.Module):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {"kind": KIND, "format_version": FORMAT_VERSION, "stemprover": __version__,
-                "config": to_dict(self.config)}
+        meta = {
+            "kind": KIND,
+            "format_version": FORMAT_VERSION,
+            "stemprover": __version__,
+            "config": to_dict(self.config),
+        }
         (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, str(folder / WEIGHTS_FILE))
@@ -169,7 +181,9 @@ def read_meta(folder: Path) -> dict:
     except json.JSONDecodeError as err:
         raise StemProverError(f"unreadable model config ({err.msg})", path) from None
     if meta.get("kind") != KIND:
-        raise StemProverError(f"not a StemProver model (kind {meta.get('kind')!r}, expected {KIND!r})", path)
+        raise StemProverError(
+            f"not a StemProver model (kind {meta.get('kind')!r}, expected {KIND!r})", path
+        )
     if meta.get("format_version") != FORMAT_VERSION:
         raise StemProverError(
             f"model format version {meta.get('format_version')} is not supported (this StemProver reads {FORMAT_VERSION})",

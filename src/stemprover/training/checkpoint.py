@@ -28,18 +28,24 @@ def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
 def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
     state = {}
     for idx, entries in meta["state"].items():
-        state[int(idx)] = {k: tensors[f"opt.{idx}.{k}"] if v == "tensor" else v for k, v in entries.items()}
+        state[int(idx)] = {
+            k: tensors[f"opt.{idx}.{k}"] if v == "tensor" else v for k, v in entries.items()
+        }
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_state(folder: Path, modules: dict[str, torch.nn.Module], opt: torch.optim.Optimizer,
-               info: dict) -> None:
+def save_state(
+    folder: Path, modules: dict[str, torch.nn.Module], opt: torch.optim.Optimizer, info: dict
+) -> None:
     """Write ``state.safetensors`` and ``state.json`` atomically (temp names, then rename)."""
     from safetensors.torch import save_file
 
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {f"{name}.{k}": v.detach().contiguous().cpu()
-               for name, m in modules.items() for k, v in m.state_dict().items()}
+    tensors = {
+        f"{name}.{k}": v.detach().contiguous().cpu()
+        for name, m in modules.items()
+        for k, v in m.state_dict().items()
+    }
     opt_tensors, opt_meta = _flatten_optimizer(opt)
     tensors.update({k: v.cpu() for k, v in opt_tensors.items()})
     tensors["rng.torch"] = torch.get_rng_state()
@@ -49,7 +55,9 @@ def save_state(folder: Path, modules: dict[str, torch.nn.Module], opt: torch.opt
     os.replace(folder / "state.json.tmp", folder / "state.json")
 
 
-def load_state(folder: Path, modules: dict[str, torch.nn.Module], opt: torch.optim.Optimizer) -> dict:
+def load_state(
+    folder: Path, modules: dict[str, torch.nn.Module], opt: torch.optim.Optimizer
+) -> dict:
     """Restore what :func:`save_state` wrote; returns its ``info``."""
     from safetensors.torch import load_file
 
@@ -60,7 +68,7 @@ def load_state(folder: Path, modules: dict[str, torch.nn.Module], opt: torch.opt
     info = json.loads((folder / "state.json").read_text())
     for name, m in modules.items():
         prefix = f"{name}."
-        m.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        m.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
     opt.load_state_dict(_unflatten_optimizer(tensors, info.pop("optimizer")))
     torch.set_rng_state(tensors["rng.torch"])
     return info

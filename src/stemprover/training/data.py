@@ -25,7 +25,9 @@ class PairCrops:
     """
 
     def __init__(self, pairs: Path, split: str, rate: int, seconds: float, where=None) -> None:
-        records = [r for r in read_manifest(pairs) if r["split"] == split and (where is None or where(r))]
+        records = [
+            r for r in read_manifest(pairs) if r["split"] == split and (where is None or where(r))
+        ]
         if not records:
             raise StemProverError(f"no {split!r} pairs to train on", pairs)
         self.records = records

@@ -55,8 +55,11 @@ def autoencoder_loss(model: StemProverModel, cfg: RunConfig):
         dist = ae.vae.encode(torch.nn.functional.pixel_unshuffle(image, ae.patch)).latent_dist
         rec = ae.decode_image(dist.sample())
         wave = _wave(ae.from_image(rec), model, x.shape[-1])
-        parts = {"l1": (rec - image).abs().mean(), "mrstft": mrstft_loss(wave, x, cfg.loss.mrstft_ffts),
-                 "kl": dist.kl().mean() * cfg.model.autoencoder.kl_weight}
+        parts = {
+            "l1": (rec - image).abs().mean(),
+            "mrstft": mrstft_loss(wave, x, cfg.loss.mrstft_ffts),
+            "kl": dist.kl().mean() * cfg.model.autoencoder.kl_weight,
+        }
         return parts
 
     return loss
@@ -72,7 +75,7 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
             z0 = model.autoencoder.encode(spec_clean)  # (B, L, F, N)
             zc = model.autoencoder.encode(_spec(art, model))
         t = torch.randint(0, diff.train_timesteps, (z0.shape[0],), device=z0.device)
-        from_cond = (torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob)
+        from_cond = torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob
         start = torch.where(from_cond[:, None, None, None], zc, z0)
         x_t = sched.add_noise(start, torch.randn_like(z0), t)
         x0 = model.denoiser(x_t, t, model.control(zc))
@@ -81,8 +84,13 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
         return {
             "diffusion": torch.nn.functional.mse_loss(x0, z0) * w.diffusion,
             "mrstft": mrstft_loss(wave, clean, w.mrstft_ffts) * w.mrstft,
-            "phase": phase_coherence_loss(decompress(spec, model.stft), decompress(spec_clean, model.stft),
-                                          model.stft, model.sample_rate) * w.phase,
+            "phase": phase_coherence_loss(
+                decompress(spec, model.stft),
+                decompress(spec_clean, model.stft),
+                model.stft,
+                model.sample_rate,
+            )
+            * w.phase,
         }
 
     return loss
@@ -94,13 +102,18 @@ def set_latent_scale(model: StemProverModel, data: PairCrops, batches: int = 8) 
     rng = np.random.default_rng(0)
     model.autoencoder.latent_scale.fill_(1.0)
     device = model.autoencoder.latent_scale.device
-    z = [model.autoencoder.encode(_spec(data.batch(4, rng)[0].to(device), model)) for _ in range(batches)]
+    z = [
+        model.autoencoder.encode(_spec(data.batch(4, rng)[0].to(device), model))
+        for _ in range(batches)
+    ]
     scale = 1.0 / float(torch.cat(z).std().clamp_min(1e-4))
     model.autoencoder.latent_scale.fill_(scale)
     return scale
 
 
-def validate(model: StemProverModel, data: PairCrops | None, count: int, seconds: float = 3.0) -> dict:
+def validate(
+    model: StemProverModel, data: PairCrops | None, count: int, seconds: float = 3.0
+) -> dict:
     """SI-SDR of the autoencoder round trip and of the model vs the input on valid pairs."""
     if data is None:
         return {}
@@ -122,8 +135,17 @@ def validate(model: StemProverModel, data: PairCrops | None, count: int, seconds
     return {f"valid_si_sdr_{k}": float(np.nanmean(v)) for k, v in out.items()}
 
 
-def _run_stage(stage: Stage, model: StemProverModel, ema: StemProverModel, cfg: RunConfig,
-               data: PairCrops, valid: PairCrops | None, run: Path, accelerator, progress: bool) -> None:
+def _run_stage(
+    stage: Stage,
+    model: StemProverModel,
+    ema: StemProverModel,
+    cfg: RunConfig,
+    data: PairCrops,
+    valid: PairCrops | None,
+    run: Path,
+    accelerator,
+    progress: bool,
+) -> None:
     folder = run / "checkpoints" / stage.name
     opt = torch.optim.AdamW(stage.params, lr=cfg.train.lr)
     step = 0
@@ -134,7 +156,12 @@ def _run_stage(stage: Stage, model: StemProverModel, ema: StemProverModel, cfg: 
         return
     rng = np.random.default_rng([cfg.train.seed, accelerator.process_index, step])
     wrapped, opt = accelerator.prepare(model, opt)
-    bar = tqdm(total=stage.steps, initial=step, desc=stage.name, disable=not progress or not accelerator.is_main_process)
+    bar = tqdm(
+        total=stage.steps,
+        initial=step,
+        desc=stage.name,
+        disable=not progress or not accelerator.is_main_process,
+    )
     log = run / "log.jsonl"
     while step < stage.steps:
         clean, art = (x.to(accelerator.device) for x in data.batch(cfg.train.batch_size, rng))
@@ -152,47 +179,79 @@ def _run_stage(stage: Stage, model: StemProverModel, ema: StemProverModel, cfg: 
                 b_ema.copy_(b)
         bar.update()
         bar.set_postfix(loss=f"{total.item():.4f}")
-        record = {"stage": stage.name, "step": step, "loss": total.item(), **{k: v.item() for k, v in parts.items()}}
-        if accelerator.is_main_process and (step % cfg.train.validate_every == 0 or step == stage.steps):
+        record = {
+            "stage": stage.name,
+            "step": step,
+            "loss": total.item(),
+            **{k: v.item() for k, v in parts.items()},
+        }
+        if accelerator.is_main_process and (
+            step % cfg.train.validate_every == 0 or step == stage.steps
+        ):
             record.update(validate(ema, valid, cfg.train.valid_pairs))
-            bar.write(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
-        if accelerator.is_main_process and (step % 25 == 0 or "valid_si_sdr_model" in record):
+            bar.write(
+                json.dumps(
+                    {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}
+                )
+            )
+        if accelerator.is_main_process:
             with open(log, "a") as f:
                 f.write(json.dumps({**record, "time": time.time()}) + "\n")
-        if accelerator.is_main_process and (step % cfg.train.checkpoint_every == 0 or step == stage.steps):
-            save_state(folder, {"model": accelerator.unwrap_model(wrapped), "ema": ema}, opt,
-                       {"step": step, "stage": stage.name})
+        if accelerator.is_main_process and (
+            step % cfg.train.checkpoint_every == 0 or step == stage.steps
+        ):
+            save_state(
+                folder,
+                {"model": accelerator.unwrap_model(wrapped), "ema": ema},
+                opt,
+                {"step": step, "stage": stage.name},
+            )
     bar.close()
 
 
-def train(cfg: RunConfig, pairs: Path, run: Path, base_model: Path | None = None,
-          progress: bool = True) -> Path:
+def train(
+    cfg: RunConfig, pairs: Path, run: Path, base_model: Path | None = None, progress: bool = True
+) -> Path:
     """Train (or resume) a model; returns the exported model folder ``run/model``."""
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
-    accelerator = Accelerator(kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    accelerator = Accelerator(
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)]
+    )
     torch.manual_seed(cfg.train.seed)
     run.mkdir(parents=True, exist_ok=True)
     saved = run / "config.json"
-    if saved.exists() and json.loads(saved.read_text()) != to_dict(cfg):
-        raise StemProverError("run folder holds a different config; resume with the same one or use a new --out", run)
+    # Resuming may change the training schedule (steps, lr, ...) but not the model.
+    if saved.exists() and json.loads(saved.read_text())["model"] != to_dict(cfg)["model"]:
+        raise StemProverError("run folder holds a different model config; use a new --out", run)
     saved.write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
     model = StemProverModel(cfg.model, vae=_base_vae(base_model)).to(accelerator.device)
     if base_model is not None:
         _load_base_unet(model, base_model)
     data = PairCrops(pairs, "train", cfg.model.sample_rate, cfg.train.segment_seconds)
-    valid = _maybe(lambda: PairCrops(pairs, "valid", cfg.model.sample_rate, cfg.train.segment_seconds))
+    valid = _maybe(
+        lambda: PairCrops(pairs, "valid", cfg.model.sample_rate, cfg.train.segment_seconds)
+    )
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     ae, rest = model.autoencoder, [model.denoiser, model.control]
     stages = []
     if cfg.train.stage in ("autoencoder", "both"):
-        stages.append(Stage("autoencoder", cfg.train.ae_steps, list(ae.parameters()), autoencoder_loss(model, cfg)))
+        stages.append(
+            Stage(
+                "autoencoder",
+                cfg.train.ae_steps,
+                list(ae.parameters()),
+                autoencoder_loss(model, cfg),
+            )
+        )
     if cfg.train.stage in ("denoiser", "both"):
         params = [p for m in rest for p in m.parameters()]
         stages.append(Stage("denoiser", cfg.train.steps, params, denoiser_loss(model, cfg)))
     if not stages:
-        raise StemProverError(f"train.stage must be autoencoder, denoiser or both, got {cfg.train.stage!r}")
+        raise StemProverError(
+            f"train.stage must be autoencoder, denoiser or both, got {cfg.train.stage!r}"
+        )
     for stage in stages:
         if stage.name == "denoiser":
             if float(model.autoencoder.latent_scale) == 1.0:
@@ -237,9 +296,13 @@ def _load_base_unet(model: StemProverModel, base: Path) -> None:
         if cfg.exists() and json.loads(cfg.read_text()).get("_class_name") == "UNet2DModel":
             source = UNet2DModel.from_pretrained(folder).state_dict()
             target = model.denoiser.state_dict()
-            matched = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
+            matched = {
+                k: v for k, v in source.items() if k in target and target[k].shape == v.shape
+            }
             if not matched:
-                raise StemProverError("base UNet shares no weights with this denoiser config", folder)
+                raise StemProverError(
+                    "base UNet shares no weights with this denoiser config", folder
+                )
             model.denoiser.load_state_dict(matched, strict=False)
             return
     if _base_vae(base) is None:

@@ -26,7 +26,9 @@ def mrstft_loss(est: torch.Tensor, ref: torch.Tensor, ffts: tuple[int, ...]) -> 
     return total / len(ffts)
 
 
-def phase_coherence_loss(est: torch.Tensor, ref: torch.Tensor, cfg: StftConfig, rate: int) -> torch.Tensor:
+def phase_coherence_loss(
+    est: torch.Tensor, ref: torch.Tensor, cfg: StftConfig, rate: int
+) -> torch.Tensor:
     """1 − magnitude-weighted cos(φ_ref − φ_est), weighted per bin by the band table.
 
     Shape: ``(B, F, N)`` complex each -> scalar in [0, 2].

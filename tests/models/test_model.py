@@ -1,0 +1,137 @@
+"""Tiny-config model tests: control, caching, sampling, checkpoints."""
+
+import pickle
+
+import pytest
+import torch
+
+from stemprover.config import load_config
+from stemprover.errors import StemProverError
+from stemprover.models import load_model
+from stemprover.models.control import PhaseAwareZeroConv
+from stemprover.models.denoiser import BandAttention, row_bands
+from stemprover.models.enhancer import StemProverModel
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return StemProverModel(load_config("tiny").model).eval()
+
+
+def _spec(model, seconds=0.5, channels=2, seed=0):
+    from stemprover.audio.stft import compress, stft
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(channels, round(seconds * model.sample_rate), generator=g) * 0.1
+    return compress(stft(x, model.stft), model.stft)
+
+
+def _latents(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rows = (model.stft.n_fft // 2) // model.autoencoder.factor
+    return torch.randn(2, model.autoencoder.vae.config.latent_channels, rows, 16, generator=g)
+
+
+def test_zero_initialised_control_changes_nothing(model):
+    x, cond = _latents(model, 1), _latents(model, 2)
+    t = torch.tensor([300])
+    with torch.no_grad():
+        plain = model.denoiser(x, t, None)
+        controlled = model.denoiser(x, t, model.control(cond))
+    assert torch.equal(plain, controlled)
+
+
+def test_trained_control_does_change_the_output(model):
+    trained = StemProverModel(model.config).eval()
+    trained.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for p in trained.control.zero_convs.parameters():
+            p.normal_(0, 0.1)
+        x, cond, t = _latents(model, 1), _latents(model, 2), torch.tensor([300])
+        assert not torch.allclose(
+            trained.denoiser(x, t, None), trained.denoiser(x, t, trained.control(cond))
+        )
+
+
+def test_phase_aware_zero_conv_is_a_complex_matrix_product():
+    conv = PhaseAwareZeroConv(6)
+    with torch.no_grad():
+        conv.weight_real.normal_()
+        conv.weight_imag.normal_()
+    x = torch.randn(2, 6, 4, 5)
+    out = conv(x)
+    w = torch.complex(conv.weight_real, conv.weight_imag)
+    z = torch.complex(x[:, :3], x[:, 3:])
+    expected = torch.einsum("oi,bihw->bohw", w, z)
+    torch.testing.assert_close(out[:, :3], expected.real)
+    torch.testing.assert_close(out[:, 3:], expected.imag)
+
+
+def test_band_attention_stays_within_bands():
+    bands = row_bands(16, 1024, 44100)
+    attn = BandAttention(8, 2, bands).eval()
+    with torch.no_grad():
+        attn.attn.out_proj.weight.normal_()
+        x = torch.randn(1, 8, 16, 3)
+        y = attn(x)
+        x2 = x.clone()
+        x2[:, :, bands != bands[-1]] += 1.0  # change every row outside the top band
+        y2 = attn(x2)
+    top = bands == bands[-1]
+    torch.testing.assert_close(y[:, :, top], y2[:, :, top])
+
+
+@pytest.mark.parametrize("steps", [0, 1, 3])
+@pytest.mark.parametrize("scheduler", ["ddim", "dpm++"])
+def test_cached_and_uncached_control_agree(model, steps, scheduler):
+    spec = _spec(model)
+    cached = model.configure(steps=steps, seed=4, scheduler=scheduler, cache_control=True).enhance(
+        spec
+    )
+    uncached = model.configure(
+        steps=steps, seed=4, scheduler=scheduler, cache_control=False
+    ).enhance(spec)
+    assert cached.shape == spec.shape
+    torch.testing.assert_close(cached, uncached, rtol=0, atol=0)
+
+
+def test_seed_makes_output_reproducible(model):
+    spec = _spec(model)
+    a = model.configure(steps=2, seed=1).enhance(spec)
+    b = model.configure(steps=2, seed=1).enhance(spec)
+    c = model.configure(steps=2, seed=2).enhance(spec)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_checkpoint_round_trip_is_exact(model, tmp_path):
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+    spec = _spec(model)
+    torch.testing.assert_close(
+        model.configure(steps=2, seed=0, scheduler="ddim").enhance(spec),
+        loaded.configure(steps=2, seed=0, scheduler="ddim").enhance(spec),
+        rtol=0,
+        atol=0,
+    )
+
+
+def test_pickle_and_foreign_files_are_refused(model, tmp_path):
+    folder = model.save(tmp_path / "m")
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    with pytest.raises(StemProverError, match="pickle"):
+        load_model(tmp_path / "weights.pt")
+    (folder / "model.safetensors").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(StemProverError, match="pickle"):
+        load_model(folder)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text('{"kind": "something-else"}')
+    with pytest.raises(StemProverError, match="not a StemProver model"):
+        load_model(tmp_path / "other")
+    (tmp_path / "other" / "config.json").write_text(
+        '{"kind": "stemprover-latent-diffusion", "format_version": 99}'
+    )
+    with pytest.raises(StemProverError, match="version 99"):
+        load_model(tmp_path / "other")

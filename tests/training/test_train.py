@@ -1,0 +1,203 @@
+"""Training with the tiny config: end to end through the CLI, resume, and base models."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from stemprover.cli import main
+from stemprover.config import load_config
+from stemprover.errors import StemProverError
+from stemprover.training import loop
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "pairs"
+    # 5 songs x 4 stems = 20 pairs; the 80/10/10 rule would leave no valid split at 5 songs.
+    assert (
+        main(
+            [
+                "pairs",
+                "--out",
+                str(out),
+                "--synthetic",
+                "5",
+                "--seconds",
+                "1.5",
+                "--rate",
+                "16000",
+                "--seed",
+                "2",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_pairs_train_enhance_evaluate_end_to_end(pairs, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--pairs", str(pairs), "--out", str(run), "--config", "tiny", "-q"]) == 0
+    model = run / "model"
+    assert (model / "model.safetensors").exists() and (model / "config.json").exists()
+    src = pairs / "artifacted" / sorted(p.name for p in (pairs / "artifacted").iterdir())[0]
+    out = tmp_path / "clean.wav"
+    assert (
+        main(["enhance", str(src), "--model", str(model), "-o", str(out), "--steps", "2", "-q"])
+        == 0
+    )
+    a, b = sf.info(src), sf.info(out)
+    assert (a.frames, a.channels, a.samplerate, a.subtype) == (
+        b.frames,
+        b.channels,
+        b.samplerate,
+        b.subtype,
+    )
+    y = sf.read(out)[0]
+    assert np.isfinite(y).all() and np.abs(y).max() > 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(tmp_path / "eval"),
+                "--split",
+                "all",
+                "--limit",
+                "2",
+                "--systems",
+                "input",
+                "--model",
+                str(model),
+                "--examples",
+                "1",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((tmp_path / "eval" / "metrics.json").read_text())["summary"]
+    assert set(summary["all"]) == {"input", "model"}
+
+
+def test_enhance_resamples_to_the_model_rate_and_back(pairs, tmp_path):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(run),
+                "--config",
+                "tiny",
+                "-q",
+                "--set",
+                "train.ae_steps=1",
+                "--set",
+                "train.steps=1",
+            ]
+        )
+        == 0
+    )
+    src = tmp_path / "in48k.flac"
+    sf.write(
+        src, 0.1 * np.random.default_rng(0).standard_normal((48000, 2)), 48000, subtype="PCM_24"
+    )
+    out = tmp_path / "out.flac"
+    assert (
+        main(
+            [
+                "enhance",
+                str(src),
+                "--model",
+                str(run / "model"),
+                "-o",
+                str(out),
+                "--steps",
+                "0",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    info = sf.info(out)
+    assert (info.samplerate, info.frames, info.channels, info.subtype) == (
+        48000,
+        48000,
+        2,
+        "PCM_24",
+    )
+
+
+def test_interrupted_training_resumes_from_the_last_checkpoint(pairs, tmp_path, monkeypatch):
+    cfg = load_config("tiny", ["train.ae_steps=5", "train.steps=3", "train.checkpoint_every=2"])
+    run = tmp_path / "run"
+    real_save = loop.save_state
+    saved_steps = []
+
+    def save_then_die(folder, modules, opt, info):
+        real_save(folder, modules, opt, info)
+        saved_steps.append((info["stage"], info["step"]))
+        if info == {"step": 2, "stage": "autoencoder"}:
+            raise KeyboardInterrupt  # killed right after the first checkpoint
+
+    monkeypatch.setattr(loop, "save_state", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(cfg, pairs, run, progress=False)
+    assert not (run / "model").exists()
+    monkeypatch.setattr(loop, "save_state", real_save)
+    loop.train(cfg, pairs, run, progress=False)
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    ae_steps = [r["step"] for r in logged if r["stage"] == "autoencoder"]
+    assert ae_steps == [1, 2, 3, 4, 5]  # steps 1-2, killed, then 3-5: nothing redone or lost
+    assert (run / "model" / "model.safetensors").exists()
+    with pytest.raises(StemProverError, match="different model config"):
+        loop.train(load_config("tiny", ["model.stft.compress=0.3"]), pairs, run, progress=False)
+
+
+def test_base_model_from_diffusers_folders(pairs, tmp_path):
+    from diffusers import AutoencoderKL, UNet2DModel
+
+    cfg = load_config("tiny", ["train.ae_steps=0", "train.steps=0"])
+    ae, dn = cfg.model.autoencoder, cfg.model.denoiser
+    vae = AutoencoderKL(
+        in_channels=2 * ae.patch**2,
+        out_channels=2 * ae.patch**2,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        block_out_channels=ae.block_out_channels,
+        latent_channels=ae.latent_channels,
+        norm_num_groups=ae.norm_num_groups,
+        mid_block_add_attention=False,
+    )
+    unet = UNet2DModel(
+        in_channels=ae.latent_channels,
+        out_channels=ae.latent_channels,
+        block_out_channels=dn.block_out_channels,
+        layers_per_block=dn.layers_per_block,
+        down_block_types=("DownBlock2D",) * 2,
+        up_block_types=("UpBlock2D",) * 2,
+        norm_num_groups=dn.norm_num_groups,
+        add_attention=False,
+    )
+    base = tmp_path / "base"
+    vae.save_pretrained(base / "vae")
+    unet.save_pretrained(base / "unet")
+    out = loop.train(cfg, pairs, tmp_path / "run", base_model=base, progress=False)
+    from stemprover.models import load_model
+
+    model = load_model(out)
+    assert torch.equal(model.autoencoder.vae.encoder.conv_in.weight, vae.encoder.conv_in.weight)
+    assert torch.equal(model.denoiser.conv_in.weight, unet.conv_in.weight)
+    assert torch.equal(
+        model.denoiser.up_blocks[0].resnets[0].conv1.weight,
+        unet.up_blocks[0].resnets[0].conv1.weight,
+    )
