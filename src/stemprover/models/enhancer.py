@@ -196,7 +196,8 @@ def refuse_pickle(path: Path) -> None:
     """Refuse pickle (and zipped torch.save) files: loading them can run arbitrary code."""
     if not path.exists():
         raise StemProverError("weights file missing", path)
-    head = path.read_bytes()[:4] if path.stat().st_size < 4096 else open(path, "rb").read(4)
+    with open(path, "rb") as f:
+        head = f.read(4)
     if head[:1] == b"\x80" or head[:2] == b"PK":
         raise StemProverError(
             "this is a pickle/torch.save file; StemProver only loads safetensors (pickles can run code)",
