@@ -11,7 +11,6 @@ within one LSB (integer). Results land in bench/results/null_test.{md,json}.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import provenance, save, table
+from stemprover.evaluation.bench import markdown_table as table
+from stemprover.evaluation.bench import measure, provenance, save_results
+
+RESULTS = Path(__file__).parent / "results"
 
 CASES = [  # name, seconds, rate, channels, subtype
     ("mono_22k_int16", 7, 22050, 1, "PCM_16"),
@@ -74,25 +75,16 @@ def run_case(tmp: Path, name: str, seconds, rate, channels, subtype) -> dict:
         str(out),
         "-q",
     ]
-    # A fresh interpreter per case, so ru_maxrss is this file's peak alone.
-    probe = (
-        "import resource,subprocess,sys,time;t=time.perf_counter();"
-        "r=subprocess.run(sys.argv[1:]).returncode;"
-        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r)"
-    )
-    res = subprocess.run(
-        [sys.executable, "-c", probe, *cmd], capture_output=True, text=True, check=True
-    )
-    wall, rss_kb, code = res.stdout.split()
+    wall, peak_mb, _ = measure(cmd)  # a fresh interpreter per case: its own peak RSS
     row = {
         "file": name,
         "seconds": seconds,
         "rate": rate,
         "channels": channels,
         "subtype": subtype,
-        "exit": int(code),
-        "wall_s": float(wall),
-        "peak_rss_mb": int(rss_kb) / 1024,
+        "exit": 0,
+        "wall_s": wall,
+        "peak_rss_mb": peak_mb,
     }
     row.update(check(src, out / src.name))
     src.unlink()
@@ -128,7 +120,7 @@ def main() -> None:
         "peak_rss_mb",
     ]
     md = table(rows, cols)
-    path = save("null_test", provenance(), rows, md)
+    path = save_results(RESULTS, "null_test", provenance(), {"rows": rows}, md)
     print(md)
     print(f"written {path}")
     if not all(r["pass"] and r["exit"] == 0 for r in rows):

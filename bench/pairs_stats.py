@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import provenance, save, table
+from stemprover.evaluation.bench import markdown_table as table
+from stemprover.evaluation.bench import provenance, save_results
+
+RESULTS = Path(__file__).parent / "results"
 
 
 def main() -> None:
@@ -90,7 +92,13 @@ def main() -> None:
     print(md)
     print(
         "written",
-        save("pairs_stats", provenance(), [*rows, {"wall_s": wall, "audio_min": audio_min}], md),
+        save_results(
+            RESULTS,
+            "pairs_stats",
+            provenance(),
+            {"rows": rows, "wall_s": wall, "audio_min": audio_min},
+            md,
+        ),
     )
 
 

@@ -38,7 +38,21 @@ def test_segments_shorter_than_the_file(noise_file, tmp_path):
     src = noise_file("s.flac", 5.0, 16000, 2, "PCM_16")
     out = tmp_path / "o.flac"
     assert (
-        main(["enhance", str(src), "-o", str(out), "--segment", "1.1", "--overlap", "0.3", "-q"])
+        main(
+            [
+                "enhance",
+                "--model",
+                "null",
+                str(src),
+                "-o",
+                str(out),
+                "--segment",
+                "1.1",
+                "--overlap",
+                "0.3",
+                "-q",
+            ]
+        )
         == 0
     )
     np.testing.assert_array_equal(sf.read(out, dtype="int16")[0], sf.read(src, dtype="int16")[0])
@@ -47,7 +61,20 @@ def test_segments_shorter_than_the_file(noise_file, tmp_path):
 def test_subtype_can_be_changed(noise_file, tmp_path):
     src = noise_file("s.wav", 1.0, 16000, 1, "PCM_16")
     assert (
-        main(["enhance", str(src), "-o", str(tmp_path / "o.wav"), "--subtype", "FLOAT", "-q"]) == 0
+        main(
+            [
+                "enhance",
+                "--model",
+                "null",
+                str(src),
+                "-o",
+                str(tmp_path / "o.wav"),
+                "--subtype",
+                "FLOAT",
+                "-q",
+            ]
+        )
+        == 0
     )
     assert sf.info(tmp_path / "o.wav").subtype == "FLOAT"
 
@@ -56,7 +83,9 @@ def test_folder_in_folder_out_with_a_bad_file(noise_file, tmp_path, capsys):
     noise_file("in/a.wav", 1.0, 16000, 1)
     noise_file("in/sub/b.flac", 1.0, 16000, 2)
     (tmp_path / "in" / "sub" / "broken.wav").write_bytes(b"RIFF....garbage")
-    code = main(["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q"])
+    code = main(
+        ["enhance", "--model", "null", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "-q"]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "broken.wav" in err and "1 of 3 files failed" in err
@@ -66,7 +95,7 @@ def test_folder_in_folder_out_with_a_bad_file(noise_file, tmp_path, capsys):
 
 def test_default_output_is_beside_the_input(noise_file):
     src = noise_file("v.wav", 1.0, 16000, 1)
-    assert main(["enhance", str(src), "-q"]) == 0
+    assert main(["enhance", "--model", "null", str(src), "-q"]) == 0
     assert (src.parent / "v.enhanced.wav").exists()
 
 
@@ -74,10 +103,10 @@ def test_existing_output_needs_overwrite(noise_file, tmp_path, capsys):
     src = noise_file("v.wav", 1.0, 16000, 1)
     out = tmp_path / "o.wav"
     out.write_bytes(b"keep me")
-    assert main(["enhance", str(src), "-o", str(out), "-q"]) == 1
+    assert main(["enhance", "--model", "null", str(src), "-o", str(out), "-q"]) == 1
     assert out.read_bytes() == b"keep me"
     assert "--overwrite" in capsys.readouterr().err
-    assert main(["enhance", str(src), "-o", str(out), "-q", "--overwrite"]) == 0
+    assert main(["enhance", "--model", "null", str(src), "-o", str(out), "-q", "--overwrite"]) == 0
     assert sf.info(out).frames == 16000
 
 
@@ -109,7 +138,7 @@ def test_bad_input_one_line_nonzero_no_output(tmp_path, capsys, make, problem):
     src = tmp_path / "bad.wav"
     make(src)
     out_dir = tmp_path / "out"
-    assert main(["enhance", str(src), "-o", str(out_dir), "-q"]) != 0
+    assert main(["enhance", "--model", "null", str(src), "-o", str(out_dir), "-q"]) != 0
     lines = capsys.readouterr().err.strip().splitlines()
     assert any(str(src) in line and problem in line for line in lines), lines
     assert not out_dir.exists() or list(out_dir.iterdir()) == []
@@ -117,14 +146,27 @@ def test_bad_input_one_line_nonzero_no_output(tmp_path, capsys, make, problem):
 
 def test_output_inside_input_folder_is_refused(noise_file, tmp_path, capsys):
     noise_file("in/a.wav", 1.0, 16000, 1)
-    assert main(["enhance", str(tmp_path / "in"), "-o", str(tmp_path / "in" / "out"), "-q"]) == 1
+    assert (
+        main(
+            [
+                "enhance",
+                "--model",
+                "null",
+                str(tmp_path / "in"),
+                "-o",
+                str(tmp_path / "in" / "out"),
+                "-q",
+            ]
+        )
+        == 1
+    )
     assert "inside the input folder" in capsys.readouterr().err
     assert not (tmp_path / "in" / "out").exists()
 
 
 def test_output_replacing_input_is_refused(noise_file, capsys):
     src = noise_file("a.wav", 1.0, 16000, 1)
-    assert main(["enhance", str(src), "-o", str(src), "--overwrite", "-q"]) == 1
+    assert main(["enhance", "--model", "null", str(src), "-o", str(src), "--overwrite", "-q"]) == 1
     assert "replace the input" in capsys.readouterr().err
 
 
@@ -133,5 +175,5 @@ def test_version_and_help(capsys):
         main(["--version"])
     assert e.value.code == 0 and "stemprover" in capsys.readouterr().out
     with pytest.raises(SystemExit) as e:
-        main(["enhance", "--help"])
+        main(["enhance", "--model", "null", "--help"])
     assert e.value.code == 0 and "--overwrite" in capsys.readouterr().out

@@ -4,6 +4,7 @@ returns an exit code. Failures are one line on stderr."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,7 +25,9 @@ def _error(message: str) -> None:
 def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="audio files or folders")
     p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
-    p.add_argument("--model", default="null", help="built-in model name or checkpoint folder")
+    p.add_argument(
+        "--model", default="default", help="bundled model name, `null`, or a model folder"
+    )
     p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
     p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
     p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
@@ -153,21 +156,69 @@ def _evaluate(args: argparse.Namespace) -> int:
     from stemprover.evaluation.run import EvalConfig, evaluate
 
     systems = tuple(s for s in args.systems.split(",") if s)
-    model = None
+    models = {}
     if args.model:
         from stemprover.models.base import load_model
         from stemprover.pipeline import EnhancePipeline
 
-        model = EnhancePipeline(load_model(args.model), device=args.device, progress=False)
+        models["model"] = EnhancePipeline(
+            load_model(args.model), device=args.device, progress=False
+        )
         systems = (*systems, "model") if "model" not in systems else systems
     cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples)
-    summary = evaluate(cfg, args.out, model, args.overwrite, not args.quiet)
+    summary = evaluate(cfg, args.out, models, args.overwrite, not args.quiet)
     for system, stats in summary["all"].items():
         print(
             f"{system:14s} SI-SDR {stats.get('si_sdr', float('nan')):6.2f} dB  "
             f"improvement {stats.get('si_sdr_improvement', float('nan')):+6.2f} dB  (n={stats['n']})"
         )
     print(f"report: {args.out / 'report.html'}")
+    return EXIT_OK
+
+
+# -- analyze -----------------------------------------------------------------------------
+
+
+def _analyze_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, help="stem to analyze")
+    p.add_argument("--mix", type=Path, help="the mixture it was separated from (better verdicts)")
+    p.add_argument("--json", type=Path, help="write the full report (bands, time) as JSON")
+    p.add_argument("--plot", type=Path, help="write a PNG of severity over time and per band")
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from stemprover.analysis import analyze
+    from stemprover.audio import io
+
+    stem, info = io.read(args.file, "float64")
+    mix = None
+    if args.mix is not None:
+        mix, mix_info = io.read(args.mix, "float64")
+        if (mix_info.sample_rate, mix.shape) != (info.sample_rate, stem.shape):
+            raise StemProverError(
+                "mixture must match the stem's rate, channels and length", args.mix
+            )
+    report = analyze(stem, info.sample_rate, mix)
+    for name, r in sorted(report.items(), key=lambda kv: -kv[1]["score"]):
+        worst = max(r["bands"], key=r["bands"].get)
+        print(f"{name:16s} severity {r['score']:.2f}   worst band {worst}")
+    if args.json:
+        with io.atomic_path(args.json, overwrite=True) as tmp:
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "file": str(args.file),
+                        "mix": str(args.mix) if args.mix else None,
+                        "artifacts": report,
+                    },
+                    indent=1,
+                )
+            )
+    if args.plot:
+        from stemprover.reports.plots import analysis_plot
+
+        with io.atomic_path(args.plot, overwrite=True) as tmp:
+            analysis_plot(report, tmp)
     return EXIT_OK
 
 
@@ -200,13 +251,71 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- demo and bench ----------------------------------------------------------------------
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("stemprover-demo"), help="demo folder")
+    p.add_argument("--model", default="default", help="model to demonstrate")
+    p.add_argument("--seconds", type=float, default=12.0, help="length of the song")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from stemprover.demo import run_demo
+
+    report = run_demo(args.out, args.model, args.seconds, args.seed, args.overwrite, not args.quiet)
+    print(f"report: {report}")
+    return EXIT_OK
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("bench/results"), help="results folder")
+    p.add_argument("--model", default="default")
+    p.add_argument(
+        "--heldout",
+        type=Path,
+        default=Path("data/heldout_pairs"),
+        help="held-out pairs folder (made on first use)",
+    )
+    p.add_argument("--songs", type=int, default=8, help="held-out songs (4 pairs each)")
+    p.add_argument("--sweep", default="0,1,4,10,25", help="--steps values to sweep")
+    p.add_argument("--sweep-pairs", type=int, default=12)
+    p.add_argument("--speed-seconds", type=float, default=60.0)
+    p.add_argument("--no-quality", action="store_true")
+    p.add_argument("--no-speed", action="store_true")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from stemprover.evaluation.bench import BenchConfig, run_bench
+
+    cfg = BenchConfig(
+        model=args.model,
+        heldout=args.heldout,
+        songs=args.songs,
+        sweep=tuple(int(s) for s in args.sweep.split(",")),
+        sweep_pairs=args.sweep_pairs,
+        speed_seconds=args.speed_seconds,
+        quality=not args.no_quality,
+        speed=not args.no_speed,
+    )
+    path = run_bench(cfg, args.out)
+    print(path.read_text())
+    return EXIT_OK
+
+
 # -- wiring ------------------------------------------------------------------------------
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: dict[str, Command] = {
     "enhance": ("clean stems: files or folders", _enhance_args, _enhance),
     "pairs": ("build training pairs (clean, artifacted, mixture)", _pairs_args, _pairs),
+    "analyze": ("artifact report: severity per type, band and second", _analyze_args, _analyze),
     "train": ("train a model on pairs (resumes an existing run)", _train_args, _train),
+    "demo": ("synthetic song -> separate -> enhance -> evaluate -> report", _demo_args, _demo),
+    "bench": ("quality and speed benchmark on the held-out set", _bench_args, _bench),
     "evaluate": ("score systems on pairs: metrics and HTML report", _evaluate_args, _evaluate),
 }
 

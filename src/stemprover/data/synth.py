@@ -50,14 +50,17 @@ KICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH, TOM_LOW, TOM_MID, TOM_HIGH, RIDE = (
 )
 
 
-def default_soundfont() -> Path:
-    """Fluid R3 GM from Debian if installed, else the TimGM6mb bundled with pretty_midi."""
-    debian = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-    if debian.exists():
-        return debian
+def bundled_soundfont() -> Path:
+    """TimGM6mb, shipped inside pretty_midi (the held-out SoundFont)."""
     import pretty_midi
 
     return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def default_soundfont() -> Path:
+    """Fluid R3 GM from Debian if installed (the training SoundFont), else TimGM6mb."""
+    debian = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    return debian if debian.exists() else bundled_soundfont()
 
 
 @dataclass(frozen=True)

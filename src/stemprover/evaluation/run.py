@@ -61,23 +61,26 @@ def _select(cfg: EvalConfig) -> list[dict]:
 def evaluate(
     cfg: EvalConfig,
     out: Path,
-    model: Callable[[np.ndarray, int], np.ndarray] | None = None,
+    models: dict[str, Callable[[np.ndarray, int], np.ndarray]] | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
     """Score every system on the chosen pairs; write metrics.csv, metrics.json, report.html.
 
     Args:
-        model: The ``model`` system, e.g. an ``EnhancePipeline``; ``(C, T), rate -> (C, T)``.
+        models: Systems beyond the baselines, by name, e.g. ``{"model": EnhancePipeline(...)}``;
+            each maps ``(C, T), rate -> (C, T)``.
 
     Returns:
         The aggregate table written to metrics.json.
     """
-    unknown = [s for s in cfg.systems if s not in BASELINES and s != "model"]
+    models = models or {}
+    unknown = [s for s in cfg.systems if s not in BASELINES and s not in models]
     if unknown:
-        raise StemProverError(f"unknown systems {unknown}; choose from {[*BASELINES, 'model']}")
-    if "model" in cfg.systems and model is None:
-        raise StemProverError("system 'model' needs --model")
+        hint = " ('model' needs --model)" if "model" in unknown else ""
+        raise StemProverError(
+            f"unknown systems {unknown}; choose from {[*BASELINES, *models]}{hint}"
+        )
     records = _select(cfg)
     rows, examples = [], []
     for k, rec in enumerate(tqdm(records, desc="evaluate", unit="pair", disable=not progress)):
@@ -87,7 +90,9 @@ def evaluate(
         inputs = Inputs(art, mix, ref, rec["sample_rate"])
         estimates = {}
         for system in cfg.systems:
-            est = model(art, inputs.rate) if system == "model" else BASELINES[system](inputs)
+            est = (
+                models[system](art, inputs.rate) if system in models else BASELINES[system](inputs)
+            )
             estimates[system] = est
             flat = score(ref, est, inputs.rate, vocals=rec["stem"] == "vocals").flat()
             rows.append(

@@ -61,3 +61,27 @@ def band_chart(values: dict[str, dict[str, float]], metric: str, path: Path) -> 
     fig.savefig(path, dpi=72)
     plt.close(fig)
     return path
+
+
+def analysis_plot(report: dict, path: Path) -> Path:
+    """Severity over time (left) and per band (right) for each artifact type."""
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    for name, r in report.items():
+        left.plot(np.arange(len(r["time"])), r["time"], label=name)
+    left.set_xlabel("seconds")
+    left.set_ylabel("severity")
+    left.set_ylim(0, 1)
+    left.legend(fontsize=7)
+    bands = list(next(iter(report.values()))["bands"])
+    width = 0.8 / len(report)
+    for k, (name, r) in enumerate(report.items()):
+        right.bar(
+            np.arange(len(bands)) + k * width, [r["bands"][b] for b in bands], width, label=name
+        )
+    right.set_xticks(np.arange(len(bands)) + 0.4 - width / 2, bands, fontsize=7, rotation=30)
+    right.set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=72, format="png")
+    plt.close(fig)
+    return path

@@ -1,0 +1,276 @@
+"""`stemprover bench`: quality on a fixed held-out set and speed on 60 s of stereo 44.1 kHz.
+
+Held-out set: synthetic songs from seeds never used for training (9001+), rendered with a
+SoundFont not used for training (pretty_midi's TimGM6mb; training uses Fluid R3 GM), both
+producers, every stem and artifact type. Results are written as markdown and JSON with the
+command, date, machine and git revision.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from stemprover.errors import StemProverError
+
+HELDOUT_SEED = 9001
+GROUP_ORDER = ("all", "stem:", "artifact:", "producer:")
+TABLE_METRICS = (
+    "si_sdr",
+    "si_sdr_improvement",
+    "sdr",
+    "mel_snr",
+    "bleedless",
+    "fullness",
+    "phase_coherence",
+)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    model: str = "default"
+    heldout: Path = Path("data/heldout_pairs")
+    songs: int = 12
+    seconds: float = 8.0
+    sweep: tuple[int, ...] = (0, 1, 4, 10, 25)
+    sweep_pairs: int = 12
+    speed_seconds: float = 60.0
+    quality: bool = True
+    speed: bool = True
+
+
+def provenance() -> dict:
+    """Command, date, machine and git revision of a result."""
+    import torch
+
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        ).stdout.strip()
+        rev += "+dirty" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        rev = "unknown"
+    return {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
+        f"{platform.release()}, torch {torch.__version__} ({torch.get_num_threads()} threads)",
+        "git_revision": rev,
+    }
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def save_results(folder: Path, name: str, meta: dict, data: dict, markdown: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps({**meta, **data}, indent=1, default=str) + "\n")
+    header = "\n".join(f"- {k}: `{v}`" for k, v in meta.items())
+    path = folder / f"{name}.md"
+    path.write_text(f"# {name}\n\n{header}\n\n{markdown}\n")
+    return path
+
+
+def measure(cmd: list[str]) -> tuple[float, float, str]:
+    """Run ``cmd`` in a fresh interpreter; return wall seconds, its peak RSS (MB), its output."""
+    probe = (
+        "import resource,subprocess,sys,time;t=time.perf_counter();"
+        "r=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+        "print(time.perf_counter()-t,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,r.returncode);"
+        "print(r.stdout+r.stderr)"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", probe, *cmd], capture_output=True, text=True, check=True
+    )
+    first, _, rest = res.stdout.partition("\n")
+    wall, rss_kb, code = first.split()
+    if int(code) != 0:
+        raise StemProverError(f"benchmark command failed ({' '.join(cmd)}): {rest.strip()[-300:]}")
+    return float(wall), int(rss_kb) / 1024, rest
+
+
+def write_test_audio(path: Path, seconds: float, rate: int = 44100, channels: int = 2) -> Path:
+    """Music-like test audio (harmonic notes and noise), written minute by minute."""
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", rate, channels, "PCM_16") as f:
+        for start in range(0, round(seconds * rate), 60 * rate):
+            n = min(60 * rate, round(seconds * rate) - start)
+            t = (start + np.arange(n)) / rate
+            f0 = 110 * 2 ** (np.floor(t * 2) % 12 / 12)
+            tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8)) * 0.15
+            f.write(np.clip(tone[:, None] + 0.02 * rng.standard_normal((n, channels)), -1, 1))
+    return path
+
+
+def speed(cfg: BenchConfig) -> list[dict]:
+    """Real-time factor and peak memory per ``--steps``; memory at 1× and 3× the length."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = write_test_audio(Path(tmp) / "in.wav", cfg.speed_seconds)
+        runs = [(s, cfg.speed_seconds, src) for s in cfg.sweep]
+        long = write_test_audio(Path(tmp) / "long.wav", 3 * cfg.speed_seconds)
+        runs.append((None, 3 * cfg.speed_seconds, long))
+        for steps, seconds, path in runs:
+            cmd = [
+                sys.executable,
+                "-m",
+                "stemprover",
+                "enhance",
+                str(path),
+                "--model",
+                cfg.model,
+                "-o",
+                str(Path(tmp) / f"out_{steps}_{seconds:g}.wav"),
+                "--device",
+                "cpu",
+                "--overwrite",
+            ]
+            if steps is not None:
+                cmd += ["--steps", str(steps)]
+            wall, peak, out = measure(cmd)
+            inner = [line for line in out.splitlines() if "RTF" in line]
+            rtf = float(inner[-1].rsplit("RTF", 1)[1].strip(" )")) if inner else float("nan")
+            rows.append(
+                {
+                    "steps": "default" if steps is None else steps,
+                    "audio_s": seconds,
+                    "rtf_enhance": rtf,
+                    "rtf_process": wall / seconds,
+                    "peak_rss_mb": peak,
+                }
+            )
+    return rows
+
+
+def make_heldout(cfg: BenchConfig) -> Path:
+    """The fixed held-out pairs (made once, reused)."""
+    from stemprover.data.pairs import PairsConfig, build_pairs
+    from stemprover.data.synth import bundled_soundfont
+
+    if not (cfg.heldout / "manifest.jsonl").exists():
+        build_pairs(
+            PairsConfig(
+                synthetic=cfg.songs,
+                seconds=cfg.seconds,
+                seed=HELDOUT_SEED,
+                soundfont=bundled_soundfont(),
+                split="test",
+            ),
+            cfg.heldout,
+        )
+    return cfg.heldout
+
+
+def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
+    """Evaluate baselines and model modes on the held-out set; then the ``--steps`` sweep."""
+    from stemprover.evaluation.run import EvalConfig, evaluate
+    from stemprover.models.base import load_model
+    from stemprover.models.enhancer import AutoencoderRoundTrip
+    from stemprover.pipeline import EnhancePipeline
+
+    pairs = make_heldout(cfg)
+
+    def pipe(model):
+        return EnhancePipeline(model, device="auto", progress=False)
+
+    default = load_model(cfg.model)
+    models = {
+        "autoencoder": pipe(AutoencoderRoundTrip(load_model(cfg.model))),
+        "predictive": pipe(load_model(cfg.model, steps=0)),
+        "diffusion": pipe(default),
+    }
+    systems = ("input", "spectral-gate", "wiener", *models, "oracle")
+    summary = evaluate(
+        EvalConfig(pairs, systems, "test"), out / "heldout_eval", models, overwrite=True
+    )
+    sweep_models = {f"steps={s}": pipe(load_model(cfg.model, steps=s)) for s in cfg.sweep}
+    sweep = evaluate(
+        EvalConfig(pairs, ("input", *sweep_models), "test", limit=cfg.sweep_pairs, examples=0),
+        out / "sweep_eval",
+        sweep_models,
+        overwrite=True,
+    )
+    return summary, sweep
+
+
+def _group_key(group: str) -> tuple[int, str]:
+    return next(i for i, p in enumerate(GROUP_ORDER) if group.startswith(p)), group
+
+
+def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
+    parts = []
+    if summary:
+        overall = [{"system": s, **v} for s, v in summary["all"].items()]
+        parts += [
+            "## Quality on the held-out set (means over pairs)",
+            "",
+            markdown_table(overall, ["system", *TABLE_METRICS, "n"]),
+            "",
+        ]
+        systems = list(summary["all"])
+        for metric in ("si_sdr_improvement", "bleedless", "fullness"):
+            rows = [
+                {
+                    "group": g,
+                    **{s: summary[g].get(s, {}).get(metric, float("nan")) for s in systems},
+                }
+                for g in sorted(summary, key=_group_key)
+            ]
+            parts += [
+                f"### {metric} by stem, artifact and producer",
+                "",
+                markdown_table(rows, ["group", *systems]),
+                "",
+            ]
+    if sweep:
+        rows = [
+            {"steps": s.split("=")[1], **{m: v.get(m, float("nan")) for m in TABLE_METRICS}}
+            for s, v in sweep["all"].items()
+            if s != "input"
+        ]
+        parts += [
+            "## `--steps` sweep (quality, subset of the held-out set)",
+            "",
+            markdown_table(rows, ["steps", *TABLE_METRICS]),
+            "",
+        ]
+    if speed_rows:
+        parts += [
+            "## Speed (CPU, stereo 44.1 kHz)",
+            "",
+            "`rtf_enhance`: enhance time / audio time as the CLI reports it; `rtf_process`: "
+            "the whole process including start-up and model loading.",
+            "",
+            markdown_table(
+                speed_rows, ["steps", "audio_s", "rtf_enhance", "rtf_process", "peak_rss_mb"]
+            ),
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def run_bench(cfg: BenchConfig, out: Path) -> Path:
+    """Run the benchmark; returns the markdown file."""
+    summary, sweep = quality(cfg, out) if cfg.quality else ({}, {})
+    speed_rows = speed(cfg) if cfg.speed else []
+    data = {"summary": summary, "sweep": sweep, "speed": speed_rows}
+    return save_results(out, "bench", provenance(), data, render(summary, sweep, speed_rows))
