@@ -28,6 +28,7 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default="default", help="bundled model name, `null`, or a model folder"
     )
+    p.add_argument("--adapters", default="none", help="none, auto, a,b or a=0.7,b=0.3")
     p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
     p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
     p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
@@ -61,6 +62,17 @@ def _enhance(args: argparse.Namespace) -> int:
     for f in batch.files:
         for warning in f.warnings:
             print(f"stemprover: warning: {f.input}: {warning}", file=sys.stderr)
+        if f.error is None and f.adapters is not None:
+            from stemprover.audio.io import atomic_path
+
+            chosen = ", ".join(f"{k}={v:.2f}" for k, v in f.adapters.items())
+            print(f"{f.input}: adapters {chosen}")
+            with atomic_path(
+                f.output.with_name(f.output.name + ".adapters.json"), overwrite=True
+            ) as tmp:
+                tmp.write_text(
+                    json.dumps({"input": str(f.input), "adapters": f.adapters}, indent=1)
+                )
         if f.error is not None:
             _error(f"{f.input}: {f.error}")
         elif not args.quiet:
@@ -238,14 +250,22 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         help="override a config value, e.g. train.steps=100; repeatable",
     )
     p.add_argument("--base-model", type=Path, help="diffusers model folder to start from")
+    p.add_argument(
+        "--adapter", metavar="ARTIFACT", help="train a LoRA adapter for this artifact type"
+    )
+    p.add_argument("--model", default="default", help="base StemProver model for --adapter")
     p.add_argument("-q", "--quiet", action="store_true")
 
 
 def _train(args: argparse.Namespace) -> int:
     from stemprover.config import load_config
-    from stemprover.training.loop import train
+    from stemprover.training.loop import train, train_adapter
 
     cfg = load_config(args.config, args.overrides)
+    if args.adapter:
+        out = train_adapter(cfg, args.pairs, args.out, args.model, args.adapter, not args.quiet)
+        print(f"adapter: {out}  (copy it to <model>/adapters/{args.adapter} to use it by name)")
+        return EXIT_OK
     out = train(cfg, args.pairs, args.out, args.base_model, not args.quiet)
     print(f"model: {out}")
     return EXIT_OK
@@ -306,6 +326,33 @@ def _bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- models ------------------------------------------------------------------------------
+
+
+def _models_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", type=Path, help="also list models in these folders")
+
+
+def _models(args: argparse.Namespace) -> int:
+    from stemprover.models.base import BUILTIN_MODELS, bundled_models, model_adapters
+
+    print("built-in: " + ", ".join(BUILTIN_MODELS))
+    found = {f"bundled:{k}": v for k, v in bundled_models().items()}
+    for root in args.paths:
+        found.update(
+            {
+                str(p.parent): p.parent
+                for p in sorted(root.rglob("config.json"))
+                if (p.parent / "model.safetensors").exists()
+            }
+        )
+    for name, folder in found.items():
+        size = (folder / "model.safetensors").stat().st_size / 1e6
+        adapters = ", ".join(model_adapters(folder)) or "none"
+        print(f"{name}: {folder} ({size:.1f} MB), adapters: {adapters}")
+    return EXIT_OK
+
+
 # -- wiring ------------------------------------------------------------------------------
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -314,6 +361,7 @@ COMMANDS: dict[str, Command] = {
     "pairs": ("build training pairs (clean, artifacted, mixture)", _pairs_args, _pairs),
     "analyze": ("artifact report: severity per type, band and second", _analyze_args, _analyze),
     "train": ("train a model on pairs (resumes an existing run)", _train_args, _train),
+    "models": ("list built-in, bundled and local models and their adapters", _models_args, _models),
     "demo": ("synthetic song -> separate -> enhance -> evaluate -> report", _demo_args, _demo),
     "bench": ("quality and speed benchmark on the held-out set", _bench_args, _bench),
     "evaluate": ("score systems on pairs: metrics and HTML report", _evaluate_args, _evaluate),

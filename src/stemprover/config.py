@@ -88,6 +88,18 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class AdapterConfig:
+    """A LoRA adapter: where it goes, its size, and its mild-to-severe curriculum."""
+
+    rank: int = 8
+    alpha: float = 8.0
+    target_modules: tuple[str, ...] = ("conv1", "conv2")
+    include_control: bool = False
+    # Progressive targeting: training starts on pairs up to this severity and widens to all.
+    curriculum_start: float = 0.4
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Everything a trained model needs to rebuild itself; saved beside its weights."""
 
@@ -103,6 +115,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
     segment: SegmentConfig = field(
         default_factory=lambda: SegmentConfig(seconds=4.0, overlap=0.25, context=0.25)
     )

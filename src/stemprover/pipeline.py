@@ -51,6 +51,10 @@ class FileResult:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     audio_seconds: float = 0.0
+    adapters: dict[str, float] | None = None
+
+
+AUTO_ANALYSIS_SECONDS = 30.0
 
 
 class EnhancePipeline:
@@ -95,6 +99,19 @@ class EnhancePipeline:
             y = _fit_length(y, block.shape[-1])
         return y.astype(block.dtype, copy=False)
 
+    def _choose_adapters(self, info: io.AudioInfo) -> dict[str, float]:
+        """``--adapters auto``: weight each stored adapter by its artifact's detected severity
+        (on the first 30 s, so memory stays flat on long files)."""
+        from stemprover.analysis import analyze
+        from stemprover.models import lora
+
+        with io.BlockReader(info, "float64") as reader:
+            head = reader.read(0, min(info.frames, round(AUTO_ANALYSIS_SECONDS * info.sample_rate)))
+        report = analyze(head, info.sample_rate)
+        weights = {name: round(report[name]["score"], 3) for name in self.model.adapter_weights}
+        lora.set_weights(self.model, weights)
+        return weights
+
     def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
         """Enhance an in-memory signal. Shape: ``(C, T)`` -> ``(C, T)``."""
         audio = np.atleast_2d(audio)
@@ -128,6 +145,8 @@ class EnhancePipeline:
                 src,
             )
         result = FileResult(src, dst, audio_seconds=info.duration)
+        if getattr(self.model, "auto_adapters", False):
+            result.adapters = self._choose_adapters(info)
         peak = 0.0
         length, overlap, context = self.segment.samples(info.sample_rate)
         bar = tqdm(

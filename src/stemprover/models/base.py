@@ -60,10 +60,21 @@ def bundled_models() -> dict[str, Path]:
     return {p.name: p for p in sorted(BUNDLED.iterdir()) if (p / "config.json").exists()}
 
 
-def load_model(name_or_path: str | Path, **sampling) -> SpectralModel:
+def model_adapters(folder: Path) -> dict[str, Path]:
+    """Adapters stored with a model: ``<model>/adapters/<name>/adapter.json``."""
+    root = Path(folder) / "adapters"
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / "adapter.json").exists()}
+
+
+def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling) -> SpectralModel:
     """A built-in or bundled model by name, or a trained model from its folder.
 
     Args:
+        adapters: ``none``, ``auto`` (weights chosen per file from the analysis), names
+            ``a,b`` or weighted ``a=0.7,b=0.3``; names are adapters stored with the model or
+            adapter folders.
         sampling: Sampling settings for diffusion models (steps, strength, seed, scheduler);
             ``None`` values keep the model's defaults. Ignored by the null model.
 
@@ -88,4 +99,31 @@ def load_model(name_or_path: str | Path, **sampling) -> SpectralModel:
         if path.suffix != ".safetensors":
             raise StemProverError("expected a model folder (config.json + model.safetensors)", path)
         path = path.parent
-    return StemProverModel.load(path).configure(**sampling)
+    model = StemProverModel.load(path).configure(**sampling)
+    _attach_adapters(model, path, adapters or "none")
+    return model
+
+
+def _attach_adapters(model, folder: Path, spec: str) -> None:
+    from stemprover.models import lora
+
+    wanted = lora.parse_adapters(spec)
+    stored = model_adapters(folder)
+    if wanted == "auto":
+        if not stored:
+            raise StemProverError(
+                "--adapters auto: this model has no adapters stored with it", folder
+            )
+        wanted = dict.fromkeys(stored, 0.0)
+        model.auto_adapters = True
+    fingerprint = lora.base_fingerprint(model) if wanted else None
+    weights = {}
+    for name, weight in wanted.items():
+        source = stored.get(name, Path(name))
+        if not (source / "adapter.json").exists():
+            known = ", ".join(stored) or "none stored with this model"
+            raise StemProverError(f"unknown adapter {name!r} (known: {known})")
+        weights[lora.load_adapter(model, source, fingerprint)] = weight
+    if weights:
+        lora.set_weights(model, weights)
+    model.adapter_weights = weights

@@ -22,9 +22,20 @@ class PairCrops:
         rate: Model sample rate (pairs are resampled once, on load).
         seconds: Crop length.
         where: Optional filter on manifest records (e.g. by artifact type).
+        curriculum: ``(artifact, start)``: progressive targeting, drawing only pairs whose
+            severity of ``artifact`` is at most a ceiling that rises from ``start`` to 1 over
+            the first 70% of training.
     """
 
-    def __init__(self, pairs: Path, split: str, rate: int, seconds: float, where=None) -> None:
+    def __init__(
+        self,
+        pairs: Path,
+        split: str,
+        rate: int,
+        seconds: float,
+        where=None,
+        curriculum: tuple[str, float] | None = None,
+    ) -> None:
         records = [
             r for r in read_manifest(pairs) if r["split"] == split and (where is None or where(r))
         ]
@@ -32,6 +43,7 @@ class PairCrops:
             raise StemProverError(f"no {split!r} pairs to train on", pairs)
         self.records = records
         self.length = round(seconds * rate)
+        self.curriculum = curriculum
         self.clean, self.artifacted = [], []
         for rec in records:
             for key, store in (("clean", self.clean), ("artifacted", self.artifacted)):
@@ -43,11 +55,27 @@ class PairCrops:
     def __len__(self) -> int:
         return len(self.records)
 
-    def batch(self, size: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Shape: returns ``(clean, artifacted)``, each ``(size, crop samples)``."""
+    def _candidates(self, progress: float) -> np.ndarray:
+        if self.curriculum is None:
+            return np.arange(len(self.records))
+        name, start = self.curriculum
+        ceiling = start + (1 - start) * min(1.0, progress / 0.7)
+        sev = np.array([r["artifacts"].get(name, 0.0) for r in self.records])
+        chosen = np.flatnonzero(sev <= ceiling + 1e-9)
+        return chosen if len(chosen) else np.array([int(np.argmin(sev))])
+
+    def batch(
+        self, size: int, rng: np.random.Generator, progress: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shape: returns ``(clean, artifacted)``, each ``(size, crop samples)``.
+
+        Args:
+            progress: Share of training done, for the curriculum.
+        """
         clean, art = [], []
+        candidates = self._candidates(progress)
         for _ in range(size):
-            k = int(rng.integers(len(self.records)))
+            k = int(rng.choice(candidates))
             c, a = self.clean[k], self.artifacted[k]
             ch = int(rng.integers(c.shape[0]))
             start = int(rng.integers(0, max(1, c.shape[-1] - self.length)))

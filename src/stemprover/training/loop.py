@@ -164,7 +164,8 @@ def _run_stage(
     )
     log = run / "log.jsonl"
     while step < stage.steps:
-        clean, art = (x.to(accelerator.device) for x in data.batch(cfg.train.batch_size, rng))
+        batch = data.batch(cfg.train.batch_size, rng, progress=step / stage.steps)
+        clean, art = (x.to(accelerator.device) for x in batch)
         parts = stage.loss(clean, art)
         total = sum(parts.values())
         opt.zero_grad(set_to_none=True)
@@ -307,3 +308,57 @@ def _load_base_unet(model: StemProverModel, base: Path) -> None:
             return
     if _base_vae(base) is None:
         raise StemProverError("no diffusers AutoencoderKL or UNet2DModel found", base)
+
+
+def train_adapter(
+    cfg: RunConfig, pairs: Path, run: Path, base: str, name: str, progress: bool = True
+) -> Path:
+    """Train LoRA adapter ``name`` on a frozen base model, on pairs that have that artifact,
+    mild to severe. Returns the adapter folder ``run/adapter/<name>``."""
+    from accelerate import Accelerator
+
+    from stemprover.data.artifacts import ARTIFACTS
+    from stemprover.models import lora
+    from stemprover.models.base import load_model
+
+    if name not in ARTIFACTS:
+        raise StemProverError(f"adapter name must be an artifact type: {', '.join(ARTIFACTS)}")
+    accelerator = Accelerator()
+    torch.manual_seed(cfg.train.seed)
+    model = load_model(base)
+    if not isinstance(model, StemProverModel):
+        raise StemProverError(f"adapters need a trained StemProver model, not {base!r}")
+    if to_dict(model.config) != to_dict(cfg.model):
+        cfg = RunConfig(
+            model=model.config,
+            loss=cfg.loss,
+            train=cfg.train,
+            adapter=cfg.adapter,
+            segment=cfg.segment,
+        )
+    fingerprint = lora.base_fingerprint(model)
+    model = model.to(accelerator.device).train()
+    params = lora.add_adapter(model, name, cfg.adapter)
+    lora.set_weights(model, {name: 1.0})
+    data = PairCrops(
+        pairs,
+        "train",
+        cfg.model.sample_rate,
+        cfg.train.segment_seconds,
+        where=lambda r: name in r["artifacts"],
+        curriculum=(name, cfg.adapter.curriculum_start),
+    )
+    valid = _maybe(
+        lambda: PairCrops(
+            pairs,
+            "valid",
+            cfg.model.sample_rate,
+            cfg.train.segment_seconds,
+            where=lambda r: name in r["artifacts"],
+        )
+    )
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    run.mkdir(parents=True, exist_ok=True)
+    stage = Stage(f"adapter-{name}", cfg.train.steps, params, denoiser_loss(model, cfg))
+    _run_stage(stage, model, ema, cfg, data, valid, run, accelerator, progress)
+    return lora.save_adapter(ema, name, cfg.adapter, run / "adapter" / name, fingerprint)

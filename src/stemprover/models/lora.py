@@ -1,0 +1,150 @@
+"""peft LoRA adapters on the denoiser (and optionally the control branch), one per artifact.
+
+An adapter folder holds ``adapter.json`` (kind, name, LoRA settings, the fingerprint of the
+base model it was trained on) and ``adapter.safetensors`` (only the LoRA weights). Adapters
+are combined by activating several at once with per-adapter scales, and can be merged into
+the base weights for speed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import torch
+
+from stemprover.config import AdapterConfig, from_dict, to_dict
+from stemprover.errors import StemProverError
+
+ADAPTER_KIND = "stemprover-adapter"
+ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter.json", "adapter.safetensors"
+
+
+def _targets(model, cfg: AdapterConfig) -> dict[str, torch.nn.Module]:
+    parts = {"denoiser": model.denoiser}
+    if cfg.include_control:
+        parts["control"] = model.control
+    return parts
+
+
+def base_fingerprint(model) -> str:
+    """A hash of the base weights (LoRA weights excluded): ties an adapter to its base."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        if "lora_" in key:
+            continue
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def add_adapter(model, name: str, cfg: AdapterConfig) -> list[torch.nn.Parameter]:
+    """Inject a fresh LoRA adapter; returns its (trainable) parameters. Base stays frozen."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    lora = LoraConfig(
+        r=cfg.rank, lora_alpha=cfg.alpha, target_modules=list(cfg.target_modules), lora_dropout=0.0
+    )
+    model.requires_grad_(False)
+    for part in _targets(model, cfg).values():
+        with warnings.catch_warnings():  # several adapters in one model is the point here
+            warnings.simplefilter("ignore", UserWarning)
+            inject_adapter_in_model(lora, part, adapter_name=name)
+    params = [
+        p for n, p in model.named_parameters() if f"lora_A.{name}." in n or f"lora_B.{name}." in n
+    ]
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
+def _lora_layers(model):
+    from peft.tuners.lora import LoraLayer
+
+    return [m for m in model.modules() if isinstance(m, LoraLayer)]
+
+
+def set_weights(model, weights: dict[str, float]) -> None:
+    """Activate adapters with per-adapter scales (``alpha / rank × weight``); ``{}`` = base."""
+    for layer in _lora_layers(model):
+        present = [n for n in weights if n in layer.lora_A]
+        for name in layer.lora_A:
+            layer.scaling[name] = layer.lora_alpha[name] / layer.r[name] * weights.get(name, 0.0)
+        first = next(iter(layer.lora_A))
+        layer.set_adapter(present or [first])
+        if not present:  # no adapter wanted here: a zero scale makes the layer the base
+            layer.scaling[first] = 0.0
+
+
+def merge(model) -> None:
+    """Fold the active adapters (at their current scales) into the base weights."""
+    for layer in _lora_layers(model):
+        layer.merge(adapter_names=list(layer.active_adapters))
+
+
+def save_adapter(model, name: str, cfg: AdapterConfig, folder: Path, fingerprint: str) -> Path:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {
+        f"{part}.{k}": v.detach().contiguous().cpu()
+        for part, module in _targets(model, cfg).items()
+        for k, v in module.state_dict().items()
+        if f".{name}." in k and "lora_" in k
+    }
+    save_file(state, str(folder / ADAPTER_WEIGHTS))
+    meta = {"kind": ADAPTER_KIND, "name": name, "config": to_dict(cfg), "base": fingerprint}
+    (folder / ADAPTER_CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
+    return folder
+
+
+def load_adapter(model, folder: Path, fingerprint: str | None = None) -> str:
+    """Inject and load a saved adapter; refuses one trained on another base. Returns its name."""
+    from safetensors.torch import load_file
+
+    from stemprover.models.enhancer import refuse_pickle
+
+    path = folder / ADAPTER_CONFIG
+    if not path.exists():
+        raise StemProverError(f"not an adapter folder (no {ADAPTER_CONFIG})", folder)
+    meta = json.loads(path.read_text())
+    if meta.get("kind") != ADAPTER_KIND:
+        raise StemProverError(f"not a StemProver adapter (kind {meta.get('kind')!r})", path)
+    fingerprint = fingerprint or base_fingerprint(model)
+    if meta["base"] != fingerprint:
+        raise StemProverError(
+            f"adapter {meta['name']!r} belongs to base model {meta['base']}, not this one ({fingerprint})",
+            folder,
+        )
+    cfg = from_dict(AdapterConfig, meta["config"])
+    add_adapter(model, meta["name"], cfg)
+    model.requires_grad_(False)
+    refuse_pickle(folder / ADAPTER_WEIGHTS)
+    state = load_file(str(folder / ADAPTER_WEIGHTS))
+    for part, module in _targets(model, cfg).items():
+        prefix = f"{part}."
+        sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        result = module.load_state_dict(sub, strict=False)
+        if result.unexpected_keys:
+            raise StemProverError(
+                f"adapter weights do not fit the model: {result.unexpected_keys[:3]}", folder
+            )
+    return meta["name"]
+
+
+def parse_adapters(spec: str) -> dict[str, float] | str:
+    """``none`` -> {}; ``auto`` -> "auto"; ``a,b`` -> equal weights 1; ``a=0.7,b=0.3``."""
+    if spec in ("none", ""):
+        return {}
+    if spec == "auto":
+        return "auto"
+    out = {}
+    for item in spec.split(","):
+        name, _, weight = item.partition("=")
+        try:
+            out[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise StemProverError(f"bad adapter weight in {item!r} (use name=0.7)") from None
+    return out

@@ -1,0 +1,90 @@
+"""LoRA adapters: placement, frozen base, combination, merging, files."""
+
+import pytest
+import torch
+
+from stemprover.config import AdapterConfig, load_config
+from stemprover.errors import StemProverError
+from stemprover.models import lora
+from stemprover.models.enhancer import StemProverModel
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return StemProverModel(load_config("tiny").model).eval()
+
+
+def _inputs(model):
+    g = torch.Generator().manual_seed(1)
+    rows = (model.stft.n_fft // 2) // model.autoencoder.factor
+    x = torch.randn(2, model.autoencoder.vae.config.latent_channels, rows, 8, generator=g)
+    return x, torch.tensor([200])
+
+
+def _randomise(params):
+    with torch.no_grad():
+        for p in params:
+            p.normal_(0, 0.05)
+
+
+def test_lora_touches_only_configured_modules_and_base_is_frozen():
+    model = _model()
+    cfg = AdapterConfig(rank=2, alpha=2, target_modules=("conv1",))
+    params = lora.add_adapter(model, "bleed", cfg)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(".conv1.lora_" in n and ".bleed." in n for n in trainable)
+    assert {id(p) for p in params} == {id(p) for p in model.parameters() if p.requires_grad}
+    assert not any("lora_" in n for n, _ in model.control.named_parameters())
+    base = {n: p.clone() for n, p in model.named_parameters() if "lora_" not in n}
+    x, t = _inputs(model)
+    _randomise(params)
+    model.denoiser(x, t).sum().backward()
+    assert all(p.grad is None for n, p in model.named_parameters() if "lora_" not in n)
+    assert all(torch.equal(p, base[n]) for n, p in model.named_parameters() if "lora_" not in n)
+
+
+def test_merged_equals_unmerged_and_weights_combine():
+    model = _model()
+    cfg = AdapterConfig(rank=2, alpha=2)
+    _randomise(lora.add_adapter(model, "bleed", cfg))
+    _randomise(lora.add_adapter(model, "hf_loss", cfg))
+    x, t = _inputs(model)
+    with torch.no_grad():
+        lora.set_weights(model, {})
+        base = model.denoiser(x, t)
+        lora.set_weights(model, {"bleed": 1.0})
+        one = model.denoiser(x, t)
+        lora.set_weights(model, {"bleed": 0.7, "hf_loss": 0.3})
+        mixed = model.denoiser(x, t)
+        lora.merge(model)
+        merged = model.denoiser(x, t)
+    assert not torch.allclose(base, one) and not torch.allclose(one, mixed)
+    torch.testing.assert_close(merged, mixed, rtol=1e-4, atol=1e-5)
+
+
+def test_adapter_file_is_small_and_bound_to_its_base(tmp_path):
+    model = _model()
+    cfg = AdapterConfig(rank=2, alpha=2)
+    fingerprint = lora.base_fingerprint(model)
+    _randomise(lora.add_adapter(model, "bleed", cfg))
+    folder = lora.save_adapter(model, "bleed", cfg, tmp_path / "bleed", fingerprint)
+    base_file = _model().save(tmp_path / "base") / "model.safetensors"
+    assert (folder / "adapter.safetensors").stat().st_size < 0.05 * base_file.stat().st_size
+    same = _model()
+    assert lora.load_adapter(same, folder) == "bleed"
+    x, t = _inputs(model)
+    lora.set_weights(model, {"bleed": 1.0})
+    lora.set_weights(same, {"bleed": 1.0})
+    with torch.no_grad():
+        torch.testing.assert_close(same.denoiser(x, t), model.denoiser(x, t), rtol=0, atol=0)
+    with pytest.raises(StemProverError, match="belongs to base model"):
+        lora.load_adapter(_model(seed=5), folder)
+
+
+def test_parse_adapters():
+    assert lora.parse_adapters("none") == {}
+    assert lora.parse_adapters("auto") == "auto"
+    assert lora.parse_adapters("bleed,hf_loss") == {"bleed": 1.0, "hf_loss": 1.0}
+    assert lora.parse_adapters("bleed=0.7,hf_loss=0.3") == {"bleed": 0.7, "hf_loss": 0.3}
+    with pytest.raises(StemProverError):
+        lora.parse_adapters("bleed=lots")
