@@ -52,6 +52,7 @@ def _enhance(args: argparse.Namespace) -> int:
         raise StemProverError(str(err)) from None
     model = load_model(
         args.model,
+        adapters=args.adapters,
         steps=args.steps,
         strength=args.strength,
         seed=args.seed,

@@ -201,3 +201,33 @@ def test_base_model_from_diffusers_folders(pairs, tmp_path):
         model.denoiser.up_blocks[0].resnets[0].conv1.weight,
         unet.up_blocks[0].resnets[0].conv1.weight,
     )
+
+
+def test_adapter_training_and_use(pairs, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--pairs", str(pairs), "--out", str(run), "--config", "tiny", "-q",
+                 "--set", "train.ae_steps=2", "--set", "train.steps=2"]) == 0
+    model = run / "model"
+    records = [json.loads(x) for x in (pairs / "manifest.jsonl").read_text().splitlines()]
+    kind = next(k for r in records if r["split"] == "train" for k in r["artifacts"])
+    assert main(["train", "--pairs", str(pairs), "--out", str(tmp_path / "ad"), "--config", "tiny",
+                 "--adapter", kind, "--model", str(model), "--set", "train.steps=3", "-q"]) == 0
+    adapter = tmp_path / "ad" / "adapter" / kind
+    assert (adapter / "adapter.safetensors").exists()
+    logged = [json.loads(x) for x in (tmp_path / "ad" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [1, 2, 3]
+    (model / "adapters").mkdir()
+    adapter.rename(model / "adapters" / kind)
+    src = pairs / "artifacted" / f"{records[0]['id']}.wav"
+    capsys.readouterr()
+    for spec in (kind, f"{kind}=0.5", "auto"):
+        out = tmp_path / f"out_{spec.replace('=', '_')}.wav"
+        assert main(["enhance", str(src), "--model", str(model), "--adapters", spec, "-o", str(out),
+                     "--steps", "1"]) == 0
+        assert sf.info(out).frames == sf.info(src).frames
+    assert f"adapters {kind}=" in capsys.readouterr().out
+    sidecar = json.loads((tmp_path / "out_auto.wav.adapters.json").read_text())
+    assert set(sidecar["adapters"]) == {kind} and 0 <= sidecar["adapters"][kind] <= 1
+    assert main(["enhance", str(src), "--model", str(model), "--adapters", "crackle", "-o",
+                 str(tmp_path / "x.wav")]) == 1
+    assert "unknown adapter 'crackle'" in capsys.readouterr().err
