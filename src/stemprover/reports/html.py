@@ -98,8 +98,11 @@ def _band_means(rows: list[dict], metric: str) -> dict[str, dict[str, float]]:
 
 def _example(folder: Path, k: int, rec: dict, ref, art, estimates: dict) -> str:
     rate = rec["sample_rate"]
-    shown = next(
-        (s for s in ("model", "wiener", "spectral-gate", "oracle") if s in estimates), "input"
+    # The first system that is not a baseline (the model), else the best classical one.
+    baselines = ("input", "spectral-gate", "wiener", "oracle")
+    shown = next((s for s in estimates if s not in baselines), None)
+    shown = shown or next(
+        (s for s in ("wiener", "spectral-gate", "oracle") if s in estimates), "input"
     )
     out = estimates[shown]
     img = spectrograms(
