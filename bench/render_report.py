@@ -15,9 +15,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--allow-file-access-from-files"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+]
 # Replaces the page body by a verdict once every image has settled.
 CHECK = """<script>window.addEventListener('load', () => {
   const imgs = [...document.images];
@@ -31,7 +39,11 @@ def main() -> None:
     p.add_argument("report", type=Path)
     p.add_argument("--png", type=Path)
     args = p.parse_args()
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    browser = (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
     if browser is None:
         sys.exit("chromium not found (apt-get install chromium)")
     page = args.report / "report.html"
@@ -39,16 +51,37 @@ def main() -> None:
         probe = args.report / ".render_check.html"
         probe.write_text(page.read_text().replace("</body>", CHECK + "</body>"))
         try:
-            dom = subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=5000",
-                                  "--dump-dom", probe.resolve().as_uri()],
-                                 capture_output=True, text=True, timeout=120).stdout
+            dom = subprocess.run(
+                [
+                    browser,
+                    *FLAGS,
+                    f"--user-data-dir={profile}",
+                    "--virtual-time-budget=5000",
+                    "--dump-dom",
+                    probe.resolve().as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            ).stdout
         finally:
             probe.unlink(missing_ok=True)
         if args.png:
             args.png.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run([browser, *FLAGS, f"--user-data-dir={profile}", "--window-size=1200,2400",
-                            "--hide-scrollbars", f"--screenshot={args.png.resolve()}", page.resolve().as_uri()],
-                           capture_output=True, timeout=120, check=True)
+            subprocess.run(
+                [
+                    browser,
+                    *FLAGS,
+                    f"--user-data-dir={profile}",
+                    "--window-size=1200,2400",
+                    "--hide-scrollbars",
+                    f"--screenshot={args.png.resolve()}",
+                    page.resolve().as_uri(),
+                ],
+                capture_output=True,
+                timeout=120,
+                check=True,
+            )
     verdict = dom.split("<title>")[-1].split("</title>")[0] if "<title>" in dom else "no page"
     print(verdict)
     words = verdict.split()

@@ -29,6 +29,10 @@ class AutoencoderConfig:
     ``block_out_channels`` after the first then halves frequency and time again.
     """
 
+    # "vae": a learned AutoencoderKL; "patch": the lossless space-to-depth transform alone
+    # (latent channels 2·patch², reconstruction exact), for when a VAE cannot be trained well
+    # enough in the budget at hand.
+    kind: str = "vae"
     block_out_channels: tuple[int, ...] = (32, 64)
     latent_channels: int = 16
     patch: int = 2  # space-to-depth factor before the VAE

@@ -11,13 +11,16 @@ from stemprover.models.enhancer import StemProverModel
 
 def _model(seed=0):
     torch.manual_seed(seed)
-    return StemProverModel(load_config("tiny").model).eval()
+    model = StemProverModel(load_config("tiny").model).eval()
+    with torch.no_grad():  # a trained-looking last layer, so LoRA changes reach the output
+        model.denoiser.conv_out.weight.normal_(0, 0.1)
+    return model
 
 
 def _inputs(model):
     g = torch.Generator().manual_seed(1)
     rows = (model.stft.n_fft // 2) // model.autoencoder.factor
-    x = torch.randn(2, model.autoencoder.vae.config.latent_channels, rows, 8, generator=g)
+    x = torch.randn(2, model.autoencoder.latent_channels, rows, 8, generator=g)
     return x, torch.tensor([200])
 
 

@@ -30,13 +30,16 @@ def _spec(model, seconds=0.5, channels=2, seed=0):
 def _latents(model, seed=0):
     g = torch.Generator().manual_seed(seed)
     rows = (model.stft.n_fft // 2) // model.autoencoder.factor
-    return torch.randn(2, model.autoencoder.vae.config.latent_channels, rows, 16, generator=g)
+    return torch.randn(2, model.autoencoder.latent_channels, rows, 16, generator=g)
 
 
 def test_zero_initialised_control_changes_nothing(model):
     x, cond = _latents(model, 1), _latents(model, 2)
     t = torch.tensor([300])
+    trained = StemProverModel(model.config).eval()  # a denoiser whose output is not all zero
     with torch.no_grad():
+        trained.denoiser.conv_out.weight.normal_(0, 0.1)
+        model = trained
         plain = model.denoiser(x, t, None)
         controlled = model.denoiser(x, t, model.control(cond))
     assert torch.equal(plain, controlled)
@@ -46,6 +49,7 @@ def test_trained_control_does_change_the_output(model):
     trained = StemProverModel(model.config).eval()
     trained.load_state_dict(model.state_dict())
     with torch.no_grad():
+        trained.denoiser.conv_out.weight.normal_(0, 0.1)
         for p in trained.control.zero_convs.parameters():
             p.normal_(0, 0.1)
         x, cond, t = _latents(model, 1), _latents(model, 2), torch.tensor([300])
@@ -135,3 +139,21 @@ def test_pickle_and_foreign_files_are_refused(model, tmp_path):
     )
     with pytest.raises(StemProverError, match="version 99"):
         load_model(tmp_path / "other")
+
+
+def test_untrained_model_passes_its_input_through():
+    """Zero last layer + preconditioning: at low strength the predictive pass ~ identity."""
+    model = StemProverModel(load_config("tiny", ["model.autoencoder.kind=patch"]).model).eval()
+    spec = _spec(model)
+    latent = model.autoencoder.encode(spec[..., :28].to(torch.complex64))
+    model.autoencoder.latent_scale.fill_(1 / float(latent.std()))  # unit-variance latents
+    out = model.configure(steps=0, strength=0.02, seed=0).enhance(spec)
+    err = (out - spec).abs().pow(2).sum() / spec.abs().pow(2).sum()
+    assert err < 0.01
+
+
+def test_patch_autoencoder_is_lossless():
+    model = StemProverModel(load_config("tiny", ["model.autoencoder.kind=patch"]).model).eval()
+    spec = _spec(model)[..., :32]  # 32 frames: divisible by the patch
+    back = model.autoencoder.decode(model.autoencoder.encode(spec.to(torch.complex64)))
+    torch.testing.assert_close(back[:, :-1], spec[:, :-1].to(torch.complex64))

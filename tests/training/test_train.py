@@ -205,13 +205,49 @@ def test_base_model_from_diffusers_folders(pairs, tmp_path):
 
 def test_adapter_training_and_use(pairs, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--pairs", str(pairs), "--out", str(run), "--config", "tiny", "-q",
-                 "--set", "train.ae_steps=2", "--set", "train.steps=2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(run),
+                "--config",
+                "tiny",
+                "-q",
+                "--set",
+                "train.ae_steps=2",
+                "--set",
+                "train.steps=2",
+            ]
+        )
+        == 0
+    )
     model = run / "model"
     records = [json.loads(x) for x in (pairs / "manifest.jsonl").read_text().splitlines()]
     kind = next(k for r in records if r["split"] == "train" for k in r["artifacts"])
-    assert main(["train", "--pairs", str(pairs), "--out", str(tmp_path / "ad"), "--config", "tiny",
-                 "--adapter", kind, "--model", str(model), "--set", "train.steps=3", "-q"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(tmp_path / "ad"),
+                "--config",
+                "tiny",
+                "--adapter",
+                kind,
+                "--model",
+                str(model),
+                "--set",
+                "train.steps=3",
+                "-q",
+            ]
+        )
+        == 0
+    )
     adapter = tmp_path / "ad" / "adapter" / kind
     assert (adapter / "adapter.safetensors").exists()
     logged = [json.loads(x) for x in (tmp_path / "ad" / "log.jsonl").read_text().splitlines()]
@@ -222,12 +258,40 @@ def test_adapter_training_and_use(pairs, tmp_path, capsys):
     capsys.readouterr()
     for spec in (kind, f"{kind}=0.5", "auto"):
         out = tmp_path / f"out_{spec.replace('=', '_')}.wav"
-        assert main(["enhance", str(src), "--model", str(model), "--adapters", spec, "-o", str(out),
-                     "--steps", "1"]) == 0
+        assert (
+            main(
+                [
+                    "enhance",
+                    str(src),
+                    "--model",
+                    str(model),
+                    "--adapters",
+                    spec,
+                    "-o",
+                    str(out),
+                    "--steps",
+                    "1",
+                ]
+            )
+            == 0
+        )
         assert sf.info(out).frames == sf.info(src).frames
     assert f"adapters {kind}=" in capsys.readouterr().out
     sidecar = json.loads((tmp_path / "out_auto.wav.adapters.json").read_text())
     assert set(sidecar["adapters"]) == {kind} and 0 <= sidecar["adapters"][kind] <= 1
-    assert main(["enhance", str(src), "--model", str(model), "--adapters", "crackle", "-o",
-                 str(tmp_path / "x.wav")]) == 1
+    assert (
+        main(
+            [
+                "enhance",
+                str(src),
+                "--model",
+                str(model),
+                "--adapters",
+                "crackle",
+                "-o",
+                str(tmp_path / "x.wav"),
+            ]
+        )
+        == 1
+    )
     assert "unknown adapter 'crackle'" in capsys.readouterr().err

@@ -49,9 +49,16 @@ class SpecAutoencoder(nn.Module):
     def __init__(self, cfg: AutoencoderConfig, vae=None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.vae = vae if vae is not None else build_vae(cfg)
         self.patch = cfg.patch
-        self.factor = cfg.patch * 2 ** (len(self.vae.config.block_out_channels) - 1)
+        if cfg.kind == "patch":
+            self.vae = None
+            self.factor, self.latent_channels = cfg.patch, 2 * cfg.patch**2
+        elif cfg.kind == "vae":
+            self.vae = vae if vae is not None else build_vae(cfg)
+            self.factor = cfg.patch * 2 ** (len(self.vae.config.block_out_channels) - 1)
+            self.latent_channels = self.vae.config.latent_channels
+        else:
+            raise ValueError(f"autoencoder.kind must be 'vae' or 'patch', got {cfg.kind!r}")
         # Set from data before denoiser training; saved with the weights.
         self.register_buffer("latent_scale", torch.ones(()))
 
@@ -72,6 +79,8 @@ class SpecAutoencoder(nn.Module):
         # Lossless space-to-depth first: the VAE then runs at 1/patch² of the pixels, the
         # largest single speed lever on CPU.
         image = nn.functional.pixel_unshuffle(image, self.patch)  # (B, 2p², F'/p, N/p)
+        if self.vae is None:
+            return image
         dist = self.vae.encode(image).latent_dist
         return dist.sample() if sample else dist.mode()
 
@@ -89,4 +98,6 @@ class SpecAutoencoder(nn.Module):
 
     def decode_image(self, latent: torch.Tensor) -> torch.Tensor:
         """Unscaled latent to image. Shape: ``(B, L, F'', N'')`` -> ``(B, 2, F', N)``."""
+        if self.vae is None:
+            return nn.functional.pixel_shuffle(latent, self.patch)
         return nn.functional.pixel_shuffle(self.vae.decode(latent).sample, self.patch)

@@ -133,6 +133,9 @@ class LatentDenoiser(nn.Module):
             )
         self.conv_norm_out = nn.GroupNorm(groups, ch[0])
         self.conv_out = nn.Conv2d(ch[0], latent_channels, 3, padding=1)
+        # Zero output: with the model's preconditioning the untrained model passes its input.
+        nn.init.zeros_(self.conv_out.weight)
+        nn.init.zeros_(self.conv_out.bias)
 
     def forward(
         self, x: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor] | None = None

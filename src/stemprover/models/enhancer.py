@@ -66,7 +66,7 @@ class StemProverModel(nn.Module):
         self.stft = cfg.stft
         self.sample_rate = cfg.sample_rate
         self.autoencoder = SpecAutoencoder(cfg.autoencoder, vae)
-        latent = self.autoencoder.vae.config.latent_channels
+        latent = self.autoencoder.latent_channels
         bins = cfg.stft.n_fft // 2
         self.multiple = self.autoencoder.factor * 2 ** (len(cfg.denoiser.block_out_channels) - 1)
         if bins % self.multiple:
@@ -76,10 +76,37 @@ class StemProverModel(nn.Module):
         rows = bins // self.autoencoder.factor
         self.denoiser = LatentDenoiser(cfg.denoiser, latent, rows, cfg.stft.n_fft, cfg.sample_rate)
         self.control = ControlBranch(cfg.denoiser, latent)
+        alphas = make_scheduler(cfg.diffusion, "ddpm").alphas_cumprod
+        self.register_buffer("alphas_cumprod", alphas.float(), persistent=False)
         self.sampling = Sampling(
             cfg.diffusion.steps, cfg.diffusion.strength, scheduler=cfg.diffusion.scheduler
         )
         self._generator: torch.Generator | None = None
+
+    def predict_x0(
+        self, x_t: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """The clean-latent estimate with EDM preconditioning (Karras et al. 2022, eq. 7 and
+        table 1, σ_data = 1): ``x0 = c_skip·x̃ + c_out·F(c_in·x̃, t)`` with ``x̃ = x_t/√ᾱ``.
+
+        With the denoiser's last layer at zero this is ``c_skip·x̃``: at low noise the input
+        passes through, so training starts from "change nothing" instead of from noise.
+
+        Shape: x_t ``(B, L, F, N)``, t ``(B,)`` or ``(1,)`` -> ``(B, L, F, N)``.
+        """
+        abar = (
+            self.alphas_cumprod[t.long().to(self.alphas_cumprod.device)]
+            .to(x_t)
+            .reshape(-1, 1, 1, 1)
+        )
+        sigma = torch.sqrt((1 - abar) / abar)
+        x = x_t / abar.sqrt()
+        c_skip, c_out, c_in = (
+            1 / (sigma**2 + 1),
+            sigma / torch.sqrt(sigma**2 + 1),
+            1 / torch.sqrt(sigma**2 + 1),
+        )
+        return c_skip * x + c_out * self.denoiser(c_in * x, t, control)
 
     # -- inference --------------------------------------------------------------------
 
@@ -116,7 +143,7 @@ class StemProverModel(nn.Module):
         sched = make_scheduler(self.config.diffusion, opts.scheduler)
         if opts.steps == 0:
             t = torch.tensor([round(opts.strength * (T - 1))], device=cond.device)
-            return self.denoiser(sched.add_noise(cond, noise, t), t, control)
+            return self.predict_x0(sched.add_noise(cond, noise, t), t, control)
         total = max(opts.steps, math.ceil(opts.steps / opts.strength))
         sched.set_timesteps(total, device=cond.device)
         timesteps = sched.timesteps[-opts.steps :]
@@ -126,7 +153,7 @@ class StemProverModel(nn.Module):
         x0 = x
         for t in timesteps:
             ctrl = control if opts.cache_control else self.control(cond)
-            x0 = self.denoiser(x, t, ctrl)
+            x0 = self.predict_x0(x, t.reshape(1), ctrl)
             x = sched.step(x0, t, x).prev_sample
         return x0
 

@@ -78,7 +78,7 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
         from_cond = torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob
         start = torch.where(from_cond[:, None, None, None], zc, z0)
         x_t = sched.add_noise(start, torch.randn_like(z0), t)
-        x0 = model.denoiser(x_t, t, model.control(zc))
+        x0 = model.predict_x0(x_t, t, model.control(zc))
         spec = model.autoencoder.decode(x0)  # gradients reach x0 through the frozen decoder
         wave = _wave(spec, model, clean.shape[-1])
         return {
@@ -173,9 +173,11 @@ def _run_stage(
         accelerator.clip_grad_norm_(stage.params, 1.0)
         opt.step()
         step += 1
+        # EMA warm-up as in diffusers' EMAModel: a short run is not averaged into its init.
+        decay = min(cfg.train.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
             for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
-                p_ema.lerp_(p, 1 - cfg.train.ema_decay)
+                p_ema.lerp_(p, 1 - decay)
             for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
                 b_ema.copy_(b)
         bar.update()
@@ -237,7 +239,7 @@ def train(
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     ae, rest = model.autoencoder, [model.denoiser, model.control]
     stages = []
-    if cfg.train.stage in ("autoencoder", "both"):
+    if cfg.train.stage in ("autoencoder", "both") and model.autoencoder.vae is not None:
         stages.append(
             Stage(
                 "autoencoder",
