@@ -62,8 +62,8 @@ class DiffusionConfig:
     scheduler: str = "ddim"
     steps: int = 4
     strength: float = 0.4
-    # Share of training samples noised from the artifacted latent instead of the clean one,
-    # so that starting from the condition (img2img, and --steps 0) is in distribution.
+    # Share of training samples noised from a zero residual instead of the true one, so that
+    # inference (which starts from zero) is in distribution.
     condition_start_prob: float = 0.5
 
 

@@ -1,8 +1,9 @@
 """The latent denoiser: a UNet assembled from diffusers blocks, with control inputs, band
 embeddings and attention along frequency within bands.
 
-It predicts the clean latent x0 (diffusers ``prediction_type="sample"``), so the decoded
-estimate can carry spectral losses during training and ``--steps 0`` is one forward pass.
+It predicts the clean residual r0 between the clean and the artifacted latent (diffusers
+``prediction_type="sample"``), so the decoded estimate can carry spectral losses during
+training and ``--steps 0`` is one forward pass.
 """
 
 from __future__ import annotations

@@ -76,37 +76,22 @@ class StemProverModel(nn.Module):
         rows = bins // self.autoencoder.factor
         self.denoiser = LatentDenoiser(cfg.denoiser, latent, rows, cfg.stft.n_fft, cfg.sample_rate)
         self.control = ControlBranch(cfg.denoiser, latent)
-        alphas = make_scheduler(cfg.diffusion, "ddpm").alphas_cumprod
-        self.register_buffer("alphas_cumprod", alphas.float(), persistent=False)
         self.sampling = Sampling(
             cfg.diffusion.steps, cfg.diffusion.strength, scheduler=cfg.diffusion.scheduler
         )
         self._generator: torch.Generator | None = None
 
-    def predict_x0(
-        self, x_t: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor]
-    ) -> torch.Tensor:
-        """The clean-latent estimate with EDM preconditioning (Karras et al. 2022, eq. 7 and
-        table 1, σ_data = 1): ``x0 = c_skip·x̃ + c_out·F(c_in·x̃, t)`` with ``x̃ = x_t/√ᾱ``.
+    def predict_residual(self, x_t: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor]) -> torch.Tensor:
+        """The clean residual ``r0 = z_clean − z_cond`` from its noised version.
 
-        With the denoiser's last layer at zero this is ``c_skip·x̃``: at low noise the input
-        passes through, so training starts from "change nothing" instead of from noise.
+        Diffusion runs over the residual between the clean and the artifacted latent (as in
+        residual-shifting restoration models, Yue et al. 2023, "ResShift"), so the clean
+        latent is ``z_cond + r0``. With the denoiser's last layer at zero, ``r0 = 0``: the
+        untrained model gives its input back, and training only has to learn corrections.
 
         Shape: x_t ``(B, L, F, N)``, t ``(B,)`` or ``(1,)`` -> ``(B, L, F, N)``.
         """
-        abar = (
-            self.alphas_cumprod[t.long().to(self.alphas_cumprod.device)]
-            .to(x_t)
-            .reshape(-1, 1, 1, 1)
-        )
-        sigma = torch.sqrt((1 - abar) / abar)
-        x = x_t / abar.sqrt()
-        c_skip, c_out, c_in = (
-            1 / (sigma**2 + 1),
-            sigma / torch.sqrt(sigma**2 + 1),
-            1 / torch.sqrt(sigma**2 + 1),
-        )
-        return c_skip * x + c_out * self.denoiser(c_in * x, t, control)
+        return self.denoiser(x_t, t, control)
 
     # -- inference --------------------------------------------------------------------
 
@@ -136,26 +121,31 @@ class StemProverModel(nn.Module):
         )
 
     def sample(self, cond: torch.Tensor) -> torch.Tensor:
-        """Img2img from the condition's latent. Shape: ``(B, L, F, N)`` -> same."""
+        """Sample the clean latent given the condition's. Shape: ``(B, L, F, N)`` -> same.
+
+        The residual is noised to the timestep ``strength`` selects and denoised in ``steps``
+        steps (``0``: one predictive pass at that timestep).
+        """
         opts, T = self.sampling, self.config.diffusion.train_timesteps
         control = self.control(cond)
         noise = self._noise(cond)
+        zero = torch.zeros_like(cond)  # the residual starts from "nothing to fix"
         sched = make_scheduler(self.config.diffusion, opts.scheduler)
         if opts.steps == 0:
             t = torch.tensor([round(opts.strength * (T - 1))], device=cond.device)
-            return self.predict_x0(sched.add_noise(cond, noise, t), t, control)
+            return cond + self.predict_residual(sched.add_noise(zero, noise, t), t, control)
         total = max(opts.steps, math.ceil(opts.steps / opts.strength))
         sched.set_timesteps(total, device=cond.device)
         timesteps = sched.timesteps[-opts.steps :]
         if hasattr(sched, "set_begin_index"):
             sched.set_begin_index(total - opts.steps)
-        x = sched.add_noise(cond, noise, timesteps[:1])
-        x0 = x
+        x = sched.add_noise(zero, noise, timesteps[:1])
+        r0 = zero
         for t in timesteps:
             ctrl = control if opts.cache_control else self.control(cond)
-            x0 = self.predict_x0(x, t.reshape(1), ctrl)
-            x = sched.step(x0, t, x).prev_sample
-        return x0
+            r0 = self.predict_residual(x, t.reshape(1), ctrl)
+            x = sched.step(r0, t, x).prev_sample
+        return cond + r0
 
     # -- persistence ------------------------------------------------------------------
 

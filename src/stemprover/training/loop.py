@@ -75,14 +75,17 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
             z0 = model.autoencoder.encode(spec_clean)  # (B, L, F, N)
             zc = model.autoencoder.encode(_spec(art, model))
         t = torch.randint(0, diff.train_timesteps, (z0.shape[0],), device=z0.device)
-        from_cond = torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob
-        start = torch.where(from_cond[:, None, None, None], zc, z0)
+        residual = z0 - zc
+        # Part of the batch starts from a zero residual, as inference does.
+        from_zero = torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob
+        start = torch.where(from_zero[:, None, None, None], torch.zeros_like(residual), residual)
         x_t = sched.add_noise(start, torch.randn_like(z0), t)
-        x0 = model.predict_x0(x_t, t, model.control(zc))
+        r0 = model.predict_residual(x_t, t, model.control(zc))
+        x0 = zc + r0
         spec = model.autoencoder.decode(x0)  # gradients reach x0 through the frozen decoder
         wave = _wave(spec, model, clean.shape[-1])
         return {
-            "diffusion": torch.nn.functional.mse_loss(x0, z0) * w.diffusion,
+            "diffusion": torch.nn.functional.mse_loss(r0, residual) * w.diffusion,
             "mrstft": mrstft_loss(wave, clean, w.mrstft_ffts) * w.mrstft,
             "phase": phase_coherence_loss(
                 decompress(spec, model.stft),
