@@ -46,7 +46,7 @@ def test_sdr_agrees_with_fast_bss_eval_and_energy_ratio():
     assert metrics.sdr(ref, est) == pytest.approx(energy, abs=0.3)
 
 
-def test_median_sdr_skips_silent_frames():
+def test_median_sdr_skips_digitally_silent_frames():
     ref = _signal(4.0)
     ref[:, RATE : 2 * RATE] = 0
     est = ref + 0.01 * np.random.default_rng(3).standard_normal(ref.shape)

@@ -4,9 +4,10 @@ All metrics take ``(C, T)`` float arrays at one rate, are computed per channel a
 over channels, and are "higher is better" except the log-spectral distance and the
 instantaneous-frequency deviation.
 
-Silent references: a reference (or a 1 s frame of it) whose RMS is below ``SILENT_DB`` dBFS has
-no meaningful ratio metric; it scores NaN and is left out of every median and mean (as museval
-does for frames). ``aggregate`` counts what it left out.
+Silent references: a reference whose RMS is below ``SILENT_DB`` dBFS has no meaningful ratio
+metric; it scores NaN and is left out of every mean, and ``aggregate`` counts what it left
+out. The framewise median SDR follows museval instead: only digitally silent 1 s frames are
+NaN and left out of the median.
 """
 
 from __future__ import annotations
@@ -53,12 +54,22 @@ def sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
 
 def sdr_frames(ref: np.ndarray, est: np.ndarray, rate: int, window: float = 1.0) -> np.ndarray:
-    """BSS Eval v4 SDR over consecutive ``window``-second frames; silent frames are NaN."""
+    """BSS Eval v4 image SDR over consecutive ``window``-second frames, as ``museval.evaluate``.
+
+    With one source, museval's image decomposition gives ``e_spat + e_interf + e_artif =
+    est − ref`` exactly, so each frame's SDR is ``10·log10(Σ ref² / Σ (est − ref)²)`` over all
+    channels together (checked against museval 0.4.1: ``bench/museval_parity.py``). Only full
+    frames are scored and, as in museval, frames whose reference is digital silence are NaN
+    (a merely quiet frame is scored).
+    """
     n = round(window * rate)
     out = []
     for start in range(0, ref.shape[-1] - n + 1, n):
         r, e = ref[:, start : start + n], est[:, start : start + n]
-        out.append(float("nan") if _silent(r) else sdr(r, e))
+        if not np.any(r):
+            out.append(float("nan"))
+            continue
+        out.append(float(10 * np.log10((np.sum(r**2) + EPS) / (np.sum((e - r) ** 2) + EPS))))
     return np.array(out)
 
 

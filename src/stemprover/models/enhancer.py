@@ -81,7 +81,9 @@ class StemProverModel(nn.Module):
         )
         self._generator: torch.Generator | None = None
 
-    def predict_residual(self, x_t: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor]) -> torch.Tensor:
+    def predict_residual(
+        self, x_t: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor]
+    ) -> torch.Tensor:
         """The clean residual ``r0 = z_clean − z_cond`` from its noised version.
 
         Diffusion runs over the residual between the clean and the artifacted latent (as in
