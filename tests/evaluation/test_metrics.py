@@ -100,3 +100,13 @@ def test_silent_reference_scores_nan_and_aggregates_skip_it():
     )
     assert summary["all"]["x"]["si_sdr_improvement"] == 2.0
     assert summary["artifact:bleed"]["x"]["si_sdr"] == pytest.approx(3.5)
+
+
+def test_framewise_sdr_is_museval_image_sdr():
+    """museval v4 (one source, images) reduces to Σref² / Σ(est − ref)² per frame, all channels."""
+    ref = _signal(3.0)
+    est = ref + 0.03 * np.random.default_rng(5).standard_normal(ref.shape)
+    frames = metrics.sdr_frames(ref, est, RATE)
+    direct = [10 * np.log10(np.sum(ref[:, k * RATE : (k + 1) * RATE] ** 2)
+                            / np.sum((est - ref)[:, k * RATE : (k + 1) * RATE] ** 2)) for k in range(3)]
+    np.testing.assert_allclose(frames, direct, atol=1e-6)
