@@ -155,7 +155,6 @@ class EnhancePipeline:
             desc=src.name,
             disable=not self.progress,
             leave=False,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio",
         )
         with (
             io.BlockReader(info, info.compute_dtype) as reader,

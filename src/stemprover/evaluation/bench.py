@@ -268,9 +268,34 @@ def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def _previous_quality(out: Path) -> tuple[dict, dict]:
+    """Quality summaries an earlier run left in ``out`` (for a speed-only rerun)."""
+    found = []
+    for name in ("heldout_eval", "sweep_eval"):
+        path = out / name / "metrics.json"
+        found.append(json.loads(path.read_text())["summary"] if path.exists() else {})
+    return found[0], found[1]
+
+
 def run_bench(cfg: BenchConfig, out: Path) -> Path:
-    """Run the benchmark; returns the markdown file."""
-    summary, sweep = quality(cfg, out) if cfg.quality else ({}, {})
+    """Run the benchmark; returns the markdown file.
+
+    Quality results are saved before the speed runs start, so a failure there loses nothing;
+    with ``quality=False`` the tables of the last quality run in ``out`` are reused.
+    """
+    meta = provenance()
+    if cfg.quality:
+        summary, sweep = quality(cfg, out)
+        save_results(
+            out,
+            "bench",
+            meta,
+            {"summary": summary, "sweep": sweep, "speed": []},
+            render(summary, sweep, []),
+        )
+    else:
+        summary, sweep = _previous_quality(out)
+        meta["quality_from"] = f"{out}/heldout_eval, {out}/sweep_eval (earlier run)"
     speed_rows = speed(cfg) if cfg.speed else []
     data = {"summary": summary, "sweep": sweep, "speed": speed_rows}
-    return save_results(out, "bench", provenance(), data, render(summary, sweep, speed_rows))
+    return save_results(out, "bench", meta, data, render(summary, sweep, speed_rows))
