@@ -107,6 +107,12 @@ def test_framewise_sdr_is_museval_image_sdr():
     ref = _signal(3.0)
     est = ref + 0.03 * np.random.default_rng(5).standard_normal(ref.shape)
     frames = metrics.sdr_frames(ref, est, RATE)
-    direct = [10 * np.log10(np.sum(ref[:, k * RATE : (k + 1) * RATE] ** 2)
-                            / np.sum((est - ref)[:, k * RATE : (k + 1) * RATE] ** 2)) for k in range(3)]
+    direct = [
+        10
+        * np.log10(
+            np.sum(ref[:, k * RATE : (k + 1) * RATE] ** 2)
+            / np.sum((est - ref)[:, k * RATE : (k + 1) * RATE] ** 2)
+        )
+        for k in range(3)
+    ]
     np.testing.assert_allclose(frames, direct, atol=1e-6)

@@ -39,9 +39,17 @@ def pairs(tmp_path_factory):
     return out
 
 
+def _train_tiny(pairs, run, *overrides):
+    args = ["train", "--pairs", str(pairs), "--out", str(run), "--config", "tiny", "-q"]
+    for item in overrides:
+        args += ["--set", item]
+    assert main(args) == 0
+    return run / "model"
+
+
 def test_pairs_train_enhance_evaluate_end_to_end(pairs, tmp_path):
     run = tmp_path / "run"
-    assert main(["train", "--pairs", str(pairs), "--out", str(run), "--config", "tiny", "-q"]) == 0
+    _train_tiny(pairs, run)
     model = run / "model"
     assert (model / "model.safetensors").exists() and (model / "config.json").exists()
     src = pairs / "artifacted" / sorted(p.name for p in (pairs / "artifacted").iterdir())[0]
@@ -88,23 +96,7 @@ def test_pairs_train_enhance_evaluate_end_to_end(pairs, tmp_path):
 
 def test_enhance_resamples_to_the_model_rate_and_back(pairs, tmp_path):
     run = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                "--pairs",
-                str(pairs),
-                "--out",
-                str(run),
-                "--config",
-                "tiny",
-                "-q",
-                "--set",
-                "train.ae_steps=1",
-                "--set",
-                "train.steps=1",
-            ]
-        )
+    _train_tiny(pairs, run, "train.ae_steps=1", "train.steps=1")
         == 0
     )
     src = tmp_path / "in48k.flac"
@@ -205,23 +197,7 @@ def test_base_model_from_diffusers_folders(pairs, tmp_path):
 
 def test_adapter_training_and_use(pairs, tmp_path, capsys):
     run = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                "--pairs",
-                str(pairs),
-                "--out",
-                str(run),
-                "--config",
-                "tiny",
-                "-q",
-                "--set",
-                "train.ae_steps=2",
-                "--set",
-                "train.steps=2",
-            ]
-        )
+    _train_tiny(pairs, run, "train.ae_steps=2", "train.steps=2")
         == 0
     )
     model = run / "model"

@@ -13,21 +13,11 @@ import numpy as np
 
 from stemprover.audio import io
 from stemprover.audio.bands import BAND_NAMES
+from stemprover.evaluation.run import MAIN_METRICS
 from stemprover.reports.plots import band_chart, spectrograms
 
-TABLE_METRICS = (
-    "si_sdr",
-    "si_sdr_improvement",
-    "sdr",
-    "sdr_median",
-    "mel_snr",
-    "bleedless",
-    "fullness",
-    "phase_coherence",
-    "lsd",
-    "pesq",
-    "estoi",
-)
+# The evaluation's metrics, with the improvement over the input right after SI-SDR.
+TABLE_METRICS = ("si_sdr", "si_sdr_improvement", *MAIN_METRICS[1:])
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.5em}
 td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#f2f2f2}
