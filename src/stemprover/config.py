@@ -141,11 +141,25 @@ def from_dict(cls: type, data: dict, where: str = ""):
             value = from_dict(kind, value, f"{where}{key}.")
         elif typing.get_origin(kind) is tuple and isinstance(value, list):
             value = tuple(value)
+        elif kind in (int, float, bool, str):
+            value = _coerce(value, kind, f"{where}{key}")
         kwargs[key] = value
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise StemProverError(f"config {where or 'root'}: {err}") from None
+
+
+def _coerce(value, kind: type, key: str):
+    """Check a scalar against its annotation; numeric strings such as YAML's ``1e-3`` count."""
+    if kind is float and isinstance(value, int | str) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise StemProverError(f"config {key}: expected {kind.__name__}, got {value!r}")
 
 
 def to_dict(cfg) -> dict:
