@@ -95,8 +95,10 @@ class TrainConfig:
 class AdapterConfig:
     """A LoRA adapter: where it goes, its size, and its mild-to-severe curriculum."""
 
-    rank: int = 8
-    alpha: float = 8.0
+    # Rank 8 on every resnet conv of the base denoiser made a 472 KB file, 5.8% of the 8.2 MB
+    # base; rank 4 keeps adapters under 5%.
+    rank: int = 4
+    alpha: float = 4.0
     target_modules: tuple[str, ...] = ("conv1", "conv2")
     include_control: bool = False
     # Progressive targeting: training starts on pairs up to this severity and widens to all.
