@@ -91,8 +91,8 @@ def _fit(x: np.ndarray, length: int) -> np.ndarray:
     return np.pad(x[:, :length], [(0, 0), (0, max(0, length - x.shape[-1]))])
 
 
-def load_multitrack(root: Path, rate: int, seconds: float | None, seed: int) -> Iterator[Song]:
-    """Every track folder under ``root`` (MUSDB18 ``train/`` and ``test/`` included)."""
+def track_folders(root: Path) -> list[Path]:
+    """Every folder under ``root`` holding audio (MUSDB18 ``train/`` and ``test/`` included)."""
     root = Path(root)
     if not root.is_dir():
         raise StemProverError("multitrack folder not found", root)
@@ -101,5 +101,12 @@ def load_multitrack(root: Path, rate: int, seconds: float | None, seed: int) -> 
     )
     if not folders:
         raise StemProverError("no track folders with audio stems found", root)
+    return folders
+
+
+def load_multitrack(
+    folders: list[Path], rate: int, seconds: float | None, seed: int
+) -> Iterator[Song]:
+    """The songs of :func:`track_folders`, loaded one at a time."""
     for folder in folders:
         yield load_track(folder, rate, seconds, seed)

@@ -28,7 +28,7 @@ from stemprover.audio import io
 from stemprover.data import synth
 from stemprover.data.artifacts import ARTIFACTS, simulate
 from stemprover.data.mixing import mix_song
-from stemprover.data.multitrack import Song, load_multitrack
+from stemprover.data.multitrack import Song, load_multitrack, track_folders
 from stemprover.data.separators import MaskDegradation, check_external, mask_separate
 from stemprover.errors import StemProverError
 
@@ -127,9 +127,10 @@ def build_pairs(
     songs: list = []
     if cfg.synthetic:
         songs.append(_synthetic_songs(cfg))
-    if cfg.multitrack is not None:
-        songs.append(load_multitrack(cfg.multitrack, cfg.rate, cfg.seconds, cfg.seed))
-    total = cfg.synthetic + (len(list(Path(cfg.multitrack).iterdir())) if cfg.multitrack else 0)
+    tracks = track_folders(cfg.multitrack) if cfg.multitrack is not None else []
+    if tracks:
+        songs.append(load_multitrack(tracks, cfg.rate, cfg.seconds, cfg.seed))
+    total = cfg.synthetic + len(tracks)
     records = []
     with io.atomic_dir(out, overwrite) as staging:
         (staging / "artifacted").mkdir()
