@@ -18,9 +18,8 @@ import numpy as np
 
 from stemprover.audio.bands import BAND_NAMES, band_masks
 from stemprover.audio.dsp import smooth_time
-from stemprover.audio.stft import StftConfig, stft_np
+from stemprover.audio.stft import ANALYSIS_STFT, stft_np
 
-ANALYSIS_STFT = StftConfig(n_fft=2048, hop=512, compress=1.0)
 EPS = 1e-12
 
 

@@ -29,15 +29,19 @@ BANDS: tuple[Band, ...] = (
 BAND_NAMES = tuple(b.name for b in BANDS)
 
 
+def band_of_hz(freqs: np.ndarray) -> np.ndarray:
+    """Band number of each frequency (Hz); frequencies below the first band join it."""
+    edges = np.array([b.low_hz for b in BANDS[1:]])
+    return np.searchsorted(edges, np.asarray(freqs), side="right")
+
+
 def band_index(n_fft: int, sample_rate: int) -> np.ndarray:
-    """Band number of every STFT bin; bins below the first band join it.
+    """Band number of every STFT bin.
 
     Returns:
         ``(n_fft // 2 + 1,)`` int array with values in ``[0, len(BANDS))``.
     """
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    edges = np.array([b.low_hz for b in BANDS[1:]])
-    return np.searchsorted(edges, freqs, side="right")
+    return band_of_hz(np.fft.rfftfreq(n_fft, 1.0 / sample_rate))
 
 
 def band_masks(n_fft: int, sample_rate: int) -> np.ndarray:

@@ -103,8 +103,13 @@ def frames_for(length: int, cfg: StftConfig) -> int:
     return length // cfg.hop + 1
 
 
-def stft_np(x, cfg: StftConfig):
-    """:func:`stft` for float64 numpy arrays (data making, baselines, metrics).
+# The 46 ms (at 44.1 kHz) analysis STFT shared by the artifact simulators, the mask
+# separator, the baselines, the metrics and the detectors: a typical separator window.
+ANALYSIS_STFT = StftConfig(n_fft=2048, hop=512, compress=1.0)
+
+
+def stft_np(x, cfg: StftConfig = ANALYSIS_STFT):
+    """:func:`stft` for float64 numpy arrays (data making, baselines, metrics, analysis).
 
     Shape:
         ``(..., T)`` -> ``(..., F, N)`` complex128.
@@ -114,6 +119,6 @@ def stft_np(x, cfg: StftConfig):
     return stft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)), cfg).numpy()
 
 
-def istft_np(z, cfg: StftConfig, length: int):
+def istft_np(z, length: int, cfg: StftConfig = ANALYSIS_STFT):
     """:func:`istft` for complex numpy arrays. Shape: ``(..., F, N)`` -> ``(..., length)``."""
     return istft(torch.from_numpy(z), cfg, length).numpy()

@@ -2,7 +2,7 @@
 
 Each simulator takes the clean stem, the rest of the mixture (``others``), the rate, a severity
 and a random generator, and returns the artifacted stem; each models the cause listed in
-SPEC.md. They work on a 2048-point STFT (46 ms at 44.1 kHz, a typical separator window).
+SPEC.md. They work on the shared analysis STFT (``ANALYSIS_STFT``: 2048 points, 46 ms at 44.1 kHz).
 
 Shape:
     clean, others: ``(C, T)`` float64 -> ``(C, T)`` float64.
@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from stemprover.audio.dsp import smooth_time
-from stemprover.audio.stft import StftConfig, istft_np, stft_np
+from stemprover.audio.stft import ANALYSIS_STFT, istft_np, stft_np
 
 ArtifactName = Literal[
     "bleed", "musical_noise", "phasiness", "hf_loss", "transient_smear", "spectral_holes"
@@ -29,16 +29,7 @@ ARTIFACTS: tuple[ArtifactName, ...] = (
     "transient_smear",
     "spectral_holes",
 )
-SIM_STFT = StftConfig(n_fft=2048, hop=512, compress=1.0)
 EPS = 1e-10
-
-
-def _spec(x: np.ndarray) -> np.ndarray:
-    return stft_np(x, SIM_STFT)
-
-
-def _wave(z: np.ndarray, length: int) -> np.ndarray:
-    return istft_np(z, SIM_STFT, length)
 
 
 def _rms(x: np.ndarray) -> float:
@@ -60,26 +51,26 @@ def bleed(clean, others, rate, severity, rng):
 
     Leak level relative to the stem: -30 dB at severity 0 to 0 dB at severity 1.
     """
-    s, o = _spec(clean), _spec(_residual_source(clean, others, rng))
+    s, o = stft_np(clean), stft_np(_residual_source(clean, others, rng))
     mask = np.abs(s) / (np.abs(s) + np.abs(o) + EPS)
-    leak = _wave(np.sqrt(mask) * o, clean.shape[-1])
+    leak = istft_np(np.sqrt(mask) * o, clean.shape[-1])
     gain_db = -30 + 30 * severity
     return clean + leak * (_rms(clean) / _rms(leak)) * 10 ** (gain_db / 20)
 
 
 def musical_noise(clean, others, rate, severity, rng):
     """Isolated short-lived spectral peaks, as left by noisy mask estimates."""
-    s, o = _spec(clean), _spec(_residual_source(clean, others, rng))
+    s, o = stft_np(clean), stft_np(_residual_source(clean, others, rng))
     density = 0.01 + 0.07 * severity
     peaks = rng.random(s.shape) < density
     # Peaks last one to three frames: twinkling, not sustained tones.
     peaks |= np.roll(peaks, 1, axis=-1) & (rng.random(s.shape) < 0.5)
     carrier = np.maximum(np.abs(o), np.abs(s)) * np.exp(1j * rng.uniform(-np.pi, np.pi, s.shape))
-    noise = _wave(peaks * carrier, clean.shape[-1])
+    noise = istft_np(peaks * carrier, clean.shape[-1])
     gain_db = -30 + 24 * severity
     # The same noisy mask also dents the stem itself.
     dents = np.clip(1 - severity * 0.6 * (rng.random(s.shape) < density * 2), 0, 1)
-    return _wave(s * dents, clean.shape[-1]) + noise * (_rms(clean) / _rms(noise)) * 10 ** (
+    return istft_np(s * dents, clean.shape[-1]) + noise * (_rms(clean) / _rms(noise)) * 10 ** (
         gain_db / 20
     )
 
@@ -90,40 +81,40 @@ def phasiness(clean, others, rate, severity, rng):
     The phase is pulled towards the mixture's and jittered by noise that is smooth in time but
     differs between channels: hollow, smeared, "underwater" stereo.
     """
-    s, mix = _spec(clean), _spec(clean + others)
+    s, mix = stft_np(clean), stft_np(clean + others)
     diff = np.angle(mix * np.conj(s))
     jitter = smooth_time(rng.standard_normal(s.shape), 5) * np.sqrt(5)
     phase = np.angle(s) + severity * diff + severity * (np.pi / 2.5) * jitter
-    return _wave(np.abs(s) * np.exp(1j * phase), clean.shape[-1])
+    return istft_np(np.abs(s) * np.exp(1j * phase), clean.shape[-1])
 
 
 def hf_loss(clean, others, rate, severity, rng):
     """A band-limited separator: steep low-pass from ~19 kHz (severity 0) to ~3 kHz (1)."""
-    s = _spec(clean)
+    s = stft_np(clean)
     cutoff = min(0.95 * rate / 2, 19000 * (3000 / 19000) ** severity)
-    freqs = np.fft.rfftfreq(SIM_STFT.n_fft, 1 / rate)
+    freqs = np.fft.rfftfreq(ANALYSIS_STFT.n_fft, 1 / rate)
     gain = 1 / (1 + np.exp((freqs - cutoff) / 60.0))  # ~250 Hz transition
-    return _wave(s * gain[:, None], clean.shape[-1])
+    return istft_np(s * gain[:, None], clean.shape[-1])
 
 
 def transient_smear(clean, others, rate, severity, rng):
     """Magnitude smoothed over time (time-smoothed masks, long windows), phase kept."""
-    s = _spec(clean)
+    s = stft_np(clean)
     frames = 1 + round(severity * 16)  # up to ~200 ms at hop 512, 44.1 kHz
     mag = smooth_time(np.abs(s), frames)
-    return _wave(mag * np.exp(1j * np.angle(s)), clean.shape[-1])
+    return istft_np(mag * np.exp(1j * np.angle(s)), clean.shape[-1])
 
 
 def spectral_holes(clean, others, rate, severity, rng):
     """Over-suppression: random time-frequency patches pushed down to -30 dB."""
-    s = _spec(clean)
+    s = stft_np(clean)
     bins, frames = s.shape[-2:]
     gain = np.ones(s.shape[-2:])
     coverage = 0.03 + 0.3 * severity
     while (gain < 1).mean() < coverage:
         f0, t0 = rng.integers(bins), rng.integers(frames)
         gain[f0 : f0 + rng.integers(1, 9), t0 : t0 + rng.integers(4, 40)] = 10 ** (-30 / 20)
-    return _wave(s * gain, clean.shape[-1])
+    return istft_np(s * gain, clean.shape[-1])
 
 
 SIMULATORS: dict[ArtifactName, Callable[..., np.ndarray]] = {

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from stemprover.audio.dsp import smooth_time
-from stemprover.data.artifacts import SIM_STFT, _spec, _wave
+from stemprover.audio.stft import ANALYSIS_STFT, istft_np, stft_np
 from stemprover.errors import StemProverError
 
 
@@ -59,7 +59,7 @@ def mask_separate(
         clean, mixture: ``(C, T)`` -> ``(C, T)``.
     """
     rng = np.random.default_rng([seed, 7])
-    s, x = _spec(clean), _spec(mixture)
+    s, x = stft_np(clean), stft_np(mixture)
     o = x - s
     mask = np.abs(s) ** 2 / (np.abs(s) ** 2 + np.abs(o) ** 2 + 1e-10)  # (C, F, N)
     if deg.low_resolution:
@@ -79,9 +79,9 @@ def mask_separate(
         mask = deg.floor * 0.35 + (1 - deg.floor * 0.35) * mask
     if deg.band_limit:
         cutoff = 19000 * (3000 / 19000) ** deg.band_limit
-        freqs = np.fft.rfftfreq(SIM_STFT.n_fft, 1 / rate)
+        freqs = np.fft.rfftfreq(ANALYSIS_STFT.n_fft, 1 / rate)
         mask = mask * (freqs < cutoff)[:, None]
-    return _wave(np.clip(mask, 0, 1) * x, clean.shape[-1])
+    return istft_np(np.clip(mask, 0, 1) * x, clean.shape[-1])
 
 
 EXTERNAL = {

@@ -31,9 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemprover.audio.dsp import smooth_time
-from stemprover.audio.stft import StftConfig, istft_np, stft_np
-
-BASE_STFT = StftConfig(n_fft=2048, hop=512, compress=1.0)
+from stemprover.audio.stft import ANALYSIS_STFT, istft_np, stft_np
 
 
 @dataclass(frozen=True)
@@ -44,14 +42,6 @@ class Inputs:
     mixture: np.ndarray | None
     reference: np.ndarray
     rate: int
-
-
-def _spec(x: np.ndarray) -> np.ndarray:
-    return stft_np(x, BASE_STFT)
-
-
-def _wave(z: np.ndarray, length: int) -> np.ndarray:
-    return istft_np(z, BASE_STFT, length)
 
 
 def do_nothing(x: Inputs) -> np.ndarray:
@@ -70,15 +60,15 @@ def spectral_gate(x: Inputs, prop_decrease: float = 0.1) -> np.ndarray:
 
 
 def wiener(x: Inputs, beta: float = 0.02, floor_db: float = -3.0) -> np.ndarray:
-    a = _spec(x.artifacted)
+    a = stft_np(x.artifacted)
     p_s = smooth_time(np.abs(a) ** 2, 5)
     if x.mixture is not None:
-        p_o = smooth_time(np.abs(_spec(x.mixture) - a) ** 2, 5)
+        p_o = smooth_time(np.abs(stft_np(x.mixture) - a) ** 2, 5)
     else:  # minimum statistics over ~1.5 s: the stationary floor
-        win = max(1, round(1.5 * x.rate / BASE_STFT.hop))
+        win = max(1, round(1.5 * x.rate / ANALYSIS_STFT.hop))
         p_o = -_smooth_max(-p_s, win)
     gain = np.maximum(p_s / (p_s + beta * p_o + 1e-12), 10 ** (floor_db / 20))
-    return _wave(gain * a, x.artifacted.shape[-1])
+    return istft_np(gain * a, x.artifacted.shape[-1])
 
 
 def _smooth_max(a: np.ndarray, frames: int) -> np.ndarray:
@@ -88,9 +78,9 @@ def _smooth_max(a: np.ndarray, frames: int) -> np.ndarray:
 
 
 def oracle(x: Inputs) -> np.ndarray:
-    s, a = _spec(x.reference), _spec(x.artifacted)
+    s, a = stft_np(x.reference), stft_np(x.artifacted)
     mask = np.clip(np.real(s * np.conj(a)) / (np.abs(a) ** 2 + 1e-12), 0.0, 4.0)
-    return _wave(mask * a, x.artifacted.shape[-1])
+    return istft_np(mask * a, x.artifacted.shape[-1])
 
 
 BASELINES: dict[str, Callable[[Inputs], np.ndarray]] = {

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemprover.audio.bands import BAND_NAMES, band_masks
-from stemprover.audio.stft import StftConfig, stft_np
+from stemprover.audio.stft import ANALYSIS_STFT, StftConfig, stft_np
 
 SILENT_DB = -60.0
 EPS = 1e-12
-METRIC_STFT = StftConfig(n_fft=2048, hop=512, compress=1.0)
 
 
 def _silent(x: np.ndarray) -> bool:
@@ -126,7 +125,7 @@ def band_metrics(ref: np.ndarray, est: np.ndarray, rate: int) -> dict[str, dict[
     Phase coherence is the magnitude-weighted mean of cos(φ_ref − φ_est); IF deviation is the
     magnitude-weighted mean |wrap(Δt φ_ref − Δt φ_est)| in radians per hop.
     """
-    r, e = stft_np(ref, METRIC_STFT), stft_np(est, METRIC_STFT)  # (C, F, N)
+    r, e = stft_np(ref, ANALYSIS_STFT), stft_np(est, ANALYSIS_STFT)  # (C, F, N)
     weight = np.abs(r) * np.abs(e)
     lsd_frame = (10 * np.log10(np.abs(r) ** 2 + 1e-10) - 10 * np.log10(np.abs(e) ** 2 + 1e-10)) ** 2
     coherence = np.cos(np.angle(r) - np.angle(e))
@@ -134,7 +133,7 @@ def band_metrics(ref: np.ndarray, est: np.ndarray, rate: int) -> dict[str, dict[
         np.angle(np.exp(1j * (np.diff(np.angle(r), axis=-1) - np.diff(np.angle(e), axis=-1))))
     )
     out = {}
-    for name, mask in zip(BAND_NAMES, band_masks(METRIC_STFT.n_fft, rate), strict=True):
+    for name, mask in zip(BAND_NAMES, band_masks(ANALYSIS_STFT.n_fft, rate), strict=True):
         if not mask.any():
             continue
         w = weight[:, mask]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stemprover.audio.bands import BANDS
+from stemprover.audio.bands import BANDS, band_of_hz
 from stemprover.config import DenoiserConfig
 
 
@@ -24,8 +24,7 @@ def row_bands(rows: int, n_fft: int, sample_rate: int) -> torch.Tensor:
     """
     per_row = (n_fft // 2) / rows
     centre_hz = (np.arange(rows) + 0.5) * per_row * sample_rate / n_fft
-    edges = np.array([b.low_hz for b in BANDS[1:]])
-    return torch.from_numpy(np.searchsorted(edges, centre_hz, side="right")).long()
+    return torch.from_numpy(band_of_hz(centre_hz)).long()
 
 
 class BandAttention(nn.Module):
