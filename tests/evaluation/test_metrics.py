@@ -116,3 +116,14 @@ def test_framewise_sdr_is_museval_image_sdr():
         for k in range(3)
     ]
     np.testing.assert_allclose(frames, direct, atol=1e-6)
+
+
+def test_json_safe_turns_non_finite_scores_into_null():
+    import json
+
+    from stemprover.evaluation.run import json_safe
+
+    text = json.dumps(
+        json_safe({"a": [1.0, float("nan")], "b": {"c": float("inf")}}), allow_nan=False
+    )
+    assert json.loads(text) == {"a": [1.0, None], "b": {"c": None}}

@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from stemprover.errors import StemProverError
+from stemprover.evaluation.run import json_safe
 
 HELDOUT_SEED = 9001
 GROUP_ORDER = ("all", "stem:", "artifact:", "producer:")
@@ -83,7 +84,9 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
 
 def save_results(folder: Path, name: str, meta: dict, data: dict, markdown: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.json").write_text(json.dumps({**meta, **data}, indent=1, default=str) + "\n")
+    (folder / f"{name}.json").write_text(
+        json.dumps(json_safe({**meta, **data}), indent=1, default=str, allow_nan=False) + "\n"
+    )
     header = "\n".join(f"- {k}: `{v}`" for k, v in meta.items())
     path = folder / f"{name}.md"
     path.write_text(f"# {name}\n\n{header}\n\n{markdown}\n")

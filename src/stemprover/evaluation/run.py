@@ -113,14 +113,23 @@ def evaluate(
     with io.atomic_dir(out, overwrite) as tmp:
         _write_csv(tmp / "metrics.csv", rows)
         (tmp / "metrics.json").write_text(
-            json.dumps({"rows": rows, "summary": summary}, indent=1, default=_nan_none) + "\n"
+            json.dumps(json_safe({"rows": rows, "summary": summary}), indent=1, allow_nan=False)
+            + "\n"
         )
         write_report(tmp, summary, examples, rows)
     return summary
 
 
-def _nan_none(v):
-    return None
+def json_safe(obj):
+    """NaN/Inf (silent references, PESQ without speech) become null: strict JSON parsers
+    reject the NaN tokens ``json.dumps`` writes by default."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
