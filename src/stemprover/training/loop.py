@@ -127,12 +127,12 @@ def validate(
     n = round(seconds * model.sample_rate)
     out = {"input": [], "autoencoder": [], "model": []}
     model.eval()
+    ae = EnhancePipeline(AutoencoderRoundTrip(model), device=device, progress=False)
+    pipe = EnhancePipeline(model.configure(seed=0), device=device, progress=False)
     for clean, art in list(zip(data.clean, data.artifacted, strict=True))[:count]:
         clean, art = clean[:, :n].astype(np.float64), art[:, :n].astype(np.float64)
         out["input"].append(si_sdr(clean, art))
-        ae = EnhancePipeline(AutoencoderRoundTrip(model), device=device, progress=False)
         out["autoencoder"].append(si_sdr(clean, ae(clean, model.sample_rate)))
-        pipe = EnhancePipeline(model.configure(seed=0), device=device, progress=False)
         out["model"].append(si_sdr(clean, pipe(art, model.sample_rate)))
     model.train()
     return {f"valid_si_sdr_{k}": float(np.nanmean(v)) for k, v in out.items()}
@@ -157,6 +157,13 @@ def _run_stage(
         accelerator.print(f"resuming {stage.name} from step {step}")
     if step >= stage.steps:
         return
+    # The EMA follows only what this stage trains; buffers (latent scale) are set before it.
+    ema_params = dict(ema.named_parameters())
+    trainable = {id(p) for p in stage.params}
+    tracked = [(ema_params[n], p) for n, p in model.named_parameters() if id(p) in trainable]
+    with torch.no_grad():
+        for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+            b_ema.copy_(b)
     rng = np.random.default_rng([cfg.train.seed, accelerator.process_index, step])
     wrapped, opt = accelerator.prepare(model, opt)
     bar = tqdm(
@@ -179,10 +186,8 @@ def _run_stage(
         # EMA warm-up as in diffusers' EMAModel: a short run is not averaged into its init.
         decay = min(cfg.train.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+            for p_ema, p in tracked:
                 p_ema.lerp_(p, 1 - decay)
-            for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
-                b_ema.copy_(b)
         bar.update()
         bar.set_postfix(loss=f"{total.item():.4f}")
         record = {
