@@ -64,16 +64,8 @@ def _enhance(args: argparse.Namespace) -> int:
         for warning in f.warnings:
             print(f"stemprover: warning: {f.input}: {warning}", file=sys.stderr)
         if f.error is None and f.adapters is not None:
-            from stemprover.audio.io import atomic_path
-
             chosen = ", ".join(f"{k}={v:.2f}" for k, v in f.adapters.items())
             print(f"{f.input}: adapters {chosen}")
-            with atomic_path(
-                f.output.with_name(f.output.name + ".adapters.json"), overwrite=True
-            ) as tmp:
-                tmp.write_text(
-                    json.dumps({"input": str(f.input), "adapters": f.adapters}, indent=1)
-                )
         if f.error is not None:
             _error(f"{f.input}: {f.error}")
         elif not args.quiet:

@@ -6,6 +6,7 @@ read -> segment -> (resample) -> STFT -> compress -> model -> decompress -> iSTF
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -184,6 +185,9 @@ class EnhancePipeline:
             result.warnings.append("input is digital silence; output is silence too")
         elif peak >= 1.0:
             result.warnings.append("input reaches full scale (clipped?); clipping is not repaired")
+        if result.adapters is not None:  # the weights --adapters auto chose, beside the output
+            with io.atomic_path(dst.with_name(dst.name + ".adapters.json"), overwrite=True) as tmp:
+                tmp.write_text(json.dumps({"input": str(src), "adapters": result.adapters}, indent=1))
         result.seconds = time.perf_counter() - began
         return result
 
