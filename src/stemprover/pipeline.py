@@ -187,7 +187,9 @@ class EnhancePipeline:
             result.warnings.append("input reaches full scale (clipped?); clipping is not repaired")
         if result.adapters is not None:  # the weights --adapters auto chose, beside the output
             with io.atomic_path(dst.with_name(dst.name + ".adapters.json"), overwrite=True) as tmp:
-                tmp.write_text(json.dumps({"input": str(src), "adapters": result.adapters}, indent=1))
+                tmp.write_text(
+                    json.dumps({"input": str(src), "adapters": result.adapters}, indent=1)
+                )
         result.seconds = time.perf_counter() - began
         return result
 

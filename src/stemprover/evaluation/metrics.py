@@ -12,11 +12,12 @@ NaN and left out of the median.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from stemprover.audio.bands import BAND_NAMES, band_masks
+from stemprover.audio.bands import BAND_NAMES, BANDS, band_masks
 from stemprover.audio.stft import ANALYSIS_STFT, StftConfig, stft_np
 
 SILENT_DB = -60.0
@@ -79,23 +80,54 @@ def sdr_median(ref: np.ndarray, est: np.ndarray, rate: int) -> float:
     return float(np.median(frames)) if len(frames) else float("nan")
 
 
-def _mel(x: np.ndarray, rate: int, n_fft: int, n_mels: int = 80) -> np.ndarray:
-    """Mel magnitudes ``(C, n_mels, N)``."""
+@functools.lru_cache(maxsize=16)
+def _filterbank(rate: int, n_fft: int, n_mels: int = 80) -> np.ndarray:
     import librosa
 
-    cfg = StftConfig(n_fft=n_fft, hop=n_fft // 4, compress=1.0)
-    mag = np.abs(stft_np(x, cfg))
-    fb = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
-    return np.einsum("mf,cfn->cmn", fb, mag)
+    return librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
+
+
+class Views:
+    """A signal's STFT and mel spectra, each computed once and shared by every metric.
+
+    Build one per reference in an evaluation and it serves every system scored against it.
+    """
+
+    def __init__(self, x: np.ndarray, rate: int) -> None:
+        self.x, self.rate = x, rate
+        self._stft: np.ndarray | None = None
+        self._mel: dict[int, np.ndarray] = {}
+
+    @property
+    def stft(self) -> np.ndarray:
+        """The analysis STFT, ``(C, F, N)`` complex."""
+        if self._stft is None:
+            self._stft = stft_np(self.x, ANALYSIS_STFT)
+        return self._stft
+
+    def mel(self, n_fft: int) -> np.ndarray:
+        """Mel magnitudes at FFT size ``n_fft`` (hop n_fft/4), ``(C, 80, N)``."""
+        if n_fft not in self._mel:
+            if n_fft == ANALYSIS_STFT.n_fft and ANALYSIS_STFT.hop == n_fft // 4:
+                mag = np.abs(self.stft)
+            else:
+                mag = np.abs(stft_np(self.x, StftConfig(n_fft=n_fft, hop=n_fft // 4, compress=1.0)))
+            self._mel[n_fft] = np.einsum("mf,cfn->cmn", _filterbank(self.rate, n_fft), mag)
+        return self._mel[n_fft]
+
+
+def views(x: np.ndarray | Views, rate: int) -> Views:
+    return x if isinstance(x, Views) else Views(x, rate)
 
 
 def mel_snr(ref: np.ndarray, est: np.ndarray, rate: int) -> float:
     """Multi-resolution mel SNR: mel-magnitude SNR at FFT sizes 512, 1024, 2048, averaged."""
-    if _silent(ref):
+    ref, est = views(ref, rate), views(est, rate)
+    if _silent(ref.x):
         return float("nan")
     vals = []
     for n_fft in (512, 1024, 2048):
-        r, e = _mel(ref, rate, n_fft), _mel(est, rate, n_fft)
+        r, e = ref.mel(n_fft), est.mel(n_fft)
         vals.append(10 * np.log10((np.sum(r**2) + EPS) / (np.sum((r - e) ** 2) + EPS)))
     return float(np.mean(vals))
 
@@ -107,9 +139,10 @@ def bleed_and_fullness(ref: np.ndarray, est: np.ndarray, rate: int) -> tuple[flo
     positive ``est - ref`` differences are energy that should not be there (bleed), negative
     ones energy that is missing. Higher is better for both; 100 is a perfect estimate.
     """
-    if _silent(ref):
+    ref, est = views(ref, rate), views(est, rate)
+    if _silent(ref.x):
         return float("nan"), float("nan")
-    r, e = _mel(ref, rate, 2048), _mel(est, rate, 2048)
+    r, e = ref.mel(2048), est.mel(2048)
     floor = 20 * np.log10(r.max() + EPS) - 80
     r_db = np.maximum(20 * np.log10(r + EPS), floor)
     e_db = np.maximum(20 * np.log10(e + EPS), floor)
@@ -125,7 +158,7 @@ def band_metrics(ref: np.ndarray, est: np.ndarray, rate: int) -> dict[str, dict[
     Phase coherence is the magnitude-weighted mean of cos(φ_ref − φ_est); IF deviation is the
     magnitude-weighted mean |wrap(Δt φ_ref − Δt φ_est)| in radians per hop.
     """
-    r, e = stft_np(ref, ANALYSIS_STFT), stft_np(est, ANALYSIS_STFT)  # (C, F, N)
+    r, e = views(ref, rate).stft, views(est, rate).stft  # (C, F, N)
     weight = np.abs(r) * np.abs(e)
     lsd_frame = (10 * np.log10(np.abs(r) ** 2 + 1e-10) - 10 * np.log10(np.abs(e) ** 2 + 1e-10)) ** 2
     coherence = np.cos(np.angle(r) - np.angle(e))
@@ -187,23 +220,28 @@ class Scores:
         return out
 
 
-def score(ref: np.ndarray, est: np.ndarray, rate: int, vocals: bool = False) -> Scores:
+def score(ref: np.ndarray | Views, est: np.ndarray, rate: int, vocals: bool = False) -> Scores:
     """All metrics; PESQ and ESTOI only when ``vocals``.
+
+    Args:
+        ref: The reference, or its :class:`Views` to reuse across several estimates.
 
     Shape:
         ref, est: ``(C, T)`` at ``rate``.
     """
+    ref_views, est_views = views(ref, rate), Views(est, rate)
+    ref = ref_views.x
     assert ref.shape == est.shape, f"reference {ref.shape} and estimate {est.shape} differ"
-    bleedless, fullness = bleed_and_fullness(ref, est, rate)
-    bands = band_metrics(ref, est, rate)
-    weights = {b: w for b, w in zip(BAND_NAMES, _band_weights(), strict=True) if b in bands}
+    bleedless, fullness = bleed_and_fullness(ref_views, est_views, rate)
+    bands = band_metrics(ref_views, est_views, rate)
+    weights = {b.name: b.weight for b in BANDS if b.name in bands}
     total = sum(weights.values())
     pq, es = pesq_estoi(ref, est, rate) if vocals else (None, None)
     return Scores(
         si_sdr=si_sdr(ref, est),
         sdr=sdr(ref, est),
         sdr_median=sdr_median(ref, est, rate),
-        mel_snr=mel_snr(ref, est, rate),
+        mel_snr=mel_snr(ref_views, est_views, rate),
         bleedless=bleedless,
         fullness=fullness,
         phase_coherence=sum(bands[b]["phase_coherence"] * w for b, w in weights.items()) / total,
@@ -212,9 +250,3 @@ def score(ref: np.ndarray, est: np.ndarray, rate: int, vocals: bool = False) -> 
         estoi=es,
         bands=bands,
     )
-
-
-def _band_weights() -> list[float]:
-    from stemprover.audio.bands import BANDS
-
-    return [b.weight for b in BANDS]

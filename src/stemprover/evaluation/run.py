@@ -17,7 +17,7 @@ from stemprover.audio import io
 from stemprover.data.pairs import read_manifest
 from stemprover.errors import StemProverError
 from stemprover.evaluation.baselines import BASELINES, Inputs
-from stemprover.evaluation.metrics import score
+from stemprover.evaluation.metrics import Views, score
 
 MAIN_METRICS = (
     "si_sdr",
@@ -88,13 +88,14 @@ def evaluate(
         art, _ = io.read(cfg.pairs / rec["artifacted"], "float64")
         mix = io.read(cfg.pairs / rec["mixture"], "float64")[0] if rec.get("mixture") else None
         inputs = Inputs(art, mix, ref, rec["sample_rate"])
+        ref_views = Views(ref, inputs.rate)  # the reference's spectra, shared by all systems
         estimates = {}
         for system in cfg.systems:
             est = (
                 models[system](art, inputs.rate) if system in models else BASELINES[system](inputs)
             )
             estimates[system] = est
-            flat = score(ref, est, inputs.rate, vocals=rec["stem"] == "vocals").flat()
+            flat = score(ref_views, est, inputs.rate, vocals=rec["stem"] == "vocals").flat()
             rows.append(
                 {
                     "pair_id": rec["id"],
