@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from stemprover.audio import io
-from stemprover.audio.chunking import SegmentConfig, overlap_add
+from stemprover.audio.chunking import SegmentConfig, array_reader, overlap_add
 from stemprover.audio.stft import compress, decompress, istft, stft
 from stemprover.errors import StemProverError
 from stemprover.models.base import SpectralModel
@@ -116,17 +116,14 @@ class EnhancePipeline:
     def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
         """Enhance an in-memory signal. Shape: ``(C, T)`` -> ``(C, T)``."""
         audio = np.atleast_2d(audio)
-        total = audio.shape[-1]
-
-        def read(start: int, stop: int) -> np.ndarray:
-            out = np.zeros((audio.shape[0], stop - start), dtype=audio.dtype)
-            lo, hi = max(start, 0), min(stop, total)
-            out[:, lo - start : hi - start] = audio[:, lo:hi]
-            return out
-
         length, overlap, context = self.segment.samples(rate)
         blocks = overlap_add(
-            read, lambda b: self.process_block(b, rate), total, length, overlap, context
+            array_reader(audio),
+            lambda b: self.process_block(b, rate),
+            audio.shape[-1],
+            length,
+            overlap,
+            context,
         )
         return np.concatenate(list(blocks), axis=-1)
 

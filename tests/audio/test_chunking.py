@@ -3,17 +3,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stemprover.audio.chunking import SegmentConfig, crossfade, overlap_add, plan
+from stemprover.audio.chunking import SegmentConfig, array_reader, crossfade, overlap_add, plan
 
 
 def _run(x: np.ndarray, length: int, overlap: int, context: int, process=lambda b: b):
-    def read(start, stop):
-        out = np.zeros((x.shape[0], stop - start), dtype=x.dtype)
-        lo, hi = max(start, 0), min(stop, x.shape[1])
-        out[:, lo - start : hi - start] = x[:, lo:hi]
-        return out
-
-    return np.concatenate(list(overlap_add(read, process, x.shape[1], length, overlap, context)), 1)
+    return np.concatenate(
+        list(overlap_add(array_reader(x), process, x.shape[1], length, overlap, context)), 1
+    )
 
 
 @settings(max_examples=60, deadline=None)

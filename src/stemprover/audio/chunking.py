@@ -81,6 +81,19 @@ def crossfade(seg: Segment, overlap: int) -> np.ndarray:
     return weights
 
 
+def array_reader(audio: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """A ``read(start, stop)`` over an in-memory ``(C, T)`` array, zero outside it, for
+    :func:`overlap_add` (files use :class:`~stemprover.audio.io.BlockReader`)."""
+
+    def read(start: int, stop: int) -> np.ndarray:
+        out = np.zeros((audio.shape[0], stop - start), dtype=audio.dtype)
+        lo, hi = max(start, 0), min(stop, audio.shape[-1])
+        out[:, lo - start : hi - start] = audio[:, lo:hi]
+        return out
+
+    return read
+
+
 def overlap_add(
     read: Callable[[int, int], np.ndarray],
     process: Callable[[np.ndarray], np.ndarray],
