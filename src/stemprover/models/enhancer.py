@@ -113,14 +113,17 @@ class StemProverModel(nn.Module):
     @torch.no_grad()
     def enhance(self, spec: torch.Tensor) -> torch.Tensor:
         """Shape: ``(B, F, N)`` complex (compressed) -> ``(B, F, N)``."""
+        return self.through_latent(spec, self.sample)
+
+    def through_latent(self, spec: torch.Tensor, latent_fn) -> torch.Tensor:
+        """Pad to the frame multiple, encode, apply ``latent_fn``, decode, crop.
+
+        Shape: ``(B, F, N)`` complex -> ``(B, F, N)``, same dtype.
+        """
         frames = spec.shape[-1]
-        pad = (-frames) % self.multiple
-        spec = nn.functional.pad(spec, (0, pad))  # (B, F, N + pad)
-        cond = self.autoencoder.encode(spec.to(torch.complex64))  # (B, L, F', N')
-        clean = self.sample(cond)
-        return self.autoencoder.decode(clean)[..., :frames].to(
-            spec.dtype if spec.is_complex() else torch.complex64
-        )
+        padded = nn.functional.pad(spec, (0, (-frames) % self.multiple))  # (B, F, N + pad)
+        latent = self.autoencoder.encode(padded.to(torch.complex64))  # (B, L, F', N')
+        return self.autoencoder.decode(latent_fn(latent))[..., :frames].to(spec.dtype)
 
     def sample(self, cond: torch.Tensor) -> torch.Tensor:
         """Sample the clean latent given the condition's. Shape: ``(B, L, F, N)`` -> same.
@@ -232,10 +235,7 @@ class AutoencoderRoundTrip:
 
     @torch.no_grad()
     def enhance(self, spec: torch.Tensor) -> torch.Tensor:
-        frames = spec.shape[-1]
-        padded = nn.functional.pad(spec, (0, (-frames) % self.model.multiple)).to(torch.complex64)
-        out = self.model.autoencoder.decode(self.model.autoencoder.encode(padded))
-        return out[..., :frames].to(spec.dtype)
+        return self.model.through_latent(spec, lambda latent: latent)
 
     def to(self, device: torch.device) -> AutoencoderRoundTrip:
         self.model.to(device)
