@@ -89,13 +89,16 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
         "--producer",
         action="append",
         metavar="NAME[=W]",
-        help="simulate, mask or external, with an optional weight; repeatable "
+        help="simulate, mask, umx or external, with an optional weight; repeatable "
         "(default: simulate and mask equally)",
     )
     p.add_argument("--artifacts", help="comma-separated artifact types for simulate (default: all)")
     p.add_argument("--severity", default="0.1,1.0", metavar="LO,HI", help="severity range")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--soundfont", type=Path, help="SoundFont (.sf2) for synthetic songs")
+    p.add_argument(
+        "--separator", type=Path, help="trained umx separator folder (default: the bundled one)"
+    )
     p.add_argument("--rate", type=int, default=44100)
     p.add_argument(
         "--split", choices=["train", "valid", "test"], help="put every song in one split"
@@ -130,6 +133,7 @@ def _pairs(args: argparse.Namespace) -> int:
         soundfont=args.soundfont,
         rate=args.rate,
         split=args.split,
+        separator=args.separator,
     )
     manifest = build_pairs(cfg, args.out, args.overwrite, not args.quiet)
     count = len(manifest.read_text().splitlines())
@@ -264,6 +268,39 @@ def _train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- separator ---------------------------------------------------------------------------
+
+
+def _separator_args(p: argparse.ArgumentParser) -> None:
+    from stemprover.data.umx import UmxConfig
+
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = sub.add_parser("train", help="train the umx separator on a pairs folder's songs")
+    t.add_argument("--pairs", type=Path, required=True, help="pairs folder (from `pairs`)")
+    t.add_argument("--out", type=Path, required=True, help="separator folder to write")
+    t.add_argument("--steps", type=int, default=UmxConfig.steps)
+    t.add_argument("--hidden", type=int, default=UmxConfig.hidden, help="LSTM width")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--overwrite", action="store_true")
+    t.add_argument("-q", "--quiet", action="store_true")
+
+
+def _separator(args: argparse.Namespace) -> int:
+    from stemprover.data.umx import UmxConfig, UmxSeparator, train_separator, validate_separator
+
+    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
+        raise StemProverError("output exists (use --overwrite)", args.out)
+    cfg = UmxConfig(steps=args.steps, hidden=args.hidden, seed=args.seed)
+    out = train_separator(args.pairs, args.out, cfg, not args.quiet)
+    try:
+        scores = validate_separator(UmxSeparator.load(out), args.pairs)
+        print("valid SI-SDR (dB): " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
+    except StemProverError as err:  # no valid songs: the separator is still written
+        print(f"no validation: {err}")
+    print(f"separator: {out}")
+    return EXIT_OK
+
+
 # -- demo and bench ----------------------------------------------------------------------
 
 
@@ -354,6 +391,11 @@ COMMANDS: dict[str, Command] = {
     "pairs": ("build training pairs (clean, artifacted, mixture)", _pairs_args, _pairs),
     "analyze": ("artifact report: severity per type, band and second", _analyze_args, _analyze),
     "train": ("train a model on pairs (resumes an existing run)", _train_args, _train),
+    "separator": (
+        "train the built-in umx separator (the umx producer)",
+        _separator_args,
+        _separator,
+    ),
     "models": ("list built-in, bundled and local models and their adapters", _models_args, _models),
     "demo": ("synthetic song -> separate -> enhance -> evaluate -> report", _demo_args, _demo),
     "bench": ("quality and speed benchmark on the held-out set", _bench_args, _bench),

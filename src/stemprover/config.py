@@ -51,6 +51,9 @@ class DenoiserConfig:
     band_embedding: bool = True
     band_attention: bool = True
     attention_heads: int = 4
+    # "gain": the clean residual is a bounded gain on the condition plus a correction,
+    # r0 = tanh(a/2)·z_cond + b (a mask-like bias); "residual": r0 is predicted directly.
+    output: str = "gain"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ class DiffusionConfig:
     # Share of training samples noised from a zero residual instead of the true one, so that
     # inference (which starts from zero) is in distribution.
     condition_start_prob: float = 0.5
+    # Training timesteps are drawn below train_strength·T: sampling starts at strength·T, so
+    # capacity spent on noisier timesteps is never used.
+    train_strength: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class LossConfig:
     diffusion: float = 1.0
     mrstft: float = 0.1
     phase: float = 0.05
+    # Negative SI-SDR (dB) of the decoded estimate: the benchmark's headline metric.
+    si_sdr: float = 0.0
     mrstft_ffts: tuple[int, ...] = (256, 512, 1024)
 
 

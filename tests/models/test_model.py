@@ -160,3 +160,24 @@ def test_patch_autoencoder_is_lossless():
     spec = _spec(model)[..., :32]  # 32 frames: divisible by the patch
     back = model.autoencoder.decode(model.autoencoder.encode(spec.to(torch.complex64)))
     torch.testing.assert_close(back[:, :-1], spec[:, :-1].to(torch.complex64))
+
+
+@pytest.mark.parametrize("output", ["gain", "residual"])
+def test_output_heads_give_the_documented_residual(output):
+    model = StemProverModel(load_config("tiny", [f"model.denoiser.output={output}"]).model).eval()
+    x, cond, t = _latents(model, 1), _latents(model, 2), torch.tensor([300])
+    L = model.autoencoder.latent_channels
+    with torch.no_grad():
+        model.denoiser.conv_out.bias.copy_(
+            torch.linspace(-2, 2, model.denoiser.conv_out.out_channels)
+        )
+        control = model.control(cond)
+        raw = model.denoiser(x, t, control)
+        r0 = model.predict_residual(x, t, control, cond)
+    if output == "residual":
+        assert raw.shape[1] == L
+        torch.testing.assert_close(r0, raw)
+    else:
+        assert raw.shape[1] == 2 * L
+        gain = torch.tanh(raw[:, :L] / 2)  # (B, L, F, N), in (-1, 1): a gain of 1 + gain
+        torch.testing.assert_close(r0, gain * cond + raw[:, L:])

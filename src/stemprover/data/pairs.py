@@ -32,7 +32,7 @@ from stemprover.data.multitrack import Song, load_multitrack, track_folders
 from stemprover.data.separators import MaskDegradation, check_external, mask_separate
 from stemprover.errors import StemProverError
 
-PRODUCERS = ("simulate", "mask", "external")
+PRODUCERS = ("simulate", "mask", "umx", "external")
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 SILENT_DB = -60.0
 
@@ -52,6 +52,7 @@ class PairsConfig:
         soundfont: SoundFont for synthetic songs (``None``: the default).
         rate: Sample rate of the pairs.
         split: Put every song in this split instead of the 80/10/10 rule.
+        separator: Folder of a trained ``umx`` separator (``None``: the bundled one).
     """
 
     synthetic: int = 0
@@ -64,6 +65,7 @@ class PairsConfig:
     soundfont: Path | None = None
     rate: int = 44100
     split: str | None = None
+    separator: Path | None = None
 
     def __post_init__(self) -> None:
         bad = set(self.producers) - set(PRODUCERS)
@@ -101,8 +103,9 @@ def _synthetic_songs(cfg: PairsConfig) -> Iterator[Song]:
 
 
 def _produce(
-    cfg: PairsConfig, song: Song, stem: str, mixture: np.ndarray, seed: int
+    cfg: PairsConfig, song: Song, stem: str, mixture: np.ndarray, seed: int, separated
 ) -> tuple[str, dict[str, float], np.ndarray]:
+    """Draw a producer and make the artifacted stem; ``separated()`` gives the umx stems."""
     rng = np.random.default_rng([seed, 3])
     names = list(cfg.producers)
     weights = np.array([cfg.producers[n] for n in names], dtype=float)
@@ -116,6 +119,14 @@ def _produce(
     if producer == "mask":
         deg = MaskDegradation.draw(rng)
         return producer, deg.artifacts(), mask_separate(clean, mixture, cfg.rate, deg, seed)
+    if producer == "umx":
+        from stemprover.data.umx import measured_artifacts
+
+        separator, stems = separated()
+        est = stems.get(stem)
+        if est is None:
+            raise StemProverError(f"the umx separator has no {stem!r} stem", song.name)
+        return producer, measured_artifacts(clean, est, mixture, cfg.rate, separator.cfg), est
     check_external("demucs")
     raise AssertionError("check_external always raises until external separators are wired")
 
@@ -163,6 +174,14 @@ def _write_song(cfg: PairsConfig, song: Song, root: Path, split: str) -> list[di
     )
     io.write(song_dir / "mixture.wav", mixture, cfg.rate, "FLOAT")
     records = []
+    cache = {}
+
+    def separated():  # the umx separator runs once per song, for all its stems
+        if not cache:
+            separator = _separator(cfg.separator)
+            cache["out"] = separator, separator.separate(np.asarray(mixture, np.float64), cfg.rate)
+        return cache["out"]
+
     for stem, clean in stems.items():
         io.write(song_dir / f"{stem}.wav", clean, cfg.rate, "FLOAT")
         level = 20 * np.log10(np.sqrt(np.mean(clean.astype(np.float64) ** 2)) + 1e-12)
@@ -174,7 +193,7 @@ def _write_song(cfg: PairsConfig, song: Song, root: Path, split: str) -> list[di
             ).generate_state(1)[0]
         )
         producer, artifacts, artifacted = _produce(
-            cfg, song, stem, np.asarray(mixture, np.float64), seed
+            cfg, song, stem, np.asarray(mixture, np.float64), seed, separated
         )
         pair_id = f"{song.name}-{stem}-{producer}"
         io.write(root / "artifacted" / f"{pair_id}.wav", artifacted, cfg.rate, "FLOAT")
@@ -225,3 +244,16 @@ def validate_manifest(records: list[dict]) -> None:
             jsonschema.validate(rec, schema)
         except jsonschema.ValidationError as err:
             raise StemProverError(f"manifest record {i} ({rec.get('id')}): {err.message}") from None
+
+
+_SEPARATORS: dict = {}
+
+
+def _separator(folder: Path | None):
+    """The umx separator at ``folder`` (``None``: bundled), loaded once per process."""
+    from stemprover.data.umx import UmxSeparator
+
+    key = str(folder)
+    if key not in _SEPARATORS:
+        _SEPARATORS[key] = UmxSeparator.load(folder)
+    return _SEPARATORS[key]

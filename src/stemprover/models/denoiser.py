@@ -132,7 +132,10 @@ class LatentDenoiser(nn.Module):
                 )
             )
         self.conv_norm_out = nn.GroupNorm(groups, ch[0])
-        self.conv_out = nn.Conv2d(ch[0], latent_channels, 3, padding=1)
+        if cfg.output not in ("gain", "residual"):
+            raise ValueError(f"denoiser.output must be 'gain' or 'residual', got {cfg.output!r}")
+        heads = 2 if cfg.output == "gain" else 1  # gain logits and correction, or residual
+        self.conv_out = nn.Conv2d(ch[0], heads * latent_channels, 3, padding=1)
         # Zero output: with the model's preconditioning the untrained model passes its input.
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
@@ -140,7 +143,7 @@ class LatentDenoiser(nn.Module):
     def forward(
         self, x: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor] | None = None
     ) -> torch.Tensor:
-        """Shape: x ``(B, L, F, N)``, t ``(B,)`` or scalar -> ``(B, L, F, N)``."""
+        """Shape: x ``(B, L, F, N)``, t ``(B,)`` or scalar -> ``(B, L·heads, F, N)``."""
         t = t.expand(x.shape[0]) if t.ndim else t.reshape(1).expand(x.shape[0])
         emb = self.time_embedding(self.time_proj(t).to(x.dtype))  # (B, temb)
         h = self.conv_in(x)

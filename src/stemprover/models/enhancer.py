@@ -82,7 +82,11 @@ class StemProverModel(nn.Module):
         self._generator: torch.Generator | None = None
 
     def predict_residual(
-        self, x_t: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor]
+        self,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        control: list[torch.Tensor],
+        cond: torch.Tensor,
     ) -> torch.Tensor:
         """The clean residual ``r0 = z_clean − z_cond`` from its noised version.
 
@@ -91,9 +95,19 @@ class StemProverModel(nn.Module):
         latent is ``z_cond + r0``. With the denoiser's last layer at zero, ``r0 = 0``: the
         untrained model gives its input back, and training only has to learn corrections.
 
-        Shape: x_t ``(B, L, F, N)``, t ``(B,)`` or ``(1,)`` -> ``(B, L, F, N)``.
+        With ``denoiser.output == "gain"`` the residual is ``tanh(a/2)·z_cond + b``: a gain
+        in (0, 2) on each element of the condition's latent plus a correction. For the patch
+        autoencoder this is a mask on real and imaginary parts, the form in which
+        enhancement networks learn fastest (Williamson et al. 2016, complex ratio masks);
+        ``b`` lets it add what the condition lacks.
+
+        Shape: x_t, cond ``(B, L, F, N)``, t ``(B,)`` or ``(1,)`` -> ``(B, L, F, N)``.
         """
-        return self.denoiser(x_t, t, control)
+        out = self.denoiser(x_t, t, control)
+        if self.config.denoiser.output == "residual":
+            return out
+        logits, correction = out.chunk(2, dim=1)
+        return torch.tanh(logits / 2) * cond + correction
 
     # -- inference --------------------------------------------------------------------
 
@@ -138,7 +152,7 @@ class StemProverModel(nn.Module):
         sched = make_scheduler(self.config.diffusion, opts.scheduler)
         if opts.steps == 0:
             t = torch.tensor([round(opts.strength * (T - 1))], device=cond.device)
-            return cond + self.predict_residual(sched.add_noise(zero, noise, t), t, control)
+            return cond + self.predict_residual(sched.add_noise(zero, noise, t), t, control, cond)
         total = max(opts.steps, math.ceil(opts.steps / opts.strength))
         sched.set_timesteps(total, device=cond.device)
         timesteps = sched.timesteps[-opts.steps :]
@@ -148,7 +162,7 @@ class StemProverModel(nn.Module):
         r0 = zero
         for t in timesteps:
             ctrl = control if opts.cache_control else self.control(cond)
-            r0 = self.predict_residual(x, t.reshape(1), ctrl)
+            r0 = self.predict_residual(x, t.reshape(1), ctrl, cond)
             x = sched.step(r0, t, x).prev_sample
         return cond + r0
 

@@ -25,7 +25,7 @@ from stemprover.errors import StemProverError
 from stemprover.models.enhancer import AutoencoderRoundTrip, StemProverModel
 from stemprover.training.checkpoint import load_state, save_state
 from stemprover.training.data import PairCrops
-from stemprover.training.losses import mrstft_loss, phase_coherence_loss
+from stemprover.training.losses import mrstft_loss, phase_coherence_loss, si_sdr_loss
 
 
 @dataclass
@@ -74,13 +74,14 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
             spec_clean = _spec(clean, model)
             z0 = model.autoencoder.encode(spec_clean)  # (B, L, F, N)
             zc = model.autoencoder.encode(_spec(art, model))
-        t = torch.randint(0, diff.train_timesteps, (z0.shape[0],), device=z0.device)
+        top = max(1, round(diff.train_strength * diff.train_timesteps))
+        t = torch.randint(0, top, (z0.shape[0],), device=z0.device)
         residual = z0 - zc
         # Part of the batch starts from a zero residual, as inference does.
         from_zero = torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob
         start = torch.where(from_zero[:, None, None, None], torch.zeros_like(residual), residual)
         x_t = sched.add_noise(start, torch.randn_like(z0), t)
-        r0 = model.predict_residual(x_t, t, model.control(zc))
+        r0 = model.predict_residual(x_t, t, model.control(zc), zc)
         x0 = zc + r0
         spec = model.autoencoder.decode(x0)  # gradients reach x0 through the frozen decoder
         wave = _wave(spec, model, clean.shape[-1])
@@ -94,6 +95,7 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
                 model.sample_rate,
             )
             * w.phase,
+            **({"si_sdr": si_sdr_loss(wave, clean) * w.si_sdr} if w.si_sdr else {}),
         }
 
     return loss

@@ -38,3 +38,20 @@ def phase_coherence_loss(
     cos = torch.real(ref * est.conj()) / (w + 1e-8)
     per_bin = (w * cos).sum(dim=(0, 2)) / (w.sum(dim=(0, 2)) + 1e-8)  # (F,)
     return 1 - (weights * per_bin).sum() / weights.sum()
+
+
+def si_sdr_loss(est: torch.Tensor, ref: torch.Tensor, silent_db: float = -60.0) -> torch.Tensor:
+    """Mean negative SI-SDR in dB over the batch items whose reference is not silent.
+
+    Crops whose reference RMS is below ``silent_db`` dBFS have no defined SI-SDR and are left
+    out (zero loss when all are). Shape: ``(B, T)`` each -> scalar.
+    """
+    energy = (ref**2).sum(-1)  # (B,)
+    keep = energy > ref.shape[-1] * 10 ** (silent_db / 10)
+    if not keep.any():
+        return est.new_zeros(())
+    est, ref, energy = est[keep], ref[keep], energy[keep]
+    alpha = (est * ref).sum(-1) / energy
+    target = alpha[:, None] * ref
+    ratio = (target**2).sum(-1) / ((target - est) ** 2).sum(-1).clamp_min(1e-10)
+    return -10 * torch.log10(ratio.clamp_min(1e-10)).mean()
