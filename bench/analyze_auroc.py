@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=40)
     p.add_argument("--mix", action="store_true", help="give the analyzer the mixture")
     p.add_argument("--save", action="store_true", help="write bench/results/analyze_auroc.*")
+    p.add_argument("--detector", default="auto", help="auto, heuristic or a detector folder")
     args = p.parse_args()
     recs = [json.loads(x) for x in (args.pairs / "manifest.jsonl").read_text().splitlines()]
     recs = [r for r in recs if r["split"] == args.split][: args.limit]
@@ -47,11 +48,13 @@ def main() -> None:
         mix = io.read(args.pairs / r["mixture"], "float64")[0] if args.mix else None
         for key, arts in (("clean", {}), ("artifacted", r["artifacts"])):
             x, info = io.read(args.pairs / r[key], "float64")
-            scores = {k: v["score"] for k, v in analyze(x, info.sample_rate, mix).items()}
+            scores = {
+                k: v["score"] for k, v in analyze(x, info.sample_rate, mix, args.detector).items()
+            }
             quiet = {
                 k: v["score"]
                 for k, v in analyze(
-                    x * 0.1, info.sample_rate, None if mix is None else mix * 0.1
+                    x * 0.1, info.sample_rate, None if mix is None else mix * 0.1, args.detector
                 ).items()
             }
             samples.append((scores, arts, quiet))

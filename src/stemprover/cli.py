@@ -193,6 +193,11 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mix", type=Path, help="the mixture it was separated from (better verdicts)")
     p.add_argument("--json", type=Path, help="write the full report (bands, time) as JSON")
     p.add_argument("--plot", type=Path, help="write a PNG of severity over time and per band")
+    p.add_argument(
+        "--detector",
+        default="auto",
+        help="auto (the bundled learned detector), heuristic, or a detector folder",
+    )
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -207,7 +212,7 @@ def _analyze(args: argparse.Namespace) -> int:
             raise StemProverError(
                 "mixture must match the stem's rate, channels and length", args.mix
             )
-    report = analyze(stem, info.sample_rate, mix)
+    report = analyze(stem, info.sample_rate, mix, args.detector)
     for name, r in sorted(report.items(), key=lambda kv: -kv[1]["score"]):
         worst = max(r["bands"], key=r["bands"].get)
         print(f"{name:16s} severity {r['score']:.2f}   worst band {worst}")
@@ -288,8 +293,7 @@ def _separator_args(p: argparse.ArgumentParser) -> None:
 def _separator(args: argparse.Namespace) -> int:
     from stemprover.data.umx import UmxConfig, UmxSeparator, train_separator, validate_separator
 
-    if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:
-        raise StemProverError("output exists (use --overwrite)", args.out)
+    _refuse_existing(args.out, args.overwrite)
     cfg = UmxConfig(steps=args.steps, hidden=args.hidden, seed=args.seed)
     out = train_separator(args.pairs, args.out, cfg, not args.quiet)
     try:
@@ -299,6 +303,34 @@ def _separator(args: argparse.Namespace) -> int:
         print(f"no validation: {err}")
     print(f"separator: {out}")
     return EXIT_OK
+
+
+def _detector_args(p: argparse.ArgumentParser) -> None:
+    from stemprover.analysis.learned import DetectorConfig
+
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = sub.add_parser("train", help="train the learned artifact detector on a pairs folder")
+    t.add_argument("--pairs", type=Path, required=True, help="pairs folder (from `pairs`)")
+    t.add_argument("--out", type=Path, required=True, help="detector folder to write")
+    t.add_argument("--steps", type=int, default=DetectorConfig.steps)
+    t.add_argument("--channels", type=int, default=DetectorConfig.channels, help="CNN width")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--overwrite", action="store_true")
+    t.add_argument("-q", "--quiet", action="store_true")
+
+
+def _detector(args: argparse.Namespace) -> int:
+    from stemprover.analysis.learned import DetectorConfig, train_detector
+
+    _refuse_existing(args.out, args.overwrite)
+    cfg = DetectorConfig(steps=args.steps, channels=args.channels, seed=args.seed)
+    print(f"detector: {train_detector(args.pairs, args.out, cfg, not args.quiet)}")
+    return EXIT_OK
+
+
+def _refuse_existing(folder: Path, overwrite: bool) -> None:
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise StemProverError("output exists (use --overwrite)", folder)
 
 
 # -- demo and bench ----------------------------------------------------------------------
@@ -396,6 +428,7 @@ COMMANDS: dict[str, Command] = {
         _separator_args,
         _separator,
     ),
+    "detector": ("train the learned artifact detector (analyze)", _detector_args, _detector),
     "models": ("list built-in, bundled and local models and their adapters", _models_args, _models),
     "demo": ("synthetic song -> separate -> enhance -> evaluate -> report", _demo_args, _demo),
     "bench": ("quality and speed benchmark on the held-out set", _bench_args, _bench),

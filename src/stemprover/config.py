@@ -52,8 +52,9 @@ class DenoiserConfig:
     band_attention: bool = True
     attention_heads: int = 4
     # "gain": the clean residual is a bounded gain on the condition plus a correction,
-    # r0 = tanh(a/2)·z_cond + b (a mask-like bias); "residual": r0 is predicted directly.
-    output: str = "gain"
+    # r0 = tanh(a/2)·z_cond + b (a mask-like bias); "residual": r0 is predicted directly
+    # (the default, so that models saved before the gain head load unchanged).
+    output: str = "residual"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""`analyze`: hand-written and learned detectors, gain invariance, CLI output."""
+
+import json
+
+import numpy as np
+import pytest
+
+from stemprover.analysis import analyze
+from stemprover.analysis.learned import DetectorConfig, DetectorNet, features, train_detector
+from stemprover.audio.bands import BAND_NAMES
+from stemprover.cli import main
+from stemprover.data.artifacts import ARTIFACTS, simulate
+
+RATE = 16000
+
+
+def _tone_mix(seconds=2.0, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * RATE)) / RATE
+    clean = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((220, 440, 660, 1320), 1))
+    clean = np.stack([clean, 0.8 * clean]) * 0.1 * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))
+    others = rng.standard_normal(clean.shape) * 0.02
+    return clean, others
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory):
+    out = tmp_path_factory.mktemp("det") / "pairs"
+    args = ["pairs", "--out", str(out), "--rate", "16000", "-q", "--synthetic", "2"]
+    assert main([*args, "--seconds", "2", "--seed", "8", "--split", "train"]) == 0
+    cfg = DetectorConfig(channels=8, steps=40, batch_size=4, seconds=1.0)
+    return train_detector(out, tmp_path_factory.mktemp("det") / "net", cfg, progress=False)
+
+
+@pytest.mark.parametrize("which", ["heuristic", "learned"])
+def test_report_covers_every_type_band_and_second_and_ignores_gain(which, detector):
+    clean, others = _tone_mix()
+    art = simulate(clean, others, RATE, {"musical_noise": 0.8, "hf_loss": 0.6}, seed=1)
+    kind = "heuristic" if which == "heuristic" else detector
+    loud, quiet = analyze(art, RATE, detector=kind), analyze(art * 0.1, RATE, detector=kind)
+    louder = analyze(art * 10, RATE, detector=kind)
+    assert set(loud) == set(ARTIFACTS)
+    for name, r in loud.items():
+        assert 0 <= r["score"] <= 1
+        assert set(r["bands"]) <= set(BAND_NAMES) and len(r["bands"]) >= 5
+        assert len(r["time"]) == 2
+        for other in (quiet, louder):  # ±20 dB
+            assert abs(other[name]["score"] - r["score"]) < 1e-3
+
+
+def test_learned_features_are_gain_invariant_and_flag_the_mixture():
+    clean, others = _tone_mix()
+    a, b = features(clean, RATE), features(clean * 0.01, RATE)
+    np.testing.assert_allclose(a[:2], b[:2], atol=1e-4)  # levels: relative to the file
+    np.testing.assert_allclose(a[2], b[2], atol=2e-2)  # phase wander: rounding in quiet bins
+    with_mix = features(clean, RATE, clean + others)
+    assert a[4].max() == 0 and with_mix[4].min() == 1
+    mono = features(clean[:1], RATE)
+    assert mono[1].max() == pytest.approx(-4.0)  # no side signal in mono
+
+
+def test_detector_training_lowers_its_loss_and_round_trips(detector):
+    log = [json.loads(x) for x in (detector / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 40 and log[-1]["loss"] < log[0]["loss"]
+    net = DetectorNet.load(detector)
+    assert net.artifacts == ARTIFACTS
+    feats = features(_tone_mix()[0], RATE)
+    again = DetectorNet.load(detector).maps(feats)
+    for name, logit in net.maps(feats).items():
+        np.testing.assert_array_equal(logit, again[name])
+
+
+def test_analyze_cli_writes_json_and_plot(tmp_path, detector, capsys):
+    import soundfile as sf
+
+    clean, others = _tone_mix()
+    sf.write(tmp_path / "stem.wav", clean.T, RATE)
+    sf.write(tmp_path / "mix.wav", (clean + others).T, RATE)
+    args = ["analyze", str(tmp_path / "stem.wav"), "--mix", str(tmp_path / "mix.wav")]
+    args += ["--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png")]
+    assert main([*args, "--detector", str(detector)]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert set(report["artifacts"]) == set(ARTIFACTS)
+    assert (tmp_path / "r.png").stat().st_size > 1000
+    assert "severity" in capsys.readouterr().out
+    assert main(["analyze", str(tmp_path / "stem.wav"), "--detector", str(tmp_path)]) == 1
+    assert "no artifact detector" in capsys.readouterr().err
