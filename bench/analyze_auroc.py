@@ -81,7 +81,9 @@ def main() -> None:
     if args.save:
         save_results(
             Path(__file__).parent / "results",
-            "analyze_auroc" + ("_mix" if args.mix else ""),
+            "analyze_auroc"
+            + ("_heuristic" if args.detector == "heuristic" else "")
+            + ("_mix" if args.mix else ""),
             provenance(),
             {"rows": rows},
             md,

@@ -1,6 +1,6 @@
 """Throughput of `stemprover pairs` and the SDR of artifacted vs clean, measured independently.
 
-    python bench/pairs_stats.py [--songs 8] [--seconds 10] [--seed 1]
+    python bench/pairs_stats.py [--songs 8] [--seconds 10] [--seed 1] [--producer umx]
 
 SDR here is the plain energy ratio 10·log10(|s|² / |s - ŝ|²), computed with numpy from the
 files alone (not with StemProver's metrics). Results: bench/results/pairs_stats.{md,json}.
@@ -31,7 +31,9 @@ def main() -> None:
     p.add_argument("--songs", type=int, default=8)
     p.add_argument("--seconds", type=float, default=10)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--producer", action="append", help="as `stemprover pairs`; repeatable")
     args = p.parse_args()
+    producers = [x for name in args.producer or [] for x in ("--producer", name)]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "pairs"
         began = time.perf_counter()
@@ -50,6 +52,7 @@ def main() -> None:
                 "--seed",
                 str(args.seed),
                 "-q",
+                *producers,
             ],
             check=True,
         )
@@ -94,7 +97,7 @@ def main() -> None:
         "written",
         save_results(
             RESULTS,
-            "pairs_stats",
+            "pairs_stats" + "".join(f"_{n.split('=')[0]}" for n in args.producer or []),
             provenance(),
             {"rows": rows, "wall_s": wall, "audio_min": audio_min},
             md,

@@ -14,4 +14,5 @@ stemprover detector train --pairs "$DATA/detector_pairs" --out runs/detector --o
 rm -rf src/stemprover/weights/detector
 cp -r runs/detector src/stemprover/weights/detector
 python bench/analyze_auroc.py "$DATA/detector_eval" --split test --limit 64 --save
+python bench/analyze_auroc.py "$DATA/detector_eval" --split test --limit 64 --detector heuristic --save
 python bench/analyze_auroc.py "$DATA/detector_eval" --split test --limit 64 --mix --save

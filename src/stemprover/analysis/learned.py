@@ -7,10 +7,8 @@ It reads a stem (and, when given, its mixture) as feature maps on 64 mel bands a
 0. the stem's mid level in dB relative to the file's own 99th percentile (gain-invariant),
 1. the side/mid level ratio in dB (phasiness and stereo bleed show here; -80 dB in mono),
 2. the inter-channel (stereo) or frame-to-frame (mono) phase wander of ``detectors.phasiness``,
-3. dips: how far each STFT bin sits below both its frequency neighbours (±4 bins) and its
-   own level over ±30 frames, pooled onto the mel bands (holes are narrower than a mel band),
-4. the mixture's level relative to the same reference (0 when no mixture is given),
-5. a flag: 1 when the mixture is given.
+3. the mixture's level relative to the same reference (0 when no mixture is given),
+4. a flag: 1 when the mixture is given.
 
 Per artifact type it outputs a logit map over (mel band, frame); the file's severity is the
 sigmoid of the map's mean, a band's or a second's the sigmoid of the mean over that region.
@@ -41,7 +39,6 @@ FORMAT_VERSION = 1
 RATE = 44100
 MELS = 64
 FLOOR_DB = -80.0
-FEATURES = 6
 BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "detector"
 EPS = 1e-12
 
@@ -71,9 +68,7 @@ def _mel_power(spec: np.ndarray) -> np.ndarray:
 
 
 def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.ndarray:
-    """The network's input maps. Shape: stem, mix ``(C, T)`` -> ``(6, MELS, N)`` float32."""
-    from scipy.ndimage import uniform_filter1d
-
+    """The network's input maps. Shape: stem, mix ``(C, T)`` -> ``(5, MELS, N)`` float32."""
     from stemprover.analysis.detectors import Features, phasiness
 
     def at_rate(x: np.ndarray) -> np.ndarray:
@@ -96,15 +91,6 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
         side = np.clip(side_db - mid_db, FLOOR_DB, 20) / 20
     else:
         side = np.full_like(level, FLOOR_DB / 20)
-    lin_db = db(np.abs(spec.mean(axis=0)) ** 2)  # (F, N)
-    below = np.maximum(
-        lin_db - uniform_filter1d(lin_db, 9, axis=0, mode="nearest"),
-        lin_db - uniform_filter1d(lin_db, 61, axis=1, mode="nearest"),
-    )
-    active = lin_db > np.percentile(lin_db, 99) - 60
-    dips = np.clip(np.where(active, below, 0.0), -40, 0) / 20
-    bank = _mel_bank() / (_mel_bank().sum(axis=1, keepdims=True) + EPS)
-    dips = bank @ dips
     f = Features.of(stem, RATE)
     wander = _mel_bank() @ phasiness(f) / (_mel_bank().sum(axis=1, keepdims=True) + EPS)
     if mix is not None:
@@ -112,17 +98,17 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
         mix_level, flag = np.clip(mix_db - ref, FLOOR_DB, 20) / 20, np.ones_like(level)
     else:
         mix_level, flag = np.zeros_like(level), np.zeros_like(level)
-    return np.stack([level, side, wander, dips, mix_level, flag]).astype(np.float32)
+    return np.stack([level, side, wander, mix_level, flag]).astype(np.float32)
 
 
 class DetectorNet(nn.Module):
-    """Shape: ``(B, 6, MELS, N)`` -> logits ``(B, A, MELS, N)``, A = number of artifact types."""
+    """Shape: ``(B, 5, MELS, N)`` -> logits ``(B, A, MELS, N)``, A = number of artifact types."""
 
     def __init__(self, cfg: DetectorConfig, artifacts: tuple[str, ...]) -> None:
         super().__init__()
         self.cfg, self.artifacts = cfg, artifacts
         c = cfg.channels
-        layers: list[nn.Module] = [nn.Conv2d(FEATURES, c, 3, padding=1), nn.GELU()]
+        layers: list[nn.Module] = [nn.Conv2d(5, c, 3, padding=1), nn.GELU()]
         for dil in ((1, 2), (2, 4), (4, 8), (8, 16)):  # receptive field ~31 bands x ~61 frames
             layers += [nn.Conv2d(c, c, 3, padding=dil, dilation=dil), nn.GroupNorm(4, c), nn.GELU()]
         layers.append(nn.Conv2d(c, len(artifacts), 1))
@@ -133,7 +119,7 @@ class DetectorNet(nn.Module):
 
     @torch.no_grad()
     def maps(self, feats: np.ndarray) -> dict[str, np.ndarray]:
-        """Logit map per artifact type. Shape: ``(6, MELS, N)`` -> ``{type: (MELS, N)}``."""
+        """Logit map per artifact type. Shape: ``(5, MELS, N)`` -> ``{type: (MELS, N)}``."""
         self.eval()
         logits = self(torch.from_numpy(feats)[None])[0].numpy()
         return dict(zip(self.artifacts, logits, strict=True))
@@ -181,7 +167,7 @@ def bundled_detector() -> DetectorNet | None:
 def _examples(pairs: Path, split: str, artifacts: tuple[str, ...]):
     """Features of every clean and artifacted stem, each with and without the mixture.
 
-    Returns ``[(features (6, MELS, N), target (A,))]``.
+    Returns ``[(features (5, MELS, N), target (A,))]``.
     """
     from stemprover.audio import io
     from stemprover.data.pairs import read_manifest

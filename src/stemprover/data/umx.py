@@ -55,7 +55,7 @@ class UmxConfig:
     bandwidth_hz: float = 16000.0
     hidden: int = 128
     layers: int = 1
-    steps: int = 1500
+    steps: int = 600
     batch_size: int = 16
     seconds: float = 2.0
     lr: float = 1e-3
