@@ -314,6 +314,9 @@ def _detector_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--out", type=Path, required=True, help="detector folder to write")
     t.add_argument("--steps", type=int, default=DetectorConfig.steps)
     t.add_argument("--channels", type=int, default=DetectorConfig.channels, help="CNN width")
+    t.add_argument(
+        "--producer", action="append", help="train only on pairs from this producer; repeatable"
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--overwrite", action="store_true")
     t.add_argument("-q", "--quiet", action="store_true")
@@ -324,7 +327,8 @@ def _detector(args: argparse.Namespace) -> int:
 
     _refuse_existing(args.out, args.overwrite)
     cfg = DetectorConfig(steps=args.steps, channels=args.channels, seed=args.seed)
-    print(f"detector: {train_detector(args.pairs, args.out, cfg, not args.quiet)}")
+    producers = tuple(args.producer) if args.producer else None
+    print(f"detector: {train_detector(args.pairs, args.out, cfg, not args.quiet, producers)}")
     return EXIT_OK
 
 

@@ -164,7 +164,7 @@ def bundled_detector() -> DetectorNet | None:
     return DetectorNet.load(BUNDLED) if (BUNDLED / "config.json").exists() else None
 
 
-def _examples(pairs: Path, split: str, artifacts: tuple[str, ...]):
+def _examples(pairs: Path, split: str, artifacts: tuple[str, ...], producers=None):
     """Features of every clean and artifacted stem, each with and without the mixture.
 
     Returns ``[(features (5, MELS, N), target (A,))]``.
@@ -173,7 +173,11 @@ def _examples(pairs: Path, split: str, artifacts: tuple[str, ...]):
     from stemprover.data.pairs import read_manifest
 
     out = []
-    records = [r for r in read_manifest(pairs) if r["split"] == split]
+    records = [
+        r
+        for r in read_manifest(pairs)
+        if r["split"] == split and (not producers or r["producer"] in producers)
+    ]
     if not records:
         raise StemProverError(f"no {split!r} pairs to train the detector on", pairs)
     for rec in tqdm(records, desc="features", leave=False):
@@ -187,14 +191,19 @@ def _examples(pairs: Path, split: str, artifacts: tuple[str, ...]):
 
 
 def train_detector(
-    pairs: Path, out: Path, cfg: DetectorConfig = DetectorConfig(), progress: bool = True
+    pairs: Path,
+    out: Path,
+    cfg: DetectorConfig = DetectorConfig(),
+    progress: bool = True,
+    producers: tuple[str, ...] | None = None,
 ) -> Path:
-    """Train the detector on a pairs folder's train split; returns ``out``."""
+    """Train the detector on a pairs folder's train split (optionally only pairs from some
+    producers); returns ``out``."""
     from stemprover.data.artifacts import ARTIFACTS
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    examples = _examples(pairs, "train", ARTIFACTS)
+    examples = _examples(pairs, "train", ARTIFACTS, producers)
     frames = round(cfg.seconds * RATE / ANALYSIS_STFT.hop)
     net = DetectorNet(cfg, ARTIFACTS)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr)
