@@ -23,4 +23,4 @@ def test_si_sdr_loss_gradient_moves_the_estimate_towards_the_reference():
     loss.backward()
     with torch.no_grad():
         stepped = est - 0.01 * est.grad
-    assert float(si_sdr_loss(stepped, ref)) < float(loss)
+    assert float(si_sdr_loss(stepped, ref)) < loss.item()
