@@ -181,3 +181,19 @@ def test_output_heads_give_the_documented_residual(output):
         assert raw.shape[1] == 2 * L
         gain = torch.tanh(raw[:, :L] / 2)  # (B, L, F, N), in (-1, 1): a gain of 1 + gain
         torch.testing.assert_close(r0, gain * cond + raw[:, L:])
+
+
+def test_safetensors_whose_header_length_starts_like_a_pickle_is_accepted(tmp_path):
+    """A header length ending in 0x80 puts the pickle marker first; it is still safetensors."""
+    from safetensors.torch import load_file, save_file
+
+    from stemprover.models.enhancer import refuse_pickle
+
+    path = tmp_path / "w.safetensors"
+    for pad in range(0, 512, 8):
+        save_file({"w": torch.ones(3)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    assert path.read_bytes()[:1] == b"\x80"
+    refuse_pickle(path)  # no error
+    assert torch.equal(load_file(str(path))["w"], torch.ones(3))

@@ -233,7 +233,12 @@ def refuse_pickle(path: Path) -> None:
     if not path.exists():
         raise StemProverError("weights file missing", path)
     with open(path, "rb") as f:
-        head = f.read(4)
+        head = f.read(9)
+    # safetensors: an 8-byte little-endian header length, then a JSON header. Its first byte
+    # can be 0x80 (the pickle protocol marker) when the length ends in 0x80: check this first.
+    size = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
+    if head[8:9] == b"{" and 0 < size <= path.stat().st_size - 8:
+        return
     if head[:1] == b"\x80" or head[:2] == b"PK":
         raise StemProverError(
             "this is a pickle/torch.save file; StemProver only loads safetensors (pickles can run code)",

@@ -1,0 +1,48 @@
+"""Base model vs base + one adapter (and `auto` when the model stores adapters), per group.
+
+    python bench/adapter_eval.py ADAPTER_DIR [ADAPTER_DIR ...] [--model default]
+        [--pairs data/heldout_pairs] [--out runs/adapter_eval]
+
+SI-SDR improvement over the input per stem, artifact type and producer on the held-out
+pairs; written to bench/results/adapter_eval.{md,json}.
+"""
+
+import argparse
+from pathlib import Path
+
+from stemprover.evaluation.bench import markdown_table, provenance, save_results
+from stemprover.evaluation.run import EvalConfig, evaluate
+from stemprover.models.base import bundled_models, load_model, model_adapters
+from stemprover.pipeline import EnhancePipeline
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("adapters", nargs="+", type=Path)
+    p.add_argument("--model", default="default")
+    p.add_argument("--pairs", type=Path, default=Path("data/heldout_pairs"))
+    p.add_argument("--out", type=Path, default=Path("runs/adapter_eval"))
+    args = p.parse_args()
+    models = {"base": EnhancePipeline(load_model(args.model), progress=False)}
+    for folder in args.adapters:
+        model = load_model(args.model, adapters=str(folder))
+        models[f"base+{folder.name}"] = EnhancePipeline(model, progress=False)
+    if model_adapters(bundled_models().get(args.model, Path(args.model))):
+        models["auto"] = EnhancePipeline(load_model(args.model, adapters="auto"), progress=False)
+    systems = ("input", *models)
+    summary = evaluate(
+        EvalConfig(args.pairs, systems, "test", examples=0), args.out, models, overwrite=True
+    )
+    rows = [
+        {"group": g, **{s: summary[g].get(s, {}).get("si_sdr_improvement") for s in models}}
+        for g in summary
+    ]
+    md = markdown_table(rows, ["group", *models])
+    print(md)
+    save_results(
+        Path(__file__).parent / "results", "adapter_eval", provenance(), {"rows": rows}, md
+    )
+
+
+if __name__ == "__main__":
+    main()
