@@ -35,8 +35,15 @@ class Features:
     mix_spec: np.ndarray | None
 
     @classmethod
-    def of(cls, stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> Features:
-        spec = stft_np(stem, ANALYSIS_STFT)
+    def of(
+        cls,
+        stem: np.ndarray,
+        rate: int,
+        mix: np.ndarray | None = None,
+        spec: np.ndarray | None = None,
+    ) -> Features:
+        """``spec``: the stem's ANALYSIS_STFT when the caller already has it."""
+        spec = stft_np(stem, ANALYSIS_STFT) if spec is None else spec
         db = 20 * np.log10(np.abs(spec) + EPS)
         top = np.percentile(db, 99)
         mix_spec = None if mix is None else stft_np(mix, ANALYSIS_STFT)

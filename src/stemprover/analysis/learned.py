@@ -30,12 +30,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from stemprover import __version__
 from stemprover.audio.stft import ANALYSIS_STFT, stft_np
 from stemprover.errors import StemProverError
 
 KIND = "stemprover-artifact-detector"
-FORMAT_VERSION = 1
 RATE = 44100
 MELS = 64
 FLOOR_DB = -80.0
@@ -91,7 +89,7 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
         side = np.clip(side_db - mid_db, FLOOR_DB, 20) / 20
     else:
         side = np.full_like(level, FLOOR_DB / 20)
-    f = Features.of(stem, RATE)
+    f = Features.of(stem, RATE, spec=spec)
     wander = _mel_bank() @ phasiness(f) / (_mel_bank().sum(axis=1, keepdims=True) + EPS)
     if mix is not None:
         mix_db = db(_mel_power(stft_np(at_rate(mix), ANALYSIS_STFT).mean(axis=0)))
@@ -125,36 +123,17 @@ class DetectorNet(nn.Module):
         return dict(zip(self.artifacts, logits, strict=True))
 
     def save(self, folder: Path) -> Path:
-        from safetensors.torch import save_file
+        from stemprover.models.enhancer import save_module
 
-        folder.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "kind": KIND,
-            "format_version": FORMAT_VERSION,
-            "stemprover": __version__,
-            "artifacts": list(self.artifacts),
-            "config": asdict(self.cfg),
-        }
-        (folder / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
-        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / "model.safetensors"))
-        return folder
+        return save_module(self, folder, KIND, asdict(self.cfg), artifacts=list(self.artifacts))
 
     @classmethod
     def load(cls, folder: Path) -> DetectorNet:
-        from safetensors.torch import load_file
+        from stemprover.models.enhancer import load_saved
 
-        from stemprover.models.enhancer import refuse_pickle
-
-        path = Path(folder) / "config.json"
-        if not path.exists():
-            raise StemProverError("no artifact detector here", folder)
-        meta = json.loads(path.read_text())
-        if meta.get("kind") != KIND or meta.get("format_version") != FORMAT_VERSION:
-            raise StemProverError("not a StemProver artifact detector", path)
+        meta, state = load_saved(folder, KIND, "artifact detector")
         net = cls(DetectorConfig(**meta["config"]), tuple(meta["artifacts"]))
-        refuse_pickle(Path(folder) / "model.safetensors")
-        net.load_state_dict(load_file(str(Path(folder) / "model.safetensors")))
+        net.load_state_dict(state)
         return net.eval()
 
 

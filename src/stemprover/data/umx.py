@@ -25,13 +25,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from stemprover import __version__
 from stemprover.audio import io
 from stemprover.audio.stft import StftConfig, istft, stft
 from stemprover.errors import StemProverError
 
 KIND = "stemprover-umx-separator"
-FORMAT_VERSION = 1
 STEMS = ("vocals", "drums", "bass", "other")
 BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "separators" / "umx"
 
@@ -133,42 +131,20 @@ class UmxSeparator(nn.Module):
         return out
 
     def save(self, folder: str | Path) -> Path:
-        from safetensors.torch import save_file
+        from stemprover.models.enhancer import save_module
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "kind": KIND,
-            "format_version": FORMAT_VERSION,
-            "stemprover": __version__,
-            "config": asdict(self.cfg),
-        }
-        (folder / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / "model.safetensors"))
-        return folder
+        return save_module(self, folder, KIND, asdict(self.cfg))
 
     @classmethod
     def load(cls, folder: str | Path | None = None) -> UmxSeparator:
         """Load a trained separator (``None``: the bundled one); refuses pickles."""
-        from safetensors.torch import load_file
-
-        from stemprover.models.enhancer import refuse_pickle
+        from stemprover.models.enhancer import load_saved
 
         folder = Path(folder) if folder is not None else BUNDLED
-        path = folder / "config.json"
-        if not path.exists():
-            hint = " (train one: stemprover separator train)" if folder == BUNDLED else ""
-            raise StemProverError(f"no umx separator here{hint}", folder)
-        meta = json.loads(path.read_text())
-        if meta.get("kind") != KIND or meta.get("format_version") != FORMAT_VERSION:
-            raise StemProverError(
-                f"not a umx separator (kind {meta.get('kind')!r}, format {meta.get('format_version')})",
-                path,
-            )
+        hint = " (train one: stemprover separator train)" if folder == BUNDLED else ""
+        meta, state = load_saved(folder, KIND, f"umx separator{hint}")
         model = cls(UmxConfig(**meta["config"]))
-        refuse_pickle(folder / "model.safetensors")
-        model.load_state_dict(load_file(str(folder / "model.safetensors")))
+        model.load_state_dict(state)
         return model.eval()
 
 

@@ -170,20 +170,7 @@ class StemProverModel(nn.Module):
 
     def save(self, folder: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into ``folder``."""
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "kind": KIND,
-            "format_version": FORMAT_VERSION,
-            "stemprover": __version__,
-            "config": to_dict(self.config),
-        }
-        (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_FILE))
-        return folder
+        return save_module(self, folder, KIND, to_dict(self.config))
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> StemProverModel:
@@ -206,6 +193,47 @@ class StemProverModel(nn.Module):
                 weights,
             )
         return model.eval()
+
+
+def save_module(module: nn.Module, folder: str | Path, kind: str, config: dict, **extra) -> Path:
+    """Save any of StemProver's networks: ``config.json`` (kind, format version, package
+    version, config, ``extra``) and ``model.safetensors``; never pickle."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "kind": kind,
+        "format_version": FORMAT_VERSION,
+        "stemprover": __version__,
+        "config": config,
+        **extra,
+    }
+    (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS_FILE))
+    return folder
+
+
+def load_saved(folder: str | Path, kind: str, what: str) -> tuple[dict, dict]:
+    """``(meta, state)`` of a folder written by :func:`save_module` for ``kind``.
+
+    Raises:
+        StemProverError: no such folder, another kind or format version, or a pickle.
+    """
+    from safetensors.torch import load_file
+
+    path = Path(folder) / CONFIG_FILE
+    if not path.exists():
+        raise StemProverError(f"no {what} here", folder)
+    meta = json.loads(path.read_text())
+    if meta.get("kind") != kind or meta.get("format_version") != FORMAT_VERSION:
+        raise StemProverError(
+            f"not a {what} (kind {meta.get('kind')!r}, format {meta.get('format_version')})", path
+        )
+    weights = Path(folder) / WEIGHTS_FILE
+    refuse_pickle(weights)
+    return meta, load_file(str(weights))
 
 
 def read_meta(folder: Path) -> dict:
