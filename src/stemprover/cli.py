@@ -276,65 +276,62 @@ def _train(args: argparse.Namespace) -> int:
 # -- separator ---------------------------------------------------------------------------
 
 
-def _separator_args(p: argparse.ArgumentParser) -> None:
-    from stemprover.data.umx import UmxConfig
-
+def _train_action(p: argparse.ArgumentParser, what: str, steps: int) -> argparse.ArgumentParser:
+    """The ``train`` action shared by ``separator`` and ``detector``."""
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    t = sub.add_parser("train", help="train the umx separator on a pairs folder's songs")
+    t = sub.add_parser("train", help=f"train the {what} on a pairs folder")
     t.add_argument("--pairs", type=Path, required=True, help="pairs folder (from `pairs`)")
-    t.add_argument("--out", type=Path, required=True, help="separator folder to write")
-    t.add_argument("--steps", type=int, default=UmxConfig.steps)
-    t.add_argument("--hidden", type=int, default=UmxConfig.hidden, help="LSTM width")
+    t.add_argument("--out", type=Path, required=True, help=f"{what} folder to write")
+    t.add_argument("--steps", type=int, default=steps)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--overwrite", action="store_true")
     t.add_argument("-q", "--quiet", action="store_true")
+    return t
+
+
+def _separator_args(p: argparse.ArgumentParser) -> None:
+    from stemprover.data.umx import UmxConfig
+
+    t = _train_action(p, "umx separator", UmxConfig.steps)
+    t.add_argument("--hidden", type=int, default=UmxConfig.hidden, help="LSTM width")
 
 
 def _separator(args: argparse.Namespace) -> int:
+    from stemprover.audio import io
     from stemprover.data.umx import UmxConfig, UmxSeparator, train_separator, validate_separator
 
-    _refuse_existing(args.out, args.overwrite)
     cfg = UmxConfig(steps=args.steps, hidden=args.hidden, seed=args.seed)
-    out = train_separator(args.pairs, args.out, cfg, not args.quiet)
+    with io.atomic_dir(args.out, args.overwrite) as staging:  # nothing half-written on failure
+        train_separator(args.pairs, staging, cfg, not args.quiet)
     try:
-        scores = validate_separator(UmxSeparator.load(out), args.pairs)
+        scores = validate_separator(UmxSeparator.load(args.out), args.pairs)
         print("valid SI-SDR (dB): " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
     except StemProverError as err:  # no valid songs: the separator is still written
         print(f"no validation: {err}")
-    print(f"separator: {out}")
+    print(f"separator: {args.out}")
     return EXIT_OK
 
 
 def _detector_args(p: argparse.ArgumentParser) -> None:
     from stemprover.analysis.learned import DetectorConfig
 
-    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    t = sub.add_parser("train", help="train the learned artifact detector on a pairs folder")
-    t.add_argument("--pairs", type=Path, required=True, help="pairs folder (from `pairs`)")
-    t.add_argument("--out", type=Path, required=True, help="detector folder to write")
-    t.add_argument("--steps", type=int, default=DetectorConfig.steps)
+    t = _train_action(p, "artifact detector", DetectorConfig.steps)
     t.add_argument("--channels", type=int, default=DetectorConfig.channels, help="CNN width")
     t.add_argument(
         "--producer", action="append", help="train only on pairs from this producer; repeatable"
     )
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--overwrite", action="store_true")
-    t.add_argument("-q", "--quiet", action="store_true")
 
 
 def _detector(args: argparse.Namespace) -> int:
     from stemprover.analysis.learned import DetectorConfig, train_detector
+    from stemprover.audio import io
 
-    _refuse_existing(args.out, args.overwrite)
     cfg = DetectorConfig(steps=args.steps, channels=args.channels, seed=args.seed)
     producers = tuple(args.producer) if args.producer else None
-    print(f"detector: {train_detector(args.pairs, args.out, cfg, not args.quiet, producers)}")
+    with io.atomic_dir(args.out, args.overwrite) as staging:  # nothing half-written on failure
+        train_detector(args.pairs, staging, cfg, not args.quiet, producers)
+    print(f"detector: {args.out}")
     return EXIT_OK
-
-
-def _refuse_existing(folder: Path, overwrite: bool) -> None:
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise StemProverError("output exists (use --overwrite)", folder)
 
 
 # -- demo and bench ----------------------------------------------------------------------

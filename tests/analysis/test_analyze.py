@@ -24,12 +24,27 @@ def _tone_mix(seconds=2.0, seed=0):
 
 
 @pytest.fixture(scope="module")
-def detector(tmp_path_factory):
+def pairs(tmp_path_factory):
     out = tmp_path_factory.mktemp("det") / "pairs"
     args = ["pairs", "--out", str(out), "--rate", "16000", "-q", "--synthetic", "2"]
     assert main([*args, "--seconds", "2", "--seed", "8", "--split", "train"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def detector(pairs, tmp_path_factory):
     cfg = DetectorConfig(channels=8, steps=40, batch_size=4, seconds=1.0)
-    return train_detector(out, tmp_path_factory.mktemp("det") / "net", cfg, progress=False)
+    return train_detector(pairs, tmp_path_factory.mktemp("det") / "net", cfg, progress=False)
+
+
+def test_detector_cli_writes_the_folder_whole(pairs, tmp_path, capsys):
+    out = tmp_path / "det"
+    args = ["detector", "train", "--pairs", str(pairs), "--out", str(out), "-q"]
+    assert main([*args, "--steps", "2", "--channels", "4", "--producer", "simulate"]) == 0
+    assert DetectorNet.load(out).cfg.steps == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["det"]  # no staging folder left
+    assert main(args) == 1  # exists, no --overwrite
+    assert "exists" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("which", ["heuristic", "learned"])
@@ -85,3 +100,10 @@ def test_analyze_cli_writes_json_and_plot(tmp_path, detector, capsys):
     assert "severity" in capsys.readouterr().out
     assert main(["analyze", str(tmp_path / "stem.wav"), "--detector", str(tmp_path)]) == 1
     assert "no artifact detector" in capsys.readouterr().err
+
+
+def test_features_without_mixture_are_those_with_it_minus_the_mixture_maps():
+    clean, others = _tone_mix()
+    alone, with_mix = features(clean, RATE), features(clean, RATE, clean + others)
+    np.testing.assert_array_equal(alone[:3], with_mix[:3])
+    assert not alone[3:].any()

@@ -164,8 +164,10 @@ def _examples(pairs: Path, split: str, artifacts: tuple[str, ...], producers=Non
         for key, arts in (("clean", {}), ("artifacted", rec["artifacts"])):
             x, _ = io.read(Path(pairs) / rec[key], "float64")
             target = np.array([arts.get(a, 0.0) for a in artifacts], np.float32)
-            for m in (None, mix):
-                out.append((features(x, info.sample_rate, m), target))
+            with_mix = features(x, info.sample_rate, mix)
+            alone = with_mix.copy()
+            alone[3:] = 0  # exactly features(x, rate): mixture level and flag are zero
+            out += [(alone, target), (with_mix, target)]
     return out
 
 
