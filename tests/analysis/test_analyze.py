@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from stemprover.analysis import analyze
-from stemprover.analysis.learned import DetectorConfig, DetectorNet, features, train_detector
+from stemprover.analysis.learned import (
+    MIX_MAPS,
+    DetectorConfig,
+    DetectorNet,
+    features,
+    train_detector,
+)
 from stemprover.audio.bands import BAND_NAMES
 from stemprover.cli import main
 from stemprover.data.artifacts import ARTIFACTS, simulate
@@ -74,6 +80,32 @@ def test_learned_features_are_gain_invariant_and_flag_the_mixture():
     assert mono[1].max() == pytest.approx(-4.0)  # no side signal in mono
 
 
+def test_full_resolution_maps_see_smearing_and_holes():
+    rng = np.random.default_rng(3)
+    t = np.arange(2 * RATE) / RATE
+    hits = rng.standard_normal((1, len(t))) * 0.1 * np.exp(-(t % 0.25) * 30)  # 4 per second
+    smeared = simulate(hits, hits * 0, RATE, {"transient_smear": 1.0}, seed=0)
+    assert features(smeared, RATE)[5].mean() < 0.9 * features(hits, RATE)[5].mean()
+    holed = simulate(hits, hits * 0, RATE, {"spectral_holes": 1.0}, seed=0)
+    assert features(holed, RATE)[6].mean() > 1.3 * features(hits, RATE)[6].mean()
+
+
+def test_a_five_input_detector_still_loads_and_reads_the_first_five_maps(tmp_path):
+    import torch
+
+    net = DetectorNet(DetectorConfig(channels=4, inputs=5), ARTIFACTS).eval()
+    net.save(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    del cfg["config"]["inputs"]  # as saved before the option existed
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    old = DetectorNet.load(tmp_path)
+    assert old.cfg.inputs == 5
+    feats = features(_tone_mix()[0], RATE)
+    with torch.no_grad():
+        expect = net(torch.from_numpy(feats[:5])[None])[0].numpy()
+    np.testing.assert_array_equal(old.maps(feats)["bleed"], expect[ARTIFACTS.index("bleed")])
+
+
 def test_detector_training_lowers_its_loss_and_round_trips(detector):
     log = [json.loads(x) for x in (detector / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 40 and log[-1]["loss"] < log[0]["loss"]
@@ -105,5 +137,6 @@ def test_analyze_cli_writes_json_and_plot(tmp_path, detector, capsys):
 def test_features_without_mixture_are_those_with_it_minus_the_mixture_maps():
     clean, others = _tone_mix()
     alone, with_mix = features(clean, RATE), features(clean, RATE, clean + others)
-    np.testing.assert_array_equal(alone[:3], with_mix[:3])
-    assert not alone[3:].any()
+    stem_maps = [0, 1, 2, 5, 6]
+    np.testing.assert_array_equal(alone[stem_maps], with_mix[stem_maps])
+    assert not alone[MIX_MAPS].any() and with_mix[MIX_MAPS].any()
