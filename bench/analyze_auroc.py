@@ -4,7 +4,9 @@
 
 Positives for a type: artifacted stems whose manifest lists it (severity >= 0.3). Negatives:
 the clean stems, and artifacted stems without that type. Also checks that ±20 dB of gain
-does not move any score, and the Spearman correlation of score with severity.
+does not move any score, the Spearman correlation of score with severity across the listed
+stems (different songs and instruments), and, within one stem, whether the score rises with
+severity: each type is simulated alone at severities SWEEP on the first --sweep clean stems.
 """
 
 import argparse
@@ -15,7 +17,10 @@ import numpy as np
 
 from stemprover.analysis import DETECTORS, analyze
 from stemprover.audio import io
+from stemprover.data.artifacts import simulate
 from stemprover.evaluation.bench import markdown_table, provenance, save_results
+
+SWEEP = (0.25, 0.5, 0.75, 1.0)
 
 
 def auroc(pos: list[float], neg: list[float]) -> float:
@@ -40,6 +45,7 @@ def main() -> None:
     p.add_argument("--mix", action="store_true", help="give the analyzer the mixture")
     p.add_argument("--save", action="store_true", help="write bench/results/analyze_auroc.*")
     p.add_argument("--detector", default="auto", help="auto, heuristic or a detector folder")
+    p.add_argument("--sweep", type=int, default=16, help="clean stems in the severity sweep")
     args = p.parse_args()
     recs = [json.loads(x) for x in (args.pairs / "manifest.jsonl").read_text().splitlines()]
     recs = [r for r in recs if r["split"] == args.split][: args.limit]
@@ -58,6 +64,7 @@ def main() -> None:
                 ).items()
             }
             samples.append((scores, arts, quiet))
+    sweeps = severity_sweeps(args, recs[: args.sweep])  # {type: [(scores by SWEEP)]}
     rows = []
     for name in DETECTORS:
         pos = [s[name] for s, a, _ in samples if a.get(name, 0) >= 0.3]
@@ -74,6 +81,8 @@ def main() -> None:
                 if len(sev) > 2
                 else float("nan"),
                 "max_score_change_at_-20dB": gain_shift,
+                "sweep_spearman": float(np.mean([spearman(SWEEP, s) for s in sweeps[name]])),
+                "sweep_rises": float(np.mean([s[-1] > s[0] for s in sweeps[name]])),
             }
         )
     md = markdown_table(rows, list(rows[0]))
@@ -88,6 +97,22 @@ def main() -> None:
             {"rows": rows},
             md,
         )
+
+
+def severity_sweeps(args, recs) -> dict[str, list[list[float]]]:
+    """Scores of each type simulated alone at every SWEEP severity on each record's clean stem."""
+    out = {name: [] for name in DETECTORS}
+    for k, r in enumerate(recs):
+        clean, info = io.read(args.pairs / r["clean"], "float64")
+        mix = io.read(args.pairs / r["mixture"], "float64")[0]
+        for name in DETECTORS:
+            scores = []
+            for sev in SWEEP:
+                art = simulate(clean, mix - clean, info.sample_rate, {name: sev}, seed=k)
+                given = mix - clean + art if args.mix else None
+                scores.append(analyze(art, info.sample_rate, given, args.detector)[name]["score"])
+            out[name].append(scores)
+    return out
 
 
 if __name__ == "__main__":

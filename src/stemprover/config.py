@@ -55,6 +55,10 @@ class DenoiserConfig:
     # r0 = tanh(a/2)·z_cond + b (a mask-like bias); "residual": r0 is predicted directly
     # (the default, so that models saved before the gain head load unchanged).
     output: str = "residual"
+    # Also give the condition's latent to the denoiser's first layer, beside the noised
+    # residual (as SR3 and ResShift do). Through the zero-initialised control branch alone the
+    # main UNet learns to use the condition only once those convolutions have grown.
+    concat_condition: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class LossConfig:
     phase: float = 0.05
     # Negative SI-SDR (dB) of the decoded estimate: the benchmark's headline metric.
     si_sdr: float = 0.0
+    # Soft cap on each crop's SI-SDR in that loss (None: uncapped), see losses.si_sdr_loss.
+    si_sdr_max_db: float | None = None
     mrstft_ffts: tuple[int, ...] = (256, 512, 1024)
 
 
@@ -154,6 +160,9 @@ def from_dict(cls: type, data: dict, where: str = ""):
             value = tuple(value)
         elif kind in (int, float, bool, str):
             value = _coerce(value, kind, f"{where}{key}")
+        elif value is not None and type(None) in typing.get_args(kind):  # optional scalar
+            (inner,) = [a for a in typing.get_args(kind) if a is not type(None)]
+            value = _coerce(value, inner, f"{where}{key}")
         kwargs[key] = value
     try:
         return cls(**kwargs)

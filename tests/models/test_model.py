@@ -45,6 +45,27 @@ def test_zero_initialised_control_changes_nothing(model):
     assert torch.equal(plain, controlled)
 
 
+def test_concatenated_condition_reaches_the_denoiser_and_starts_as_the_identity(model):
+    from dataclasses import replace
+
+    cfg = model.config
+    cfg = replace(cfg, denoiser=replace(cfg.denoiser, concat_condition=True, output="gain"))
+    torch.manual_seed(0)
+    concat = StemProverModel(cfg).eval()
+    spec = _spec(concat)
+    with torch.no_grad():
+        round_trip = concat.through_latent(spec, lambda z: z)
+        torch.testing.assert_close(concat.enhance(spec), round_trip, rtol=0, atol=1e-6)
+        concat.denoiser.conv_out.weight.normal_(0, 0.1)
+        x, t = _latents(concat, 1), torch.tensor([300])
+        one, other = _latents(concat, 2), _latents(concat, 3)
+        assert not torch.allclose(
+            concat.denoiser(x, t, None, one), concat.denoiser(x, t, None, other)
+        )
+        with_control = concat.denoiser(x, t, concat.control(one), one)
+    assert torch.equal(with_control, concat.denoiser(x, t, None, one))  # zero convs still zero
+
+
 def test_trained_control_does_change_the_output(model):
     trained = StemProverModel(model.config).eval()
     trained.load_state_dict(model.state_dict())

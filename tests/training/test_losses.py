@@ -24,3 +24,15 @@ def test_si_sdr_loss_gradient_moves_the_estimate_towards_the_reference():
     with torch.no_grad():
         stepped = est - 0.01 * est.grad
     assert float(si_sdr_loss(stepped, ref)) < loss.item()
+
+
+def test_si_sdr_cap_bounds_each_item_and_leaves_bad_estimates_alone():
+    rng = np.random.default_rng(1)
+    ref = torch.from_numpy(rng.standard_normal((2, 4000)))
+    est = ref.clone()
+    est[0] += 1e-4 * torch.from_numpy(rng.standard_normal(4000))  # ~80 dB
+    est[1] += torch.from_numpy(rng.standard_normal(4000))  # ~0 dB
+    capped = si_sdr_loss(est[:1], ref[:1], max_db=30.0)
+    assert -30.0 <= float(capped) < -29.9
+    bad, bad_capped = si_sdr_loss(est[1:], ref[1:]), si_sdr_loss(est[1:], ref[1:], max_db=30.0)
+    assert abs(float(bad) - float(bad_capped)) < 0.01

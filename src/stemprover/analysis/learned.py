@@ -13,10 +13,12 @@ It reads a stem (and, when given, its mixture) as feature maps on 64 mel bands a
    averaged into the mel band (noise-like parts fluctuate frame to frame; a time-smeared
    magnitude does not, so smearing lowers it and musical noise raises it),
 6. in-band spread: the standard deviation of the linear bins' dB levels within each mel band
-   (a hole of a few bins inside a wide band vanishes from the band's mean, not its spread).
+   (a hole of a few bins inside a wide band vanishes from the band's mean, not its spread),
+7. 8. roughness as in 5 at lags of 4 and 12 frames: smoothing over k frames removes
+   fluctuations at lags below k, so how far up the lags roughness is lost tells how much.
 
-Maps 5 and 6 are read at the STFT's full resolution, which the mel-pooled level map loses.
-Detectors saved with five inputs (before maps 5 and 6) still load and read maps 0-4.
+Maps 5-8 are read at the STFT's full resolution, which the mel-pooled level map loses.
+Older detectors read only the first 5 or 7 maps (``DetectorConfig.inputs``).
 
 Per artifact type it outputs a logit map over (mel band, frame); the file's severity is the
 sigmoid of the map's mean, a band's or a second's the sigmoid of the mean over that region.
@@ -59,7 +61,7 @@ class DetectorConfig:
     seconds: float = 1.5
     lr: float = 2e-3
     seed: int = 0
-    inputs: int = 7  # feature maps read: the first ``inputs`` of features()
+    inputs: int = 9  # feature maps read: the first ``inputs`` of features()
     # "batch": statistics over the training set. "group" (older detectors) normalises each
     # file by its own statistics, which erases file-wide cues such as a smear's lower
     # roughness everywhere (smear AUROC 0.54 with group norm).
@@ -82,7 +84,7 @@ def _mel_power(spec: np.ndarray) -> np.ndarray:
 
 
 def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.ndarray:
-    """The network's input maps. Shape: stem, mix ``(C, T)`` -> ``(7, MELS, N)`` float32."""
+    """The network's input maps. Shape: stem, mix ``(C, T)`` -> ``(9, MELS, N)`` float32."""
     from stemprover.analysis.detectors import Features, phasiness
 
     def at_rate(x: np.ndarray) -> np.ndarray:
@@ -110,8 +112,11 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
     wander = bank @ phasiness(f)
     lin = np.abs(spec.mean(axis=0)) ** 2  # (F, N)
     lin_db = np.maximum(db(lin), 10 * np.log10(lin.max() + EPS) + FLOOR_DB - 20)
-    second = np.abs(lin_db[:, 1:-1] - (lin_db[:, :-2] + lin_db[:, 2:]) / 2)
-    roughness = bank @ np.pad(second, [(0, 0), (1, 1)], mode="edge") / 20
+
+    def roughness(lag: int) -> np.ndarray:
+        second = np.abs(lin_db[:, lag:-lag] - (lin_db[:, : -2 * lag] + lin_db[:, 2 * lag :]) / 2)
+        return bank @ np.pad(second, [(0, 0), (lag, lag)], mode="edge") / 20
+
     mean = bank @ lin_db
     spread = np.sqrt(np.maximum(bank @ lin_db**2 - mean**2, 0)) / 20
     if mix is not None:
@@ -119,7 +124,7 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
         mix_level, flag = np.clip(mix_db - ref, FLOOR_DB, 20) / 20, np.ones_like(level)
     else:
         mix_level, flag = np.zeros_like(level), np.zeros_like(level)
-    maps = [level, side, wander, mix_level, flag, roughness, spread]
+    maps = [level, side, wander, mix_level, flag, roughness(1), spread, roughness(4), roughness(12)]
     return np.stack(maps).astype(np.float32)
 
 
@@ -142,7 +147,7 @@ class DetectorNet(nn.Module):
 
     @torch.no_grad()
     def maps(self, feats: np.ndarray) -> dict[str, np.ndarray]:
-        """Logit map per artifact type. Shape: ``(7, MELS, N)`` -> ``{type: (MELS, N)}``."""
+        """Logit map per artifact type. Shape: ``(9, MELS, N)`` -> ``{type: (MELS, N)}``."""
         self.eval()
         logits = self(torch.from_numpy(feats[: self.cfg.inputs])[None])[0].numpy()
         return dict(zip(self.artifacts, logits, strict=True))
@@ -172,7 +177,7 @@ def bundled_detector() -> DetectorNet | None:
 def _examples(pairs: Path, split: str, artifacts: tuple[str, ...], producers=None):
     """Features of every clean and artifacted stem, each with and without the mixture.
 
-    Returns ``[(features (7, MELS, N), target (A,))]``.
+    Returns ``[(features (9, MELS, N), target (A,))]``.
     """
     from stemprover.audio import io
     from stemprover.data.pairs import read_manifest

@@ -83,7 +83,9 @@ class LatentDenoiser(nn.Module):
         temb = ch[0] * 4
         self.time_proj = Timesteps(ch[0], flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embedding = TimestepEmbedding(ch[0], temb)
-        self.conv_in = nn.Conv2d(latent_channels, ch[0], 3, padding=1)
+        inputs = 2 * latent_channels if cfg.concat_condition else latent_channels
+        self.conv_in = nn.Conv2d(inputs, ch[0], 3, padding=1)
+        self.concat_condition = cfg.concat_condition
         bands = row_bands(latent_rows, n_fft, sample_rate)
         self.band_embedding = nn.Embedding(len(BANDS), ch[0]) if cfg.band_embedding else None
         self.register_buffer("rows_band", bands, persistent=False)
@@ -141,12 +143,19 @@ class LatentDenoiser(nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     def forward(
-        self, x: torch.Tensor, t: torch.Tensor, control: list[torch.Tensor] | None = None
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        control: list[torch.Tensor] | None = None,
+        cond: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Shape: x ``(B, L, F, N)``, t ``(B,)`` or scalar -> ``(B, L·heads, F, N)``."""
+        """Shape: x, cond ``(B, L, F, N)``, t ``(B,)`` or scalar -> ``(B, L·heads, F, N)``.
+
+        ``cond`` is read only with ``concat_condition`` (and then required).
+        """
         t = t.expand(x.shape[0]) if t.ndim else t.reshape(1).expand(x.shape[0])
         emb = self.time_embedding(self.time_proj(t).to(x.dtype))  # (B, temb)
-        h = self.conv_in(x)
+        h = self.conv_in(torch.cat([x, cond], dim=1) if self.concat_condition else x)
         if self.band_embedding is not None:
             h = h + self.band_embedding(self.rows_band).T[None, :, :, None]  # (1, C, F, 1)
         skips = [h]

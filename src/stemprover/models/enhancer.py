@@ -103,7 +103,7 @@ class StemProverModel(nn.Module):
 
         Shape: x_t, cond ``(B, L, F, N)``, t ``(B,)`` or ``(1,)`` -> ``(B, L, F, N)``.
         """
-        out = self.denoiser(x_t, t, control)
+        out = self.denoiser(x_t, t, control, cond)
         if self.config.denoiser.output == "residual":
             return out
         logits, correction = out.chunk(2, dim=1)

@@ -95,7 +95,11 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
                 model.sample_rate,
             )
             * w.phase,
-            **({"si_sdr": si_sdr_loss(wave, clean) * w.si_sdr} if w.si_sdr else {}),
+            **(
+                {"si_sdr": si_sdr_loss(wave, clean, max_db=w.si_sdr_max_db) * w.si_sdr}
+                if w.si_sdr
+                else {}
+            ),
         }
 
     return loss

@@ -40,11 +40,16 @@ def phase_coherence_loss(
     return 1 - (weights * per_bin).sum() / weights.sum()
 
 
-def si_sdr_loss(est: torch.Tensor, ref: torch.Tensor, silent_db: float = -60.0) -> torch.Tensor:
+def si_sdr_loss(
+    est: torch.Tensor, ref: torch.Tensor, silent_db: float = -60.0, max_db: float | None = None
+) -> torch.Tensor:
     """Mean negative SI-SDR in dB over the batch items whose reference is not silent.
 
     Crops whose reference RMS is below ``silent_db`` dBFS have no defined SI-SDR and are left
-    out (zero loss when all are). Shape: ``(B, T)`` each -> scalar.
+    out (zero loss when all are). ``max_db`` soft-caps each item's SI-SDR ("thresholded SNR",
+    Wisdom et al. 2020): the error energy gets ``10^(-max_db/10)`` of the target's added, so
+    a nearly clean crop, whose dB gradient is huge, no longer outweighs the rest of the batch.
+    Shape: ``(B, T)`` each -> scalar.
     """
     energy = (ref**2).sum(-1)  # (B,)
     keep = energy > ref.shape[-1] * 10 ** (silent_db / 10)
@@ -53,5 +58,7 @@ def si_sdr_loss(est: torch.Tensor, ref: torch.Tensor, silent_db: float = -60.0) 
     est, ref, energy = est[keep], ref[keep], energy[keep]
     alpha = (est * ref).sum(-1) / energy
     target = alpha[:, None] * ref
-    ratio = (target**2).sum(-1) / ((target - est) ** 2).sum(-1).clamp_min(1e-10)
+    signal = (target**2).sum(-1)
+    floor = 0.0 if max_db is None else signal * 10 ** (-max_db / 10)
+    ratio = signal / (((target - est) ** 2).sum(-1) + floor).clamp_min(1e-10)
     return -10 * torch.log10(ratio.clamp_min(1e-10)).mean()
