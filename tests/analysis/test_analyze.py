@@ -90,6 +90,13 @@ def test_full_resolution_maps_see_smearing_and_holes():
     assert features(holed, RATE)[6].mean() > 1.3 * features(hits, RATE)[6].mean()
 
 
+def test_a_clip_shorter_than_the_longest_roughness_lag_still_has_features():
+    clip = _tone_mix(seconds=0.15)[0]  # ~14 frames at 44.1 kHz: below 2 x 12 + 1
+    feats = features(clip, RATE)
+    assert feats.shape[0] == 9 and np.isfinite(feats).all()
+    assert not feats[8].any() and feats[5].any()
+
+
 def test_a_five_input_detector_still_loads_and_reads_the_first_five_maps(tmp_path):
     import torch
 
