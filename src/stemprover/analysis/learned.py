@@ -78,6 +78,12 @@ def _mel_bank() -> np.ndarray:
     return librosa.filters.mel(sr=RATE, n_fft=ANALYSIS_STFT.n_fft, n_mels=MELS, fmin=20.0)
 
 
+@cache
+def _mel_average() -> np.ndarray:
+    """The mel bank with rows normalised to sum to 1: each band's mean over its bins."""
+    return _mel_bank() / (_mel_bank().sum(axis=1, keepdims=True) + EPS)
+
+
 def _mel_power(spec: np.ndarray) -> np.ndarray:
     """Shape: ``(F, N)`` complex -> ``(MELS, N)`` power."""
     return _mel_bank() @ (np.abs(spec) ** 2)
@@ -93,7 +99,8 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
 
     stem = at_rate(stem)
     spec = stft_np(stem, ANALYSIS_STFT)  # (C, F, N)
-    mid = _mel_power(spec.mean(axis=0))
+    lin = np.abs(spec.mean(axis=0)) ** 2  # (F, N) mid power per bin
+    mid = _mel_bank() @ lin
     floor = 1e-10 * mid.max() + 1e-30  # -100 dB re the file's peak: no absolute constant
 
     def db(power: np.ndarray) -> np.ndarray:
@@ -108,9 +115,8 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
     else:
         side = np.full_like(level, FLOOR_DB / 20)
     f = Features.of(stem, RATE, spec=spec)
-    bank = _mel_bank() / (_mel_bank().sum(axis=1, keepdims=True) + EPS)  # rows average bins
+    bank = _mel_average()
     wander = bank @ phasiness(f)
-    lin = np.abs(spec.mean(axis=0)) ** 2  # (F, N)
     # Bins more than 100 dB below the file's loudest one are held there (gain-invariant).
     lin_db = np.maximum(db(lin), 10 * np.log10(lin.max() + EPS) + FLOOR_DB - 20)
 
