@@ -11,8 +11,7 @@ DATA=${DATA:-data}
 SF=$(python -c "from stemprover.data import synth; print(synth.bundled_soundfont())")
 [ -f "$DATA/detector_eval/manifest.jsonl" ] || stemprover pairs --out "$DATA/detector_eval" \
   --synthetic 32 --seconds 8 --seed 9200 --soundfont "$SF" --producer simulate --split test -q
-stemprover detector train --pairs "$DATA/detector_pairs" --out runs/detector --steps 3000 \
-  --channels 24 --overwrite "$@"
+stemprover detector train --pairs "$DATA/detector_pairs" --out runs/detector --overwrite "$@"
 rm -rf src/stemprover/weights/detector
 cp -r runs/detector src/stemprover/weights/detector
 python bench/analyze_auroc.py "$DATA/detector_eval" --split test --limit 128 --save

@@ -55,8 +55,10 @@ EPS = 1e-12
 class DetectorConfig:
     """Network size and training settings."""
 
-    channels: int = 16
-    steps: int = 1500
+    # The bundled detector's recipe (bench/train_detector.sh, 128 songs). The earlier 16
+    # channels, 1500 steps and 48 songs scored smear and holes 0.84 on the same held-out pairs.
+    channels: int = 24
+    steps: int = 3000
     batch_size: int = 16
     seconds: float = 1.5
     lr: float = 2e-3
