@@ -59,6 +59,10 @@ class DenoiserConfig:
     # residual (as SR3 and ResShift do). Through the zero-initialised control branch alone the
     # main UNet learns to use the condition only once those convolutions have grown.
     concat_condition: bool = False
+    # Also give the control branch the log magnitude of each (real, imaginary) pair of the
+    # condition's latent, relative to its loudest element. From signed real/imaginary parts
+    # alone a convolution has to square to see level; masks depend on level in dB.
+    log_magnitude: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import torch
 from stemprover.config import load_config
 from stemprover.errors import StemProverError
 from stemprover.models import load_model
-from stemprover.models.control import PhaseAwareZeroConv
+from stemprover.models.control import PhaseAwareZeroConv, log_magnitude
 from stemprover.models.denoiser import BandAttention, row_bands
 from stemprover.models.enhancer import StemProverModel
 
@@ -76,6 +76,27 @@ def test_trained_control_does_change_the_output(model):
         x, cond, t = _latents(model, 1), _latents(model, 2), torch.tensor([300])
         assert not torch.allclose(
             trained.denoiser(x, t, None), trained.denoiser(x, t, trained.control(cond))
+        )
+
+
+def test_log_magnitude_control_input_is_the_pair_level_and_starts_as_the_identity(model):
+    from dataclasses import replace
+
+    cond = _latents(model, 2)
+    level = log_magnitude(cond)
+    half = cond.shape[1] // 2
+    power = cond[:, :half] ** 2 + cond[:, half:] ** 2  # (re, im) pairs
+    assert level.shape == power.shape
+    peak = power.amax(dim=(1, 2, 3), keepdim=True)
+    torch.testing.assert_close(level, torch.log10(power / peak + 1e-10) / 5)
+    torch.testing.assert_close(log_magnitude(cond * 100), level)  # the item's gain drops out
+    cfg = replace(model.config, denoiser=replace(model.config.denoiser, log_magnitude=True))
+    torch.manual_seed(0)
+    logmag = StemProverModel(cfg).eval()
+    spec = _spec(logmag)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            logmag.enhance(spec), logmag.through_latent(spec, lambda z: z), rtol=0, atol=1e-6
         )
 
 

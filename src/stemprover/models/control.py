@@ -43,6 +43,21 @@ class PhaseAwareZeroConv(nn.Module):
         return torch.cat([real, imag], dim=1) + self.bias[None, :, None, None]
 
 
+def log_magnitude(latent: torch.Tensor) -> torch.Tensor:
+    """Log magnitude of each (real, imaginary) channel pair, relative to the item's loudest.
+
+    Pairs follow :class:`PhaseAwareZeroConv`'s layout (first half real, second half
+    imaginary). ``log10`` of the power ratio over 5, floored at -100 dB: about ``[-2, 0]``,
+    and unchanged by the item's gain.
+
+    Shape: ``(B, C, H, W)`` -> ``(B, C/2, H, W)``.
+    """
+    a, b = latent.chunk(2, dim=1)
+    power = a**2 + b**2
+    peak = power.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-20)
+    return torch.log10(power / peak + 1e-10) / 5
+
+
 class ControlBranch(nn.Module):
     """A copy of the denoiser's encoder path, without time input, fed by the condition.
 
@@ -55,7 +70,9 @@ class ControlBranch(nn.Module):
         from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2D, get_down_block
 
         ch = cfg.block_out_channels
-        self.conv_in = nn.Conv2d(latent_channels, ch[0], 3, padding=1)
+        self.log_magnitude = cfg.log_magnitude
+        inputs = latent_channels + (latent_channels // 2 if cfg.log_magnitude else 0)
+        self.conv_in = nn.Conv2d(inputs, ch[0], 3, padding=1)
         self.down_blocks = nn.ModuleList()
         zero = [PhaseAwareZeroConv(ch[0])]
         prev = ch[0]
@@ -86,7 +103,7 @@ class ControlBranch(nn.Module):
 
     def forward(self, cond: torch.Tensor) -> list[torch.Tensor]:
         """Shape: cond ``(B, L, H, W)`` -> list of ``(B, C_k, H_k, W_k)``, mid block last."""
-        h = self.conv_in(cond)
+        h = self.conv_in(torch.cat([cond, log_magnitude(cond)], 1) if self.log_magnitude else cond)
         feats = [h]
         for block in self.down_blocks:
             h, res = block(hidden_states=h, temb=None)
