@@ -55,6 +55,10 @@ class DenoiserConfig:
     # r0 = tanh(a/2)·z_cond + b (a mask-like bias); "residual": r0 is predicted directly
     # (the default, so that models saved before the gain head load unchanged).
     output: str = "residual"
+    # "log_gain": like "gain", but the gain is exp(tanh(a/2)·ln max_gain), in
+    # (1/max_gain, max_gain): a spectral hole 30 dB deep needs a gain of ~5.6 on the
+    # 0.5-compressed spectrum, which "gain" (at most 2) cannot give.
+    max_gain: float = 8.0
     # Also give the condition's latent to the denoiser's first layer, beside the noised
     # residual (as SR3 and ResShift do). Through the zero-initialised control branch alone the
     # main UNet learns to use the condition only once those convolutions have grown.

@@ -90,7 +90,9 @@ def test_log_magnitude_control_input_is_the_pair_level_and_starts_as_the_identit
     peak = power.amax(dim=(1, 2, 3), keepdim=True)
     torch.testing.assert_close(level, torch.log10(power / peak + 1e-10) / 5)
     torch.testing.assert_close(log_magnitude(cond * 100), level)  # the item's gain drops out
-    cfg = replace(model.config, denoiser=replace(model.config.denoiser, log_magnitude=True))
+    cfg = replace(
+        model.config, denoiser=replace(model.config.denoiser, log_magnitude=True, output="log_gain")
+    )
     torch.manual_seed(0)
     logmag = StemProverModel(cfg).eval()
     spec = _spec(logmag)
@@ -204,7 +206,7 @@ def test_patch_autoencoder_is_lossless():
     torch.testing.assert_close(back[:, :-1], spec[:, :-1].to(torch.complex64))
 
 
-@pytest.mark.parametrize("output", ["gain", "residual"])
+@pytest.mark.parametrize("output", ["gain", "log_gain", "residual"])
 def test_output_heads_give_the_documented_residual(output):
     model = StemProverModel(load_config("tiny", [f"model.denoiser.output={output}"]).model).eval()
     x, cond, t = _latents(model, 1), _latents(model, 2), torch.tensor([300])
@@ -219,10 +221,14 @@ def test_output_heads_give_the_documented_residual(output):
     if output == "residual":
         assert raw.shape[1] == L
         torch.testing.assert_close(r0, raw)
-    else:
+    elif output == "gain":
         assert raw.shape[1] == 2 * L
         gain = torch.tanh(raw[:, :L] / 2)  # (B, L, F, N), in (-1, 1): a gain of 1 + gain
         torch.testing.assert_close(r0, gain * cond + raw[:, L:])
+    else:
+        assert raw.shape[1] == 2 * L
+        gain = 8.0 ** torch.tanh(raw[:, :L] / 2)  # in (1/8, 8), 1 at zero logits
+        torch.testing.assert_close(r0, (gain - 1) * cond + raw[:, L:])
 
 
 def test_safetensors_whose_header_length_starts_like_a_pickle_is_accepted(tmp_path):

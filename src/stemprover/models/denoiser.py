@@ -134,9 +134,11 @@ class LatentDenoiser(nn.Module):
                 )
             )
         self.conv_norm_out = nn.GroupNorm(groups, ch[0])
-        if cfg.output not in ("gain", "residual"):
-            raise ValueError(f"denoiser.output must be 'gain' or 'residual', got {cfg.output!r}")
-        heads = 2 if cfg.output == "gain" else 1  # gain logits and correction, or residual
+        if cfg.output not in ("gain", "log_gain", "residual"):
+            raise ValueError(
+                f"denoiser.output must be 'gain', 'log_gain' or 'residual', got {cfg.output!r}"
+            )
+        heads = 1 if cfg.output == "residual" else 2  # residual, or gain logits and correction
         self.conv_out = nn.Conv2d(ch[0], heads * latent_channels, 3, padding=1)
         # Zero output: with the model's preconditioning the untrained model passes its input.
         nn.init.zeros_(self.conv_out.weight)

@@ -101,12 +101,19 @@ class StemProverModel(nn.Module):
         enhancement networks learn fastest (Williamson et al. 2016, complex ratio masks);
         ``b`` lets it add what the condition lacks.
 
+        ``denoiser.output == "log_gain"`` widens the gain to ``exp(tanh(a/2)·ln G)`` in
+        ``(1/G, G)`` (``G = denoiser.max_gain``), so that deep holes can be filled.
+
         Shape: x_t, cond ``(B, L, F, N)``, t ``(B,)`` or ``(1,)`` -> ``(B, L, F, N)``.
         """
         out = self.denoiser(x_t, t, control, cond)
-        if self.config.denoiser.output == "residual":
+        head = self.config.denoiser
+        if head.output == "residual":
             return out
         logits, correction = out.chunk(2, dim=1)
+        if head.output == "log_gain":
+            gain = torch.exp(torch.tanh(logits / 2) * math.log(head.max_gain))
+            return (gain - 1) * cond + correction
         return torch.tanh(logits / 2) * cond + correction
 
     # -- inference --------------------------------------------------------------------
