@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Train the bundled default model with the project's own commands, from nothing.
+# Train the bundled default model and its adapters with the project's own commands, from nothing.
 # Resumable: run it again after an interruption and every step continues where it stopped.
-#   bash bench/train_default.sh            # data -> train -> copy into the package
+#   bash bench/train_default.sh            # data -> base -> adapters -> copy into the package
+# Budget (2-core CPU): base 1100 steps (~25 min), each adapter 400-500 steps (~8 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}
@@ -10,7 +11,22 @@ RUN=${RUN:-runs/default}
 [ -f "$DATA/train_pairs/manifest.jsonl" ] || \
   stemprover pairs --out "$DATA/train_pairs" --synthetic 48 --seconds 8 --seed 100 -q
 stemprover train --pairs "$DATA/train_pairs" --out "$RUN" --config base "$@"
+# One LoRA adapter per artifact type whose magnitude headroom is large
+# (bench/results/artifact_headroom.md), each on pairs with only that artifact (32 songs,
+# severity 0.3-1), mild to severe (progressive targeting).
+ADAPTER_SET="--set train.lr=0.001 --set train.valid_pairs=8 --set train.validate_every=100"
+for spec in transient_smear:400 musical_noise:500 spectral_holes:500; do
+  name=${spec%%:*} steps=${spec##*:}
+  [ -f "$DATA/${name}_pairs/manifest.jsonl" ] || \
+    stemprover pairs --out "$DATA/${name}_pairs" --synthetic 32 --seconds 8 --seed 500 \
+      --producer simulate --artifacts "$name" --severity 0.3,1 -q
+  stemprover train --pairs "$DATA/${name}_pairs" --out "$RUN-adapter-$name" --adapter "$name" \
+    --model "$RUN/model" --set train.steps="$steps" $ADAPTER_SET
+done
 rm -rf src/stemprover/weights/default
-mkdir -p src/stemprover/weights
-cp -r "$RUN/model" src/stemprover/weights/default
-echo "default model -> src/stemprover/weights/default"
+mkdir -p src/stemprover/weights/default/adapters
+cp "$RUN"/model/* src/stemprover/weights/default/
+for name in transient_smear musical_noise spectral_holes; do
+  cp -r "$RUN-adapter-$name/adapter/$name" src/stemprover/weights/default/adapters/
+done
+echo "default model and adapters -> src/stemprover/weights/default"

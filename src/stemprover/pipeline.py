@@ -79,6 +79,7 @@ class EnhancePipeline:
         self.model = model.to(self.device)
         self.segment = segment or SegmentConfig()
         self.progress = progress
+        self.last_adapters: dict[str, float] | None = None
 
     def process_block(self, block: np.ndarray, rate: int) -> np.ndarray:
         """Enhance one segment (context included). Shape: ``(C, n)`` -> ``(C, n)``."""
@@ -100,22 +101,27 @@ class EnhancePipeline:
             y = _fit_length(y, block.shape[-1])
         return y.astype(block.dtype, copy=False)
 
-    def _choose_adapters(self, info: io.AudioInfo) -> dict[str, float]:
+    def _choose_adapters(self, audio: np.ndarray, rate: int) -> dict[str, float]:
         """``--adapters auto``: weight each stored adapter by its artifact's detected severity
-        (on the first 30 s, so memory stays flat on long files)."""
+        in ``audio`` (callers pass at most the first 30 s, so memory stays flat on long files).
+        """
         from stemprover.analysis import analyze
         from stemprover.models import lora
 
-        with io.BlockReader(info, "float64") as reader:
-            head = reader.read(0, min(info.frames, round(AUTO_ANALYSIS_SECONDS * info.sample_rate)))
-        report = analyze(head, info.sample_rate)
+        report = analyze(audio.astype(np.float64, copy=False), rate)
         weights = {name: round(report[name]["score"], 3) for name in self.model.adapter_weights}
         lora.set_weights(self.model, weights)
         return weights
 
     def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
-        """Enhance an in-memory signal. Shape: ``(C, T)`` -> ``(C, T)``."""
+        """Enhance an in-memory signal. Shape: ``(C, T)`` -> ``(C, T)``.
+
+        With ``--adapters auto`` the weights chosen are kept in ``last_adapters``.
+        """
         audio = np.atleast_2d(audio)
+        if getattr(self.model, "auto_adapters", False):
+            head = audio[:, : round(AUTO_ANALYSIS_SECONDS * rate)]
+            self.last_adapters = self._choose_adapters(head, rate)
         length, overlap, context = self.segment.samples(rate)
         blocks = overlap_add(
             array_reader(audio),
@@ -144,7 +150,9 @@ class EnhancePipeline:
             )
         result = FileResult(src, dst, audio_seconds=info.duration)
         if getattr(self.model, "auto_adapters", False):
-            result.adapters = self._choose_adapters(info)
+            with io.BlockReader(info, "float64") as reader:
+                frames = min(info.frames, round(AUTO_ANALYSIS_SECONDS * info.sample_rate))
+                result.adapters = self._choose_adapters(reader.read(0, frames), info.sample_rate)
         peak = 0.0
         length, overlap, context = self.segment.samples(info.sample_rate)
         bar = tqdm(

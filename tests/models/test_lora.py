@@ -91,3 +91,28 @@ def test_parse_adapters():
     assert lora.parse_adapters("bleed=0.7,hf_loss=0.3") == {"bleed": 0.7, "hf_loss": 0.3}
     with pytest.raises(StemProverError):
         lora.parse_adapters("bleed=lots")
+
+
+def test_auto_adapters_are_weighted_in_memory_too(tmp_path):
+    """`evaluate` and `bench` enhance arrays, not files: `auto` must weigh adapters there too."""
+    import numpy as np
+
+    from stemprover.models import load_model
+    from stemprover.pipeline import EnhancePipeline
+
+    model = _model()
+    cfg = AdapterConfig(rank=2, alpha=2)
+    fingerprint = lora.base_fingerprint(model)
+    folder = model.save(tmp_path / "model")  # the base alone, before LoRA is injected
+    _randomise(lora.add_adapter(model, "hf_loss", cfg))
+    lora.save_adapter(model, "hf_loss", cfg, folder / "adapters" / "hf_loss", fingerprint)
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal((1, 22050))).astype(np.float32)
+    auto = EnhancePipeline(load_model(folder, adapters="auto"), progress=False)
+    out = auto(audio, 44100)
+    weight = auto.last_adapters["hf_loss"]
+    assert 0 < weight <= 1
+    fixed = load_model(folder, adapters=f"hf_loss={weight}")
+    np.testing.assert_allclose(out, EnhancePipeline(fixed, progress=False)(audio, 44100))
+    base = EnhancePipeline(load_model(folder, adapters="none"), progress=False)(audio, 44100)
+    assert not np.allclose(out, base)
