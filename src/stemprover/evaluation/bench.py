@@ -221,6 +221,11 @@ def _group_key(group: str) -> tuple[int, str]:
     return next(i for i, p in enumerate(GROUP_ORDER) if group.startswith(p)), group
 
 
+def _steps_key(system: str) -> int:
+    """``steps=10`` -> 10, so the sweep table reads 0, 1, 4, 10, 25 and not 0, 1, 10, 25, 4."""
+    return int(system.split("=")[1]) if system.startswith("steps=") else -1
+
+
 def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
     parts = []
     if summary:
@@ -249,7 +254,7 @@ def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
     if sweep:
         rows = [
             {"steps": s.split("=")[1], **{m: v.get(m, float("nan")) for m in TABLE_METRICS}}
-            for s, v in sweep["all"].items()
+            for s, v in sorted(sweep["all"].items(), key=lambda kv: _steps_key(kv[0]))
             if s != "input"
         ]
         parts += [
