@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stemprover.evaluation.bench import markdown_table, provenance, save_results
 from stemprover.evaluation.run import EvalConfig, evaluate
-from stemprover.models.base import bundled_models, load_model, model_adapters
+from stemprover.models.base import load_model, model_adapters
 from stemprover.pipeline import EnhancePipeline
 
 
@@ -27,7 +27,7 @@ def main() -> None:
     for folder in args.adapters:
         model = load_model(args.model, adapters=str(folder))
         models[f"base+{folder.name}"] = EnhancePipeline(model, progress=False)
-    if model_adapters(bundled_models().get(args.model, Path(args.model))):
+    if model_adapters(args.model):
         models["auto"] = EnhancePipeline(load_model(args.model, adapters="auto"), progress=False)
     systems = ("input", *models)
     summary = evaluate(

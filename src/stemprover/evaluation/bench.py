@@ -186,7 +186,7 @@ def make_heldout(cfg: BenchConfig) -> Path:
 def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     """Evaluate baselines and model modes on the held-out set; then the ``--steps`` sweep."""
     from stemprover.evaluation.run import EvalConfig, evaluate
-    from stemprover.models.base import bundled_models, load_model, model_adapters
+    from stemprover.models.base import load_model, model_adapters
     from stemprover.models.enhancer import AutoencoderRoundTrip
     from stemprover.pipeline import EnhancePipeline
 
@@ -201,7 +201,7 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
         "predictive": pipe(load_model(cfg.model, steps=0)),
         "diffusion": pipe(default),
     }
-    if model_adapters(bundled_models().get(cfg.model, Path(cfg.model))):
+    if model_adapters(cfg.model):
         models["adapters-auto"] = pipe(load_model(cfg.model, adapters="auto"))
     systems = ("input", "spectral-gate", "wiener", *models, "oracle")
     summary = evaluate(

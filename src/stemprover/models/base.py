@@ -60,9 +60,10 @@ def bundled_models() -> dict[str, Path]:
     return {p.name: p for p in sorted(BUNDLED.iterdir()) if (p / "config.json").exists()}
 
 
-def model_adapters(folder: Path) -> dict[str, Path]:
-    """Adapters stored with a model: ``<model>/adapters/<name>/adapter.json``."""
-    root = Path(folder) / "adapters"
+def model_adapters(name_or_path: str | Path) -> dict[str, Path]:
+    """Adapters stored with a model (a bundled name or a folder):
+    ``<model>/adapters/<name>/adapter.json``."""
+    root = bundled_models().get(str(name_or_path), Path(name_or_path)) / "adapters"
     if not root.is_dir():
         return {}
     return {p.name: p for p in sorted(root.iterdir()) if (p / "adapter.json").exists()}
