@@ -111,17 +111,19 @@ class EnhancePipeline:
         report = analyze(audio.astype(np.float64, copy=False), rate)
         weights = {name: round(report[name]["score"], 3) for name in self.model.adapter_weights}
         lora.set_weights(self.model, weights)
+        self.last_adapters = weights
         return weights
 
     def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
         """Enhance an in-memory signal. Shape: ``(C, T)`` -> ``(C, T)``.
 
-        With ``--adapters auto`` the weights chosen are kept in ``last_adapters``.
+        With ``--adapters auto`` the weights chosen (here or by :meth:`enhance_file`) are kept
+        in ``last_adapters``.
         """
         audio = np.atleast_2d(audio)
         if getattr(self.model, "auto_adapters", False):
             head = audio[:, : round(AUTO_ANALYSIS_SECONDS * rate)]
-            self.last_adapters = self._choose_adapters(head, rate)
+            self._choose_adapters(head, rate)
         length, overlap, context = self.segment.samples(rate)
         blocks = overlap_add(
             array_reader(audio),
