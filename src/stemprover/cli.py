@@ -240,7 +240,13 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pairs", type=Path, required=True, help="pairs folder (from `pairs`)")
+    p.add_argument(
+        "--pairs",
+        type=Path,
+        action="append",
+        required=True,
+        help="pairs folder (from `pairs`); repeat to train on several",
+    )
     p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
     p.add_argument("--config", default="base", help="preset name (tiny, base) or YAML path")
     p.add_argument(

@@ -95,6 +95,8 @@ class LossConfig:
     si_sdr: float = 0.0
     # Soft cap on each crop's SI-SDR in that loss (None: uncapped), see losses.si_sdr_loss.
     si_sdr_max_db: float | None = None
+    # Negative SNR (dB) of the decoded estimate: as si_sdr, but the output level counts too.
+    snr: float = 0.0
     mrstft_ffts: tuple[int, ...] = (256, 512, 1024)
 
 

@@ -127,3 +127,10 @@ def test_json_safe_turns_non_finite_scores_into_null():
         json_safe({"a": [1.0, float("nan")], "b": {"c": float("inf")}}), allow_nan=False
     )
     assert json.loads(text) == {"a": [1.0, None], "b": {"c": None}}
+
+
+def test_level_db_is_the_gain_error_that_si_sdr_ignores():
+    ref = np.random.default_rng(3).standard_normal((2, RATE))
+    assert metrics.level_db(ref, 0.5 * ref) == pytest.approx(-6.0206, abs=1e-3)
+    assert metrics.level_db(ref, ref) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.si_sdr(ref, 0.5 * ref) > 100

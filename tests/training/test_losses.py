@@ -36,3 +36,18 @@ def test_si_sdr_cap_bounds_each_item_and_leaves_bad_estimates_alone():
     assert -30.0 <= float(capped) < -29.9
     bad, bad_capped = si_sdr_loss(est[1:], ref[1:]), si_sdr_loss(est[1:], ref[1:], max_db=30.0)
     assert abs(float(bad) - float(bad_capped)) < 0.01
+
+
+def test_snr_loss_counts_the_output_level_that_si_sdr_ignores():
+    rng = np.random.default_rng(2)
+    ref = torch.from_numpy(rng.standard_normal((2, 4000)))
+    quiet = 0.5 * ref  # right shape, 6 dB too quiet
+    assert float(si_sdr_loss(quiet, ref, max_db=60.0)) < -59.9  # SI-SDR: perfect
+    snr = si_sdr_loss(quiet, ref, scale_invariant=False)
+    assert abs(float(snr) + 10 * np.log10(1 / 0.25)) < 1e-6  # SNR: 6.02 dB
+    # Gradient descent on it raises the level towards the reference's.
+    est = quiet.clone().requires_grad_()
+    si_sdr_loss(est, ref, scale_invariant=False).backward()
+    with torch.no_grad():
+        stepped = est - 1e-3 * est.grad
+    assert float((stepped * ref).sum() / (ref * ref).sum()) > 0.5

@@ -267,3 +267,18 @@ def test_adapter_training_and_use(pairs, tmp_path, capsys):
         == 1
     )
     assert "unknown adapter 'crackle'" in capsys.readouterr().err
+
+
+def test_pair_crops_pool_several_folders_in_order(pairs, tmp_path):
+    from stemprover.training.data import PairCrops
+
+    one = PairCrops(pairs, "train", 16000, 0.5)
+    both = PairCrops([pairs, pairs], "train", 16000, 0.5)
+    assert len(both) == 2 * len(one)
+    assert both.records[: len(one)] == one.records == both.records[len(one) :]
+    np.testing.assert_array_equal(both.clean[len(one)], one.clean[0])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.jsonl").write_text("")
+    with pytest.raises(StemProverError, match="no 'train' pairs"):
+        PairCrops([empty], "train", 16000, 0.5)

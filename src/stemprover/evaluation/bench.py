@@ -31,6 +31,7 @@ TABLE_METRICS = (
     "si_sdr_improvement",
     "sdr",
     "mel_snr",
+    "level_db",
     "bleedless",
     "fullness",
     "phase_coherence",

@@ -40,6 +40,13 @@ def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
     return float(np.mean(vals))
 
 
+def level_db(ref: np.ndarray, est: np.ndarray) -> float:
+    """Output level relative to the reference, dB (0 is right). SI-SDR and SDR ignore it."""
+    if _silent(ref):
+        return float("nan")
+    return float(10 * np.log10((np.sum(est**2) + EPS) / (np.sum(ref**2) + EPS)))
+
+
 def sdr(ref: np.ndarray, est: np.ndarray) -> float:
     """Global BSS Eval v4 SDR with a 512-tap distortion filter (fast_bss_eval)."""
     import fast_bss_eval
@@ -205,6 +212,7 @@ class Scores:
     sdr: float
     sdr_median: float
     mel_snr: float
+    level_db: float
     bleedless: float
     fullness: float
     phase_coherence: float
@@ -242,6 +250,7 @@ def score(ref: np.ndarray | Views, est: np.ndarray, rate: int, vocals: bool = Fa
         sdr=sdr(ref, est),
         sdr_median=sdr_median(ref, est, rate),
         mel_snr=mel_snr(ref_views, est_views, rate),
+        level_db=level_db(ref, est),
         bleedless=bleedless,
         fullness=fullness,
         phase_coherence=sum(bands[b]["phase_coherence"] * w for b, w in weights.items()) / total,

@@ -24,6 +24,7 @@ MAIN_METRICS = (
     "sdr",
     "sdr_median",
     "mel_snr",
+    "level_db",
     "bleedless",
     "fullness",
     "phase_coherence",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ class PairCrops:
     """Random mono crops of (clean, artifacted) pairs.
 
     Args:
-        pairs: Pairs folder.
+        pairs: Pairs folder, or several (their records are pooled, in the order given).
         split: Which split to load.
         rate: Model sample rate (pairs are resampled once, on load).
         seconds: Crop length.
@@ -29,25 +30,31 @@ class PairCrops:
 
     def __init__(
         self,
-        pairs: Path,
+        pairs: Path | Sequence[Path],
         split: str,
         rate: int,
         seconds: float,
         where=None,
         curriculum: tuple[str, float] | None = None,
     ) -> None:
-        records = [
-            r for r in read_manifest(pairs) if r["split"] == split and (where is None or where(r))
+        folders = [Path(pairs)] if isinstance(pairs, str | Path) else [Path(p) for p in pairs]
+        found = [
+            (folder, r)
+            for folder in folders
+            for r in read_manifest(folder)
+            if r["split"] == split and (where is None or where(r))
         ]
-        if not records:
-            raise StemProverError(f"no {split!r} pairs to train on", pairs)
-        self.records = records
+        if not found:
+            raise StemProverError(
+                f"no {split!r} pairs to train on", ", ".join(str(f) for f in folders)
+            )
+        self.records = [r for _, r in found]
         self.length = round(seconds * rate)
         self.curriculum = curriculum
         self.clean, self.artifacted = [], []
-        for rec in records:
+        for folder, rec in found:
             for key, store in (("clean", self.clean), ("artifacted", self.artifacted)):
-                audio, info = io.read(Path(pairs) / rec[key], "float32")  # (C, T)
+                audio, info = io.read(folder / rec[key], "float32")  # (C, T)
                 if info.sample_rate != rate:
                     audio = soxr.resample(audio.T, info.sample_rate, rate).T.astype(np.float32)
                 store.append(audio)

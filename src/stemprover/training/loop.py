@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +100,14 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
                 if w.si_sdr
                 else {}
             ),
+            **(
+                {
+                    "snr": si_sdr_loss(wave, clean, max_db=w.si_sdr_max_db, scale_invariant=False)
+                    * w.snr
+                }
+                if w.snr
+                else {}
+            ),
         }
 
     return loss
@@ -132,6 +140,7 @@ def validate(
     device = str(model.autoencoder.latent_scale.device.type)
     n = round(seconds * model.sample_rate)
     out = {"input": [], "autoencoder": [], "model": []}
+    level = []  # output level relative to the input, dB: a drifting gain shows here
     model.eval()
     ae = EnhancePipeline(AutoencoderRoundTrip(model), device=device, progress=False)
     pipe = EnhancePipeline(model.configure(seed=0), device=device, progress=False)
@@ -139,9 +148,13 @@ def validate(
         clean, art = clean[:, :n].astype(np.float64), art[:, :n].astype(np.float64)
         out["input"].append(si_sdr(clean, art))
         out["autoencoder"].append(si_sdr(clean, ae(clean, model.sample_rate)))
-        out["model"].append(si_sdr(clean, pipe(art, model.sample_rate)))
+        est = pipe(art, model.sample_rate)
+        out["model"].append(si_sdr(clean, est))
+        level.append(10 * np.log10((np.sum(est**2) + 1e-12) / (np.sum(art**2) + 1e-12)))
     model.train()
-    return {f"valid_si_sdr_{k}": float(np.nanmean(v)) for k, v in out.items()}
+    return {f"valid_si_sdr_{k}": float(np.nanmean(v)) for k, v in out.items()} | {
+        "valid_level_db_model": float(np.mean(level))
+    }
 
 
 def _run_stage(
@@ -227,7 +240,11 @@ def _run_stage(
 
 
 def train(
-    cfg: RunConfig, pairs: Path, run: Path, base_model: Path | None = None, progress: bool = True
+    cfg: RunConfig,
+    pairs: Path | Sequence[Path],
+    run: Path,
+    base_model: Path | None = None,
+    progress: bool = True,
 ) -> Path:
     """Train (or resume) a model; returns the exported model folder ``run/model``."""
     from accelerate import Accelerator
@@ -327,7 +344,12 @@ def _load_base_unet(model: StemProverModel, base: Path) -> None:
 
 
 def train_adapter(
-    cfg: RunConfig, pairs: Path, run: Path, base: str, name: str, progress: bool = True
+    cfg: RunConfig,
+    pairs: Path | Sequence[Path],
+    run: Path,
+    base: str,
+    name: str,
+    progress: bool = True,
 ) -> Path:
     """Train LoRA adapter ``name`` on a frozen base model, on pairs that have that artifact,
     mild to severe. Returns the adapter folder ``run/adapter/<name>``."""

@@ -41,9 +41,19 @@ def phase_coherence_loss(
 
 
 def si_sdr_loss(
-    est: torch.Tensor, ref: torch.Tensor, silent_db: float = -60.0, max_db: float | None = None
+    est: torch.Tensor,
+    ref: torch.Tensor,
+    silent_db: float = -60.0,
+    max_db: float | None = None,
+    scale_invariant: bool = True,
 ) -> torch.Tensor:
     """Mean negative SI-SDR in dB over the batch items whose reference is not silent.
+
+    With ``scale_invariant=False`` it is the negative SNR instead: the target is the reference
+    itself, so a wrong output level costs as much as any other error. SI-SDR alone leaves the
+    level free, and a model trained with it beside the latent MSE learned a global gain of
+    0.63 (the MSE optimum in the compressed domain), which SI-SDR does not see and every
+    level-aware metric (mel-SNR, fullness) does.
 
     Crops whose reference RMS is below ``silent_db`` dBFS have no defined SI-SDR and are left
     out (zero loss when all are). ``max_db`` soft-caps each item's SI-SDR ("thresholded SNR",
@@ -56,7 +66,7 @@ def si_sdr_loss(
     if not keep.any():
         return est.new_zeros(())
     est, ref, energy = est[keep], ref[keep], energy[keep]
-    alpha = (est * ref).sum(-1) / energy
+    alpha = (est * ref).sum(-1) / energy if scale_invariant else torch.ones_like(energy)
     target = alpha[:, None] * ref
     signal = (target**2).sum(-1)
     floor = 0.0 if max_db is None else signal * 10 ** (-max_db / 10)
