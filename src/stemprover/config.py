@@ -112,6 +112,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     validate_every: int = 500
     valid_pairs: int = 4
+    # Share of training crops whose input is the clean crop (identity pairs): on nearly clean
+    # stems the model must change nothing.
+    identity_pairs: float = 0.0
     seed: int = 0
     num_workers: int = 0
 

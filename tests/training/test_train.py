@@ -282,3 +282,15 @@ def test_pair_crops_pool_several_folders_in_order(pairs, tmp_path):
     (empty / "manifest.jsonl").write_text("")
     with pytest.raises(StemProverError, match="no 'train' pairs"):
         PairCrops([empty], "train", 16000, 0.5)
+
+
+def test_identity_pairs_give_the_clean_crop_as_input(pairs):
+    from stemprover.training.data import PairCrops
+
+    plain = PairCrops(pairs, "train", 16000, 0.5)
+    clean, art = PairCrops(pairs, "train", 16000, 0.5, identity=1.0).batch(
+        6, np.random.default_rng(0)
+    )
+    assert torch.equal(clean, art)
+    clean0, art0 = plain.batch(6, np.random.default_rng(0))
+    assert not torch.equal(clean0, art0)  # the pairs themselves differ

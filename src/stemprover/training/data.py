@@ -26,6 +26,8 @@ class PairCrops:
         curriculum: ``(artifact, start)``: progressive targeting, drawing only pairs whose
             severity of ``artifact`` is at most a ceiling that rises from ``start`` to 1 over
             the first 70% of training.
+        identity: Share of crops whose input is the clean crop itself, so that the model also
+            learns to leave clean audio alone.
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class PairCrops:
         seconds: float,
         where=None,
         curriculum: tuple[str, float] | None = None,
+        identity: float = 0.0,
     ) -> None:
         folders = [Path(pairs)] if isinstance(pairs, str | Path) else [Path(p) for p in pairs]
         found = [
@@ -51,6 +54,7 @@ class PairCrops:
         self.records = [r for _, r in found]
         self.length = round(seconds * rate)
         self.curriculum = curriculum
+        self.identity = identity
         self.clean, self.artifacted = [], []
         for folder, rec in found:
             for key, store in (("clean", self.clean), ("artifacted", self.artifacted)):
@@ -87,6 +91,8 @@ class PairCrops:
             ch = int(rng.integers(c.shape[0]))
             start = int(rng.integers(0, max(1, c.shape[-1] - self.length)))
             seg_c, seg_a = c[ch, start : start + self.length], a[ch, start : start + self.length]
+            if self.identity and rng.random() < self.identity:
+                seg_a = seg_c
             pad = self.length - len(seg_c)
             clean.append(np.pad(seg_c, (0, pad)))
             art.append(np.pad(seg_a, (0, pad)))

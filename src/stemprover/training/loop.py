@@ -263,7 +263,13 @@ def train(
     model = StemProverModel(cfg.model, vae=_base_vae(base_model)).to(accelerator.device)
     if base_model is not None:
         _load_base_unet(model, base_model)
-    data = PairCrops(pairs, "train", cfg.model.sample_rate, cfg.train.segment_seconds)
+    data = PairCrops(
+        pairs,
+        "train",
+        cfg.model.sample_rate,
+        cfg.train.segment_seconds,
+        identity=cfg.train.identity_pairs,
+    )
     valid = _maybe(
         lambda: PairCrops(pairs, "valid", cfg.model.sample_rate, cfg.train.segment_seconds)
     )
@@ -385,6 +391,7 @@ def train_adapter(
         cfg.train.segment_seconds,
         where=lambda r: name in r["artifacts"],
         curriculum=(name, cfg.adapter.curriculum_start),
+        identity=cfg.train.identity_pairs,
     )
     valid = _maybe(
         lambda: PairCrops(
