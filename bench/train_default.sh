@@ -22,10 +22,8 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN" --config base "$@"
 # severity 0.3-1), mild to severe (progressive targeting).
 # A spectral_holes adapter made the same way (500 steps) lost to the base on held-out holes
 # pairs (bench/results/adapter_eval.md), so it is not trained or shipped.
-# No identity pairs for adapters: with a quarter of them (and the SNR loss) a smear adapter
-# gained +0.002 dB on its validation pairs in 300 steps, without them +0.21 in 400.
+# Adapters train without identity pairs (adapter.identity_pairs, 0 by default).
 ADAPTER_SET="--set train.lr=0.001 --set train.valid_pairs=8 --set train.validate_every=100"
-ADAPTER_SET="$ADAPTER_SET --set train.identity_pairs=0"
 for spec in transient_smear:400 musical_noise:500; do
   name=${spec%%:*} steps=${spec##*:}
   [ -f "$DATA/${name}_pairs/manifest.jsonl" ] || \

@@ -131,6 +131,9 @@ class AdapterConfig:
     include_control: bool = False
     # Progressive targeting: training starts on pairs up to this severity and widens to all.
     curriculum_start: float = 0.4
+    # Identity pairs for adapters (train.identity_pairs is the base's): with a quarter of them
+    # a smear adapter gained +0.002 dB on its validation pairs in 300 steps, without +0.21.
+    identity_pairs: float = 0.0
 
 
 @dataclass(frozen=True)

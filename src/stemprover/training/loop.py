@@ -134,7 +134,7 @@ def validate(
     """SI-SDR of the autoencoder round trip and of the model vs the input on valid pairs."""
     if data is None:
         return {}
-    from stemprover.evaluation.metrics import si_sdr
+    from stemprover.evaluation.metrics import level_db, si_sdr
     from stemprover.pipeline import EnhancePipeline
 
     device = str(model.autoencoder.latent_scale.device.type)
@@ -150,10 +150,10 @@ def validate(
         out["autoencoder"].append(si_sdr(clean, ae(clean, model.sample_rate)))
         est = pipe(art, model.sample_rate)
         out["model"].append(si_sdr(clean, est))
-        level.append(10 * np.log10((np.sum(est**2) + 1e-12) / (np.sum(art**2) + 1e-12)))
+        level.append(level_db(art, est))
     model.train()
     return {f"valid_si_sdr_{k}": float(np.nanmean(v)) for k, v in out.items()} | {
-        "valid_level_db_model": float(np.mean(level))
+        "valid_level_db_model": float(np.nanmean(level))
     }
 
 
@@ -391,7 +391,7 @@ def train_adapter(
         cfg.train.segment_seconds,
         where=lambda r: name in r["artifacts"],
         curriculum=(name, cfg.adapter.curriculum_start),
-        identity=cfg.train.identity_pairs,
+        identity=cfg.adapter.identity_pairs,
     )
     valid = _maybe(
         lambda: PairCrops(

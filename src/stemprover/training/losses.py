@@ -52,8 +52,8 @@ def si_sdr_loss(
     With ``scale_invariant=False`` it is the negative SNR instead: the target is the reference
     itself, so a wrong output level costs as much as any other error. SI-SDR alone leaves the
     level free, and a model trained with it beside the latent MSE learned a global gain of
-    0.63 (the MSE optimum in the compressed domain), which SI-SDR does not see and every
-    level-aware metric (mel-SNR, fullness) does.
+    about 0.63 (the MSE on the compressed spectrum is lower for it), which SI-SDR does not see
+    and every level-aware metric (mel-SNR, fullness) does.
 
     Crops whose reference RMS is below ``silent_db`` dBFS have no defined SI-SDR and are left
     out (zero loss when all are). ``max_db`` soft-caps each item's SI-SDR ("thresholded SNR",
