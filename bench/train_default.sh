@@ -22,11 +22,10 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN" --config base "$@"
 # severity 0.3-1), mild to severe (progressive targeting).
 # A spectral_holes adapter made the same way (500 steps, on the previous base) lost to that
 # base on held-out holes pairs (bench/results/adapter_eval.md as of commit 8654324), so it is
-# not trained or shipped. A bleed adapter (bleed:500) beats today's base on held-out bleed
-# pairs (adapter_eval.md) but is not shipped until `stemprover bench` is re-run with it.
+# not trained or shipped.
 # Adapters train without identity pairs (adapter.identity_pairs, 0 by default).
 ADAPTER_SET="--set train.lr=0.001 --set train.valid_pairs=8 --set train.validate_every=100"
-for spec in transient_smear:400 musical_noise:500; do
+for spec in transient_smear:400 musical_noise:500 bleed:500; do
   name=${spec%%:*} steps=${spec##*:}
   [ -f "$DATA/${name}_pairs/manifest.jsonl" ] || \
     stemprover pairs --out "$DATA/${name}_pairs" --synthetic 32 --seconds 8 --seed 500 \
@@ -37,7 +36,7 @@ done
 rm -rf src/stemprover/weights/default
 mkdir -p src/stemprover/weights/default/adapters
 cp "$RUN"/model/* src/stemprover/weights/default/
-for name in transient_smear musical_noise; do
+for name in transient_smear musical_noise bleed; do
   cp -r "$RUN-adapter-$name/adapter/$name" src/stemprover/weights/default/adapters/
 done
 echo "default model and adapters -> src/stemprover/weights/default"
