@@ -59,8 +59,10 @@ def provenance() -> dict:
         rev = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
+        # Untracked files count: a new adapter or model not yet committed changes the results.
+        # Ignored ones (data/, runs/) do not.
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+            ["git", "status", "--porcelain"], capture_output=True, text=True
         ).stdout.strip()
         rev += "+dirty" if dirty else ""
     except (OSError, subprocess.CalledProcessError):

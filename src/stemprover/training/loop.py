@@ -85,30 +85,28 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
         x0 = zc + r0
         spec = model.autoencoder.decode(x0)  # gradients reach x0 through the frozen decoder
         wave = _wave(spec, model, clean.shape[-1])
-        return {
-            "diffusion": torch.nn.functional.mse_loss(r0, residual) * w.diffusion,
-            "mrstft": mrstft_loss(wave, clean, w.mrstft_ffts) * w.mrstft,
-            "phase": phase_coherence_loss(
-                decompress(spec, model.stft),
-                decompress(spec_clean, model.stft),
-                model.stft,
-                model.sample_rate,
+        # Only the terms with a weight are computed: unweighted STFT and phase terms made a base
+        # training step 20% slower (1024 vs 818 ms on 2 cores), and the default has neither.
+        parts = {"diffusion": torch.nn.functional.mse_loss(r0, residual) * w.diffusion}
+        if w.mrstft:
+            parts["mrstft"] = mrstft_loss(wave, clean, w.mrstft_ffts) * w.mrstft
+        if w.phase:
+            parts["phase"] = (
+                phase_coherence_loss(
+                    decompress(spec, model.stft),
+                    decompress(spec_clean, model.stft),
+                    model.stft,
+                    model.sample_rate,
+                )
+                * w.phase
             )
-            * w.phase,
-            **(
-                {"si_sdr": si_sdr_loss(wave, clean, max_db=w.si_sdr_max_db) * w.si_sdr}
-                if w.si_sdr
-                else {}
-            ),
-            **(
-                {
-                    "snr": si_sdr_loss(wave, clean, max_db=w.si_sdr_max_db, scale_invariant=False)
-                    * w.snr
-                }
-                if w.snr
-                else {}
-            ),
-        }
+        if w.si_sdr:
+            parts["si_sdr"] = si_sdr_loss(wave, clean, max_db=w.si_sdr_max_db) * w.si_sdr
+        if w.snr:
+            parts["snr"] = (
+                si_sdr_loss(wave, clean, max_db=w.si_sdr_max_db, scale_invariant=False) * w.snr
+            )
+        return parts
 
     return loss
 
