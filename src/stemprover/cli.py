@@ -28,7 +28,11 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default="default", help="bundled model name, `null`, or a model folder"
     )
-    p.add_argument("--adapters", default="none", help="none, auto, a,b or a=0.7,b=0.3")
+    p.add_argument(
+        "--adapters",
+        help="none, auto, a,b or a=0.7,b=0.3 (default: auto when the model has adapters, "
+        "else none)",
+    )
     p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
     p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
     p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
@@ -43,7 +47,7 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
 
 def _enhance(args: argparse.Namespace) -> int:
     from stemprover.audio.chunking import SegmentConfig
-    from stemprover.models.base import load_model
+    from stemprover.models.base import default_adapters, load_model
     from stemprover.pipeline import EnhancePipeline, enhance_paths
 
     try:
@@ -52,7 +56,7 @@ def _enhance(args: argparse.Namespace) -> int:
         raise StemProverError(str(err)) from None
     model = load_model(
         args.model,
-        adapters=args.adapters,
+        adapters=args.adapters or default_adapters(args.model),
         steps=args.steps,
         strength=args.strength,
         seed=args.seed,

@@ -7,7 +7,7 @@ from pathlib import Path
 from stemprover.audio import io
 from stemprover.data.pairs import PairsConfig, build_pairs
 from stemprover.evaluation.run import EvalConfig, evaluate
-from stemprover.models.base import load_model
+from stemprover.models.base import default_adapters, load_model
 from stemprover.pipeline import EnhancePipeline
 
 
@@ -20,12 +20,15 @@ def run_demo(
     progress: bool = True,
 ) -> Path:
     """Render one song (held-out SoundFont seed range), separate its mixture with degraded
-    masks, enhance the four stems with ``model`` and write the evaluation report.
+    masks, enhance the four stems with ``model`` in its default mode (with ``auto`` adapters
+    when it has any, as ``stemprover enhance`` does) and write the evaluation report.
 
     Returns:
         The report's path, ``out/report/report.html``.
     """
-    enhancer = EnhancePipeline(load_model(model), device="auto", progress=False)
+    enhancer = EnhancePipeline(
+        load_model(model, adapters=default_adapters(model)), device="auto", progress=False
+    )
     with io.atomic_dir(out, overwrite) as tmp:
         build_pairs(
             PairsConfig(

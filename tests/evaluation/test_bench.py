@@ -1,8 +1,9 @@
-"""Provenance of benchmark results."""
+"""Provenance of benchmark results; what the speed table runs."""
 
 import subprocess
 
-from stemprover.evaluation.bench import provenance
+from stemprover.evaluation import bench
+from stemprover.evaluation.bench import BenchConfig, provenance
 
 
 def test_provenance_marks_untracked_files_dirty_and_ignores_ignored_ones(tmp_path, monkeypatch):
@@ -19,3 +20,38 @@ def test_provenance_marks_untracked_files_dirty_and_ignores_ignored_ones(tmp_pat
     assert not provenance()["git_revision"].endswith("+dirty")
     (tmp_path / "new_adapter.json").write_text("{}")  # e.g. an adapter not yet committed
     assert provenance()["git_revision"].endswith("+dirty")
+
+
+def test_speed_runs_the_cli_default_and_adapters_none_for_a_model_with_adapters(
+    tmp_path, monkeypatch
+):
+    """The speed table measures what `stemprover enhance` runs when given no --adapters."""
+    ran = []
+
+    def fake_measure(cmd):
+        ran.append(cmd)
+        return 6.0, 900.0, "in.wav -> out.wav  (60.0 s audio, RTF 0.100)\n"
+
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    model = tmp_path / "model"
+    cfg = BenchConfig(model=str(model), sweep=(0, 4), speed_seconds=0.5)
+    plain = bench.speed(cfg)  # no adapters stored: sweep + long file, CLI default = none
+    assert [r["adapters"] for r in plain] == ["none (default)"] * 3
+    assert not any("--adapters" in c for c in ran)
+    (model / "adapters" / "bleed").mkdir(parents=True)
+    (model / "adapters" / "bleed" / "adapter.json").write_text("{}")
+    ran.clear()
+    rows = bench.speed(cfg)
+    assert [(r["steps"], r["adapters"], r["audio_s"]) for r in rows] == [
+        (0, "auto (default)", 0.5),
+        (4, "auto (default)", 0.5),
+        ("default", "auto (default)", 1.5),
+        ("default", "none", 0.5),
+    ]
+    assert [c[c.index("--adapters") + 1] if "--adapters" in c else None for c in ran] == [
+        None,
+        None,
+        None,
+        "none",
+    ]
+    assert rows[0]["rtf_enhance"] == 0.1 and rows[0]["rtf_process"] == 12.0

@@ -228,29 +228,22 @@ def test_adapter_training_and_use(pairs, tmp_path, capsys):
     adapter.rename(model / "adapters" / kind)
     src = pairs / "artifacted" / f"{records[0]['id']}.wav"
     capsys.readouterr()
-    for spec in (kind, f"{kind}=0.5", "auto"):
-        out = tmp_path / f"out_{spec.replace('=', '_')}.wav"
-        assert (
-            main(
-                [
-                    "enhance",
-                    str(src),
-                    "--model",
-                    str(model),
-                    "--adapters",
-                    spec,
-                    "-o",
-                    str(out),
-                    "--steps",
-                    "1",
-                ]
-            )
-            == 0
-        )
+    for spec in (kind, f"{kind}=0.5", "auto", "none", None):
+        out = tmp_path / f"out_{(spec or 'default').replace('=', '_')}.wav"
+        flag = [] if spec is None else ["--adapters", spec]
+        args = ["enhance", str(src), "--model", str(model), *flag, "-o", str(out), "--steps", "1"]
+        assert main(args) == 0
         assert sf.info(out).frames == sf.info(src).frames
     assert f"adapters {kind}=" in capsys.readouterr().out
     sidecar = json.loads((tmp_path / "out_auto.wav.adapters.json").read_text())
     assert set(sidecar["adapters"]) == {kind} and 0 <= sidecar["adapters"][kind] <= 1
+    # No --adapters: a model with adapters runs `auto`, the same output and weights as asking.
+    assert not (tmp_path / "out_none.wav.adapters.json").exists()
+    default = json.loads((tmp_path / "out_default.wav.adapters.json").read_text())
+    assert default["adapters"] == sidecar["adapters"]
+    np.testing.assert_array_equal(
+        sf.read(tmp_path / "out_default.wav")[0], sf.read(tmp_path / "out_auto.wav")[0]
+    )
     assert (
         main(
             [

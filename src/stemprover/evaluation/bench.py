@@ -128,14 +128,21 @@ def write_test_audio(path: Path, seconds: float, rate: int = 44100, channels: in
 
 
 def speed(cfg: BenchConfig) -> list[dict]:
-    """Real-time factor and peak memory per ``--steps``; memory at 1× and 3× the length."""
+    """Real-time factor and peak memory per ``--steps``, in the CLI's default mode (``auto``
+    adapters when the model has any); memory at 1× and 3× the length; and, for a model with
+    adapters, the default steps with ``--adapters none``."""
+    from stemprover.models.base import default_adapters
+
+    mode = default_adapters(cfg.model)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         src = write_test_audio(Path(tmp) / "in.wav", cfg.speed_seconds)
-        runs = [(s, cfg.speed_seconds, src) for s in cfg.sweep]
+        runs = [(s, cfg.speed_seconds, src, None) for s in cfg.sweep]
         long = write_test_audio(Path(tmp) / "long.wav", 3 * cfg.speed_seconds)
-        runs.append((None, 3 * cfg.speed_seconds, long))
-        for steps, seconds, path in runs:
+        runs.append((None, 3 * cfg.speed_seconds, long, None))
+        if mode != "none":
+            runs.append((None, cfg.speed_seconds, src, "none"))
+        for steps, seconds, path, adapters in runs:
             cmd = [
                 sys.executable,
                 "-m",
@@ -152,12 +159,15 @@ def speed(cfg: BenchConfig) -> list[dict]:
             ]
             if steps is not None:
                 cmd += ["--steps", str(steps)]
+            if adapters is not None:
+                cmd += ["--adapters", adapters]
             wall, peak, out = measure(cmd)
             inner = [line for line in out.splitlines() if "RTF" in line]
             rtf = float(inner[-1].rsplit("RTF", 1)[1].strip(" )")) if inner else float("nan")
             rows.append(
                 {
                     "steps": "default" if steps is None else steps,
+                    "adapters": f"{mode} (default)" if adapters is None else adapters,
                     "audio_s": seconds,
                     "rtf_enhance": rtf,
                     "rtf_process": wall / seconds,
@@ -274,7 +284,8 @@ def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
             "the whole process including start-up and model loading.",
             "",
             markdown_table(
-                speed_rows, ["steps", "audio_s", "rtf_enhance", "rtf_process", "peak_rss_mb"]
+                speed_rows,
+                ["steps", "adapters", "audio_s", "rtf_enhance", "rtf_process", "peak_rss_mb"],
             ),
             "",
         ]
