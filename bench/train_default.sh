@@ -20,9 +20,10 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN" --config base "$@"
 # One LoRA adapter per artifact type whose magnitude headroom is large
 # (bench/results/artifact_headroom.md), each on pairs with only that artifact (32 songs,
 # severity 0.3-1), mild to severe (progressive targeting).
-# A spectral_holes adapter made the same way (500 steps, on the previous base) lost to that
-# base on held-out holes pairs (bench/results/adapter_eval.md as of commit 8654324), so it is
-# not trained or shipped.
+# spectral_holes, hf_loss and phasiness adapters made the same way on this base (500 steps
+# each) do not beat the base on their own type on held-out pairs (holes +0.002 vs +0.004 dB,
+# phasiness +0.001 vs +0.002, hf_loss -0.0003 vs -0.0008; bench/results/adapter_eval_unshipped.md),
+# so they are not trained or shipped.
 # Adapters train without identity pairs (adapter.identity_pairs, 0 by default).
 ADAPTER_SET="--set train.lr=0.001 --set train.valid_pairs=8 --set train.validate_every=100"
 for spec in transient_smear:400 musical_noise:500 bleed:500; do
