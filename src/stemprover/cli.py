@@ -21,6 +21,10 @@ def _error(message: str) -> None:
 
 # -- enhance -----------------------------------------------------------------------------
 
+ADAPTERS_HELP = (
+    "none, auto, a,b or a=0.7,b=0.3 (default: auto when the model has adapters, else none)"
+)
+
 
 def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="audio files or folders")
@@ -28,11 +32,7 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", default="default", help="bundled model name, `null`, or a model folder"
     )
-    p.add_argument(
-        "--adapters",
-        help="none, auto, a,b or a=0.7,b=0.3 (default: auto when the model has adapters, "
-        "else none)",
-    )
+    p.add_argument("--adapters", help=ADAPTERS_HELP)
     p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
     p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
     p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
@@ -157,6 +157,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         help="comma-separated: input, spectral-gate, wiener, oracle, model",
     )
     p.add_argument("--model", help="model for the `model` system (added to --systems)")
+    p.add_argument("--adapters", help=ADAPTERS_HELP)
     p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"])
     p.add_argument("--limit", type=int, default=0, help="at most N pairs")
     p.add_argument("--examples", type=int, default=4, help="pairs shown in the report")
@@ -171,11 +172,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     systems = tuple(s for s in args.systems.split(",") if s)
     models = {}
     if args.model:
-        from stemprover.models.base import load_model
+        from stemprover.models.base import default_adapters, load_model
         from stemprover.pipeline import EnhancePipeline
 
+        adapters = args.adapters or default_adapters(args.model)
         models["model"] = EnhancePipeline(
-            load_model(args.model), device=args.device, progress=False
+            load_model(args.model, adapters=adapters), device=args.device, progress=False
         )
         systems = (*systems, "model") if "model" not in systems else systems
     cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples)

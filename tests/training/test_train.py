@@ -193,7 +193,7 @@ def test_base_model_from_diffusers_folders(pairs, tmp_path):
     )
 
 
-def test_adapter_training_and_use(pairs, tmp_path, capsys):
+def test_adapter_training_and_use(pairs, tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
     _train_tiny(pairs, run, "train.ae_steps=2", "train.steps=2")
     model = run / "model"
@@ -244,6 +244,25 @@ def test_adapter_training_and_use(pairs, tmp_path, capsys):
     np.testing.assert_array_equal(
         sf.read(tmp_path / "out_default.wav")[0], sf.read(tmp_path / "out_auto.wav")[0]
     )
+    from stemprover.models import base
+
+    # The same default in `evaluate`, and for a model named by its .safetensors file.
+    assert base.default_adapters(model) == base.default_adapters(model / "model.safetensors")
+    assert base.default_adapters(model) == "auto" and base.default_adapters("null") == "none"
+    asked = []
+    real_load = base.load_model
+    with monkeypatch.context() as mp:
+        mp.setattr(
+            base,
+            "load_model",
+            lambda m, adapters=None, **kw: asked.append(adapters) or real_load(m),
+        )
+        for flag in ([], ["--adapters", "none"]):
+            args = ["evaluate", "--pairs", str(pairs), "--out", str(tmp_path / f"ev{len(asked)}")]
+            args += ["--model", str(model), "--systems", "input", "--limit", "1", "--examples", "0"]
+            args += ["--split", "all"]
+            assert main([*args, *flag, "-q"]) == 0
+    assert asked == ["auto", "none"]
     assert (
         main(
             [

@@ -63,7 +63,8 @@ def bundled_models() -> dict[str, Path]:
 def model_adapters(name_or_path: str | Path) -> dict[str, Path]:
     """Adapters stored with a model (a bundled name or a folder):
     ``<model>/adapters/<name>/adapter.json``."""
-    root = bundled_models().get(str(name_or_path), Path(name_or_path)) / "adapters"
+    folder = bundled_models().get(str(name_or_path), Path(name_or_path))
+    root = (folder.parent if folder.is_file() else folder) / "adapters"  # or its .safetensors
     if not root.is_dir():
         return {}
     return {p.name: p for p in sorted(root.iterdir()) if (p / "adapter.json").exists()}
@@ -82,9 +83,10 @@ def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling
     """A built-in or bundled model by name, or a trained model from its folder.
 
     Args:
-        adapters: ``none``, ``auto`` (weights chosen per file from the analysis), names
-            ``a,b`` or weighted ``a=0.7,b=0.3``; names are adapters stored with the model or
-            adapter folders.
+        adapters: ``none`` (also when ``None``), ``auto`` (weights chosen per file from the
+            analysis), names ``a,b`` or weighted ``a=0.7,b=0.3``; names are adapters stored
+            with the model or adapter folders. The CLI passes :func:`default_adapters` when
+            given none.
         sampling: Sampling settings for diffusion models (steps, strength, seed, scheduler);
             ``None`` values keep the model's defaults. Ignored by the null model.
 
