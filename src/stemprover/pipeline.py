@@ -110,7 +110,7 @@ class EnhancePipeline:
 
         report = analyze(audio.astype(np.float64, copy=False), rate)
         weights = {name: round(report[name]["score"], 3) for name in self.model.adapter_weights}
-        lora.set_weights(self.model, weights)
+        lora.set_weights(self.model, weights, merge=True)
         self.last_adapters = weights
         return weights
 

@@ -59,10 +59,18 @@ def test_merged_equals_unmerged_and_weights_combine():
         one = model.denoiser(x, t)
         lora.set_weights(model, {"bleed": 0.7, "hf_loss": 0.3})
         mixed = model.denoiser(x, t)
-        lora.merge(model)
+        lora.set_weights(model, {"bleed": 0.7, "hf_loss": 0.3}, merge=True)
         merged = model.denoiser(x, t)
+        assert all(layer.merged for layer in lora._lora_layers(model))  # no LoRA pass now
+        # Re-weighting a merged model (auto does, file by file) undoes the old merge first.
+        lora.set_weights(model, {"bleed": 1.0}, merge=True)
+        one_merged = model.denoiser(x, t)
+        lora.set_weights(model, {}, merge=True)
+        base_again = model.denoiser(x, t)
     assert not torch.allclose(base, one) and not torch.allclose(one, mixed)
     torch.testing.assert_close(merged, mixed, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(one_merged, one, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(base_again, base, rtol=1e-4, atol=1e-5)
 
 
 def test_adapter_file_is_small_and_bound_to_its_base(tmp_path):

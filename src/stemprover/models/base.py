@@ -137,5 +137,5 @@ def _attach_adapters(model, folder: Path, spec: str) -> None:
             raise StemProverError(f"unknown adapter {name!r} (known: {known})")
         weights[lora.load_adapter(model, source, fingerprint)] = weight
     if weights:
-        lora.set_weights(model, weights)
+        lora.set_weights(model, weights, merge=True)
     model.adapter_weights = weights

@@ -66,9 +66,17 @@ def _lora_layers(model):
     return [m for m in model.modules() if isinstance(m, LoraLayer)]
 
 
-def set_weights(model, weights: dict[str, float]) -> None:
-    """Activate adapters with per-adapter scales (``alpha / rank × weight``); ``{}`` = base."""
+def set_weights(model, weights: dict[str, float], merge: bool = False) -> None:
+    """Activate adapters with per-adapter scales (``alpha / rank × weight``); ``{}`` = base.
+
+    With ``merge`` the weighted adapters are folded into the base weights, so inference runs
+    no LoRA branch (with three adapters unmerged, one DDIM step on 60 s of stereo took about
+    twice as long). An earlier merge is undone first, so the weights may change per file.
+    Inference only: a merged model is not trainable and its base fingerprint differs.
+    """
     for layer in _lora_layers(model):
+        if layer.merged:
+            layer.unmerge()  # at the old scales, before they change
         present = [n for n in weights if n in layer.lora_A]
         for name in layer.lora_A:
             layer.scaling[name] = layer.lora_alpha[name] / layer.r[name] * weights.get(name, 0.0)
@@ -76,12 +84,8 @@ def set_weights(model, weights: dict[str, float]) -> None:
         layer.set_adapter(present or [first])
         if not present:  # no adapter wanted here: a zero scale makes the layer the base
             layer.scaling[first] = 0.0
-
-
-def merge(model) -> None:
-    """Fold the active adapters (at their current scales) into the base weights."""
-    for layer in _lora_layers(model):
-        layer.merge(adapter_names=list(layer.active_adapters))
+        if merge:
+            layer.merge(adapter_names=list(layer.active_adapters))
 
 
 def save_adapter(model, name: str, cfg: AdapterConfig, folder: Path, fingerprint: str) -> Path:
