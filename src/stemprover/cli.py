@@ -381,10 +381,19 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-seconds", type=float, default=60.0)
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--no-speed", action="store_true")
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite bench.md from the bench.json in --out (measures nothing)",
+    )
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from stemprover.evaluation.bench import BenchConfig, run_bench
+    from stemprover.evaluation.bench import BenchConfig, rerender, run_bench
+
+    if args.render_only:
+        print(f"bench: {rerender(args.out)}")
+        return EXIT_OK
 
     cfg = BenchConfig(
         model=args.model,

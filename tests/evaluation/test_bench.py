@@ -55,3 +55,17 @@ def test_speed_runs_the_cli_default_and_adapters_none_for_a_model_with_adapters(
         "none",
     ]
     assert rows[0]["rtf_enhance"] == 0.1 and rows[0]["rtf_process"] == 12.0
+
+
+def test_render_only_rewrites_markdown_from_json_keeping_provenance(tmp_path):
+    from stemprover.cli import main
+
+    group = {s: {"si_sdr_improvement": d, "sdr": 8.0 + d, "n": 2} for s, d in [("a", 0.1)]}
+    summary = {"all": group, "stem:bass": group}
+    meta = {"command": "stemprover bench", "git_revision": "abc1234"}
+    bench.save_results(tmp_path, "bench", meta, {"summary": summary, "sweep": {}, "speed": []}, "")
+    assert main(["bench", "--render-only", "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "bench.md").read_text()
+    assert "### sdr by stem, artifact and producer" in md and "| stem:bass | 8.1 |" in md
+    assert "git_revision: `abc1234`" in md and "- rendered: " in md
+    assert main(["bench", "--render-only", "--out", str(tmp_path / "none")]) == 1

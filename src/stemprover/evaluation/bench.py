@@ -250,7 +250,7 @@ def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
             "",
         ]
         systems = list(summary["all"])
-        for metric in ("si_sdr_improvement", "bleedless", "fullness"):
+        for metric in TABLE_METRICS:
             rows = [
                 {
                     "group": g,
@@ -299,6 +299,20 @@ def _previous_quality(out: Path) -> tuple[dict, dict]:
         path = out / name / "metrics.json"
         found.append(json.loads(path.read_text())["summary"] if path.exists() else {})
     return found[0], found[1]
+
+
+def rerender(out: Path) -> Path:
+    """Rewrite ``out/bench.md`` from ``out/bench.json`` (after a change to the tables), keeping
+    the measured run's provenance and noting the re-rendering."""
+    path = out / "bench.json"
+    if not path.exists():
+        raise StemProverError("no bench results to render (run `stemprover bench` first)", path)
+    saved = json.loads(path.read_text())
+    data = {k: saved.pop(k, {} if k != "speed" else []) for k in ("summary", "sweep", "speed")}
+    saved["rendered"] = f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')} from bench.json at " + str(
+        provenance()["git_revision"]
+    )
+    return save_results(out, "bench", saved, data, render(*data.values()))
 
 
 def run_bench(cfg: BenchConfig, out: Path) -> Path:
