@@ -312,7 +312,8 @@ def rerender(out: Path) -> Path:
     saved["rendered"] = f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')} from bench.json at " + str(
         provenance()["git_revision"]
     )
-    return save_results(out, "bench", saved, data, render(*data.values()))
+    markdown = render(data["summary"], data["sweep"], data["speed"])
+    return save_results(out, "bench", saved, data, markdown)
 
 
 def run_bench(cfg: BenchConfig, out: Path) -> Path:
