@@ -1,5 +1,6 @@
 """Provenance of benchmark results; what the speed table runs."""
 
+import json
 import subprocess
 
 from stemprover.evaluation import bench
@@ -69,3 +70,15 @@ def test_render_only_rewrites_markdown_from_json_keeping_provenance(tmp_path):
     assert "### sdr by stem, artifact and producer" in md and "| stem:bass | 8.1 |" in md
     assert "git_revision: `abc1234`" in md and "- rendered: " in md
     assert main(["bench", "--render-only", "--out", str(tmp_path / "none")]) == 1
+
+
+def test_quality_only_rerun_keeps_the_last_speed_table(tmp_path, monkeypatch):
+    rows = [{"steps": 1, "adapters": "none (default)", "audio_s": 60.0, "rtf_enhance": 0.2}]
+    bench.save_results(tmp_path, "bench", {"git_revision": "old"}, {"speed": rows}, "")
+    summary = {"all": {"input": {"si_sdr_improvement": 0.0}}}
+    monkeypatch.setattr(bench, "quality", lambda cfg, out: (summary, {}))
+    bench.run_bench(BenchConfig(speed=False), tmp_path)
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    assert saved["speed"] == rows and saved["summary"] == summary
+    assert saved["speed_from"].endswith("bench.json (earlier run)")
+    assert "| 1 | none (default) | 60 | 0.2 |" in (tmp_path / "bench.md").read_text()

@@ -199,7 +199,7 @@ def make_heldout(cfg: BenchConfig) -> Path:
 def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     """Evaluate baselines and model modes on the held-out set; then the ``--steps`` sweep."""
     from stemprover.evaluation.run import EvalConfig, evaluate
-    from stemprover.models.base import load_model, model_adapters
+    from stemprover.models.base import default_adapters, load_model, model_adapters
     from stemprover.models.enhancer import AutoencoderRoundTrip
     from stemprover.pipeline import EnhancePipeline
 
@@ -220,7 +220,11 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     summary = evaluate(
         EvalConfig(pairs, systems, "test"), out / "heldout_eval", models, overwrite=True
     )
-    sweep_models = {f"steps={s}": pipe(load_model(cfg.model, steps=s)) for s in cfg.sweep}
+    # The sweep runs in the CLI's default mode, as the speed table does, so the two agree.
+    mode = default_adapters(cfg.model)
+    sweep_models = {
+        f"steps={s}": pipe(load_model(cfg.model, adapters=mode, steps=s)) for s in cfg.sweep
+    }
     sweep = evaluate(
         EvalConfig(pairs, ("input", *sweep_models), "test", limit=cfg.sweep_pairs, examples=0),
         out / "sweep_eval",
@@ -271,7 +275,7 @@ def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
             if s != "input"
         ]
         parts += [
-            "## `--steps` sweep (quality, subset of the held-out set)",
+            "## `--steps` sweep (quality in the CLI's default mode, subset of the held-out set)",
             "",
             markdown_table(rows, ["steps", *TABLE_METRICS]),
             "",
@@ -301,6 +305,12 @@ def _previous_quality(out: Path) -> tuple[dict, dict]:
     return found[0], found[1]
 
 
+def _previous_speed(out: Path) -> list[dict]:
+    """The speed table an earlier run left in ``out`` (for a quality-only rerun)."""
+    path = out / "bench.json"
+    return json.loads(path.read_text()).get("speed", []) if path.exists() else []
+
+
 def rerender(out: Path) -> Path:
     """Rewrite ``out/bench.md`` from ``out/bench.json`` (after a change to the tables), keeping
     the measured run's provenance and noting the re-rendering."""
@@ -320,21 +330,25 @@ def run_bench(cfg: BenchConfig, out: Path) -> Path:
     """Run the benchmark; returns the markdown file.
 
     Quality results are saved before the speed runs start, so a failure there loses nothing;
-    with ``quality=False`` the tables of the last quality run in ``out`` are reused.
+    with ``quality=False`` the tables of the last quality run in ``out`` are reused, with
+    ``speed=False`` the speed table of the last run.
     """
     meta = provenance()
+    kept_speed = [] if cfg.speed else _previous_speed(out)
+    if kept_speed:
+        meta["speed_from"] = f"{out}/bench.json (earlier run)"
     if cfg.quality:
         summary, sweep = quality(cfg, out)
         save_results(
             out,
             "bench",
             meta,
-            {"summary": summary, "sweep": sweep, "speed": []},
-            render(summary, sweep, []),
+            {"summary": summary, "sweep": sweep, "speed": kept_speed},
+            render(summary, sweep, kept_speed),
         )
     else:
         summary, sweep = _previous_quality(out)
         meta["quality_from"] = f"{out}/heldout_eval, {out}/sweep_eval (earlier run)"
-    speed_rows = speed(cfg) if cfg.speed else []
+    speed_rows = speed(cfg) if cfg.speed else kept_speed
     data = {"summary": summary, "sweep": sweep, "speed": speed_rows}
     return save_results(out, "bench", meta, data, render(summary, sweep, speed_rows))
