@@ -117,6 +117,9 @@ class TrainConfig:
     identity_pairs: float = 0.0
     seed: int = 0
     num_workers: int = 0
+    # Wall-clock budget per stage and invocation, in minutes (0: none). A stage that runs out
+    # validates, checkpoints and ends as if finished; running the command again resumes it.
+    max_minutes: float = 0.0
 
 
 @dataclass(frozen=True)

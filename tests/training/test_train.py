@@ -153,6 +153,19 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(pairs, tmp_path, 
         loop.train(load_config("tiny", ["model.stft.compress=0.3"]), pairs, run, progress=False)
 
 
+def test_time_budget_ends_each_stage_with_a_checkpoint_and_a_model(pairs, tmp_path):
+    # A budget far below one step's time: each stage stops after its first step.
+    cfg = load_config("tiny", ["train.ae_steps=50", "train.steps=50", "train.max_minutes=1e-9"])
+    run = tmp_path / "run"
+    loop.train(cfg, pairs, run, progress=False)
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"]) for r in logged] == [("autoencoder", 1), ("denoiser", 1)]
+    assert (run / "model" / "model.safetensors").exists()
+    loop.train(cfg, pairs, run, progress=False)  # run again: one more step per stage
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged[2:]] == [2, 2]
+
+
 def test_base_model_from_diffusers_folders(pairs, tmp_path):
     from diffusers import AutoencoderKL, UNet2DModel
 

@@ -7,6 +7,7 @@ optionally ``mixture``; or stems with free names, mapped to the four stem types 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,15 +77,20 @@ def load_track(folder: Path, rate: int, seconds: float | None, seed: int) -> Son
     length = min(s.shape[-1] for s in stems.values())
     start = 0
     if seconds is not None and length > seconds * rate:
-        rng = np.random.default_rng([seed, sum(folder.name.encode())])
+        rng = np.random.default_rng([seed, _name_key(folder.name)])
         start = int(rng.integers(0, length - round(seconds * rate)))
         length = round(seconds * rate)
     stems = {k: v[:, start : start + length] for k, v in stems.items()}
     if mixture is not None:
         mixture = _fit(mixture[:, start:], length)
-    return Song(
-        folder.name, stems, mixture, f"multitrack:{folder.parent.name}", seed + len(folder.name)
-    )
+    song_seed = int(np.random.SeedSequence([seed, _name_key(folder.name)]).generate_state(1)[0])
+    return Song(folder.name, stems, mixture, f"multitrack:{folder.parent.name}", song_seed)
+
+
+def _name_key(name: str) -> int:
+    """A stable per-song number. (Songs were once seeded by ``len(name)``, so every song with
+    a name of the same length got the same producer and artifact draws.)"""
+    return zlib.crc32(name.encode())
 
 
 def _fit(x: np.ndarray, length: int) -> np.ndarray:

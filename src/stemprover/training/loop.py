@@ -190,6 +190,7 @@ def _run_stage(
         disable=not progress or not accelerator.is_main_process,
     )
     log = run / "log.jsonl"
+    started, budget = time.monotonic(), cfg.train.max_minutes * 60
     while step < stage.steps:
         batch = data.batch(cfg.train.batch_size, rng, progress=step / stage.steps)
         clean, art = (x.to(accelerator.device) for x in batch)
@@ -207,15 +208,15 @@ def _run_stage(
                 p_ema.lerp_(p, 1 - decay)
         bar.update()
         bar.set_postfix(loss=f"{total.item():.4f}")
+        # A wall-clock budget ends the stage early as if it had reached its last step.
+        last = step == stage.steps or (budget > 0 and time.monotonic() - started > budget)
         record = {
             "stage": stage.name,
             "step": step,
             "loss": total.item(),
             **{k: v.item() for k, v in parts.items()},
         }
-        if accelerator.is_main_process and (
-            step % cfg.train.validate_every == 0 or step == stage.steps
-        ):
+        if accelerator.is_main_process and (step % cfg.train.validate_every == 0 or last):
             record.update(validate(ema, valid, cfg.train.valid_pairs))
             bar.write(
                 json.dumps(
@@ -225,15 +226,16 @@ def _run_stage(
         if accelerator.is_main_process:
             with open(log, "a") as f:
                 f.write(json.dumps({**record, "time": time.time()}) + "\n")
-        if accelerator.is_main_process and (
-            step % cfg.train.checkpoint_every == 0 or step == stage.steps
-        ):
+        if accelerator.is_main_process and (step % cfg.train.checkpoint_every == 0 or last):
             save_state(
                 folder,
                 {"model": accelerator.unwrap_model(wrapped), "ema": ema},
                 opt,
                 {"step": step, "stage": stage.name},
             )
+        if last and step < stage.steps:
+            accelerator.print(f"{stage.name}: time budget spent at step {step}")
+            break
     bar.close()
 
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Train on a lent GPU machine (no registries, no FluidSynth, 64 MiB carried): the songs go as
+# clean FLAC stems (bench/gpu/export_songs.py), the wheels the image lacks as .gpu/whl, and
+# the pairs are made there with `stemprover pairs --multitrack`, SEEDS artifact draws per song.
+#   PHASE=base     bash bench/gpu/train_gpu.sh   # base models RUNS="name:--set k=v ..." at once
+#   PHASE=adapters BASE=.gpu/base bash bench/gpu/train_gpu.sh   # one adapter per ADAPTERS
+# Each run is bounded by MINUTES of wall clock (train.max_minutes); results go to $OUT/<name>/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-gpu_out}
+SEEDS=${SEEDS:-8}
+MINUTES=${MINUTES:-6}
+SONGS=${SONGS:-.gpu/songs}
+if [ -d .gpu/whl ] && ! python3 -c "import diffusers, soundfile, soxr" 2>/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .gpu/whl/*.whl
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+SP="python3 -m stemprover"
+python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available() and torch.cuda.get_device_name())"
+mkdir -p "$OUT"
+T0=$(date +%s)
+pairs() {  # pairs <folder prefix> [pairs options]: SEEDS folders, made in parallel
+  local prefix=$1; shift
+  for s in $(seq 1 "$SEEDS"); do
+    $SP pairs --multitrack "$SONGS" --seconds 3 --seed "$s" --out "$prefix$s" -q --overwrite "$@" &
+  done
+  wait
+}
+folders() { for s in $(seq 1 "$SEEDS"); do printf -- "--pairs %s " "$1$s"; done; }
+if [ "${PHASE:-base}" = base ]; then
+  pairs /tmp/pairs/s
+  echo "pairs made in $(( $(date +%s) - T0 )) s"
+  RUNS=${RUNS:-"base:"}
+  for spec in $RUNS; do
+    name=${spec%%:*} sets=${spec#*:}
+    # shellcheck disable=SC2046,SC2086
+    $SP train $(folders /tmp/pairs/s) --out "/tmp/runs/$name" --config base -q \
+      --set train.max_minutes="$MINUTES" ${sets//,/ } > "$OUT/$name.log" 2>&1 &
+  done
+  wait
+  for spec in $RUNS; do
+    name=${spec%%:*}
+    mkdir -p "$OUT/$name" && cp /tmp/runs/"$name"/model/* /tmp/runs/"$name"/log.jsonl "$OUT/$name/"
+  done
+else
+  BASE=${BASE:?BASE=model folder}
+  ADAPTERS=${ADAPTERS:-"transient_smear musical_noise bleed spectral_holes hf_loss phasiness"}
+  for name in $ADAPTERS; do
+    pairs "/tmp/pairs/$name-" --producer simulate --artifacts "$name" --severity 0.3,1 &
+  done
+  wait
+  echo "pairs made in $(( $(date +%s) - T0 )) s"
+  for name in $ADAPTERS; do
+    # shellcheck disable=SC2046,SC2086
+    $SP train $(folders "/tmp/pairs/$name-") --out "/tmp/runs/ad-$name" --adapter "$name" \
+      --model "$BASE" -q --set train.max_minutes="$MINUTES" --set train.lr=0.001 \
+      --set train.valid_pairs=16 ${ADAPTER_SETS:-} > "$OUT/ad-$name.log" 2>&1 &
+  done
+  wait
+  for name in $ADAPTERS; do
+    mkdir -p "$OUT/$name" && cp -r /tmp/runs/ad-"$name"/adapter/"$name"/* /tmp/runs/ad-"$name"/log.jsonl "$OUT/$name/"
+  done
+fi
+echo "done in $(( $(date +%s) - T0 )) s"
