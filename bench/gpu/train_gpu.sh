@@ -24,7 +24,9 @@ T0=$(date +%s)
 pairs() {  # pairs <folder prefix> [pairs options]: SEEDS folders, made in parallel
   local prefix=$1; shift
   for s in $(seq 1 "$SEEDS"); do
-    $SP pairs --multitrack "$SONGS" --seconds 3 --seed "$s" --out "$prefix$s" -q --overwrite "$@" &
+    # One thread each: eight processes with a thread per core each never finished in 10 min.
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout "${PAIRS_TIMEOUT:-240}" \
+      $SP pairs --multitrack "$SONGS" --seconds 3 --seed "$s" --out "$prefix$s" -q --overwrite "$@" &
   done
   wait
 }
@@ -36,7 +38,7 @@ if [ "${PHASE:-base}" = base ]; then
   for spec in $RUNS; do
     name=${spec%%:*} sets=${spec#*:}
     # shellcheck disable=SC2046,SC2086
-    $SP train $(folders /tmp/pairs/s) --out "/tmp/runs/$name" --config base -q \
+    OMP_NUM_THREADS=4 $SP train $(folders /tmp/pairs/s) --out "/tmp/runs/$name" --config base -q \
       --set train.max_minutes="$MINUTES" ${sets//,/ } > "$OUT/$name.log" 2>&1 &
   done
   wait
@@ -54,7 +56,7 @@ else
   echo "pairs made in $(( $(date +%s) - T0 )) s"
   for name in $ADAPTERS; do
     # shellcheck disable=SC2046,SC2086
-    $SP train $(folders "/tmp/pairs/$name-") --out "/tmp/runs/ad-$name" --adapter "$name" \
+    OMP_NUM_THREADS=2 $SP train $(folders "/tmp/pairs/$name-") --out "/tmp/runs/ad-$name" --adapter "$name" \
       --model "$BASE" -q --set train.max_minutes="$MINUTES" --set train.lr=0.001 \
       --set train.valid_pairs=16 ${ADAPTER_SETS:-} > "$OUT/ad-$name.log" 2>&1 &
   done
