@@ -30,10 +30,12 @@ pairs() {  # pairs <folder prefix> [pairs options]: SEEDS folders, made in paral
   done
   wait
 }
-folders() { for s in $(seq 1 "$SEEDS"); do printf -- "--pairs %s " "$1$s"; done; }
+folders() {  # the pairs folders that were finished (a timed-out one is never written)
+  for s in $(seq 1 "$SEEDS"); do [ -f "$1$s/manifest.jsonl" ] && printf -- "--pairs %s " "$1$s"; done
+}
 if [ "${PHASE:-base}" = base ]; then
   pairs /tmp/pairs/s
-  echo "pairs made in $(( $(date +%s) - T0 )) s"
+  echo "pairs made in $(( $(date +%s) - T0 )) s: $(folders /tmp/pairs/s)"
   RUNS=${RUNS:-"base:"}
   for spec in $RUNS; do
     name=${spec%%:*} sets=${spec#*:}
