@@ -20,6 +20,7 @@ export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 SP="python3 -m stemprover"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available() and torch.cuda.get_device_name())"
 mkdir -p "$OUT"
+mkdir -p /tmp/runs
 T0=$(date +%s)
 pairs() {  # pairs <folder prefix> [pairs options]: SEEDS folders, made in parallel
   local prefix=$1; shift
@@ -60,11 +61,14 @@ else
     # shellcheck disable=SC2046,SC2086
     OMP_NUM_THREADS=2 $SP train $(folders "/tmp/pairs/$name-") --out "/tmp/runs/ad-$name" --adapter "$name" \
       --model "$BASE" -q --set train.max_minutes="$MINUTES" --set train.lr=0.001 \
-      --set train.valid_pairs=16 ${ADAPTER_SETS:-} > "$OUT/ad-$name.log" 2>&1 &
+      --set train.valid_pairs=16 ${ADAPTER_SETS:-} > "/tmp/runs/ad-$name.log" 2>&1 &
   done
   wait
+  # At most 8 files come back from the machine: the adapters' two files each, one log.
   for name in $ADAPTERS; do
-    mkdir -p "$OUT/$name" && cp -r /tmp/runs/ad-"$name"/adapter/"$name"/* /tmp/runs/ad-"$name"/log.jsonl "$OUT/$name/"
+    tail -n 2 "/tmp/runs/ad-$name.log"
+    mkdir -p "$OUT/$name" && cp -r /tmp/runs/ad-"$name"/adapter/"$name"/* "$OUT/$name/"
+    sed "s/^{/{\"adapter\": \"$name\", /" "/tmp/runs/ad-$name/log.jsonl" >> "$OUT/adapters.log.jsonl"
   done
 fi
 echo "done in $(( $(date +%s) - T0 )) s"
