@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
 # Train on a lent GPU machine (no registries, no FluidSynth, 64 MiB carried): the songs go as
-# clean FLAC stems (bench/gpu/export_songs.py), the wheels the image lacks as .gpu/whl, and
-# the pairs are made there with `stemprover pairs --multitrack`, SEEDS artifact draws per song.
-#   PHASE=base     bash bench/gpu/train_gpu.sh   # base models RUNS="name:--set k=v ..." at once
-#   PHASE=adapters BASE=.gpu/base bash bench/gpu/train_gpu.sh   # one adapter per ADAPTERS
-# Each run is bounded by MINUTES of wall clock (train.max_minutes); results go to $OUT/<name>/.
+# clean FLAC stems, the wheels the machine's image lacks go beside them in .gpu/, and the
+# pairs are made there with `stemprover pairs --multitrack`, SEEDS artifact draws per song.
+# Here, once (.gpu/ must be git-ignored: echo /.gpu/ >> .git/info/exclude):
+#   python bench/gpu/export_songs.py data/train_pairs data/detector_pairs data/bleed_pairs \
+#     --out .gpu/songs --seconds 3 --budget-mb 42          # 88 songs, 42 MB
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .gpu/whl \
+#     diffusers soundfile cffi pycparser soxr jsonschema referencing \
+#     jsonschema-specifications rpds-py importlib_metadata
+# There (the device tool, carrying .gpu), runs separated by spaces, each name:options with
+# commas for spaces (so no option value may hold a comma):
+#   PHASE=base RUNS="base:--set,train.batch_size=32 lpb2:--set,model.denoiser.layers_per_block=2" \
+#     bash bench/gpu/train_gpu.sh
+#   PHASE=adapters BASE=default ADAPTERS="spectral_holes hf_loss" \
+#     ADAPTER_SETS="--set train.batch_size=32" bash bench/gpu/train_gpu.sh
+# Each run is bounded by MINUTES of wall clock (train.max_minutes); results go to $OUT/<name>/
+# (at most 8 files come back from the machine: the model or adapter files and one log each).
 # Seen on an H100 (2026-11-24): 8 pairs folders in 59 s (16 cores); three base runs at once
 # 0.13-0.20 s per step (batch 32-64: the loop is bound by the CPU side, not the GPU); single-
 # type spectral_holes pairs are slower than the rest (12 processes: not done in 100 s).
