@@ -18,7 +18,7 @@
 # Each run is bounded by MINUTES of wall clock (train.max_minutes); results go to $OUT/<name>/
 # (at most 8 files come back from the machine: the model or adapter files and one log each).
 # Seen on an H100 (2026-11-24): 8 pairs folders in 59 s (16 cores); three base runs at once
-# 0.13-0.20 s per step (batch 32-64: the loop is bound by the CPU side, not the GPU); single-
+# 0.13-0.20 s per step at batch 32-64 (where the time goes was not measured); single-
 # type spectral_holes pairs are slower than the rest (12 processes: not done in 100 s).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
