@@ -89,11 +89,8 @@ def main() -> None:
 
     def set_extra(mix: torch.Tensor) -> None:
         z = model.autoencoder.encode(_spec(mix, model))
-        wrapped.extra = (
-            torch.cat([z, log_magnitude(z)], 1)
-            if args.mixture
-            else torch.zeros_like(torch.cat([z, log_magnitude(z)], 1))
-        )
+        extra = torch.cat([z, log_magnitude(z)], 1)
+        wrapped.extra = extra if args.mixture else torch.zeros_like(extra)
 
     class Crops:  # set_latent_scale's view of the data
         def batch(self, size, rng):
