@@ -15,22 +15,18 @@ and test songs stay unseen. Relative stem levels are kept (one gain per song).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from stemprover.data.pairs import read_manifest
+
 STEMS = ("vocals", "drums", "bass", "other")
 
 
 def train_songs(folder: Path) -> list[str]:
-    songs = []
-    for line in (folder / "manifest.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec["split"] == "train" and rec["song"] not in songs:
-            songs.append(rec["song"])
-    return songs
+    return list(dict.fromkeys(r["song"] for r in read_manifest(folder) if r["split"] == "train"))
 
 
 def export_song(src: Path, dst: Path, seconds: float) -> int:
