@@ -4,7 +4,8 @@ A training-path probe, not a product feature: the base config trained from scrat
 pairs folder, with or without the mixture's latent (and its log magnitude) concatenated to
 the control branch's input. The extra input enters through zero-initialised input channels,
 so both runs start from the same function. Validation: SI-SDR of one sampling step (strength
-0.2 from a zero residual, as `enhance` does) on fixed 1-s crops of the valid split.
+0.2 from a zero residual: the shape of `enhance`'s default, without its overlap-add) on
+fixed 1-s crops of the valid split.
 
     python bench/mixture_probe.py --pairs data/bleed_pairs --out runs/probe_mix --mixture
     python bench/mixture_probe.py --pairs data/bleed_pairs --out runs/probe_stem
@@ -103,10 +104,12 @@ def main() -> None:
     sched = make_scheduler(cfg.model.diffusion, "ddpm")
     vrng = np.random.default_rng(123)
     vclean, vart, vmix = crops(valid, 24, length, vrng)
-    noise = torch.randn(
-        (24, latent, *model.autoencoder.encode(_spec(vart[:1], model)).shape[2:]),
-        generator=torch.Generator().manual_seed(0),
-    )
+    # The validation inputs never change: encode them once.
+    with torch.no_grad():
+        vzc = model.autoencoder.encode(_spec(vart, model))
+        set_extra(vmix)
+        vextra = wrapped.extra
+    noise = torch.randn(vzc.shape, generator=torch.Generator().manual_seed(0))
     t = torch.full(
         (24,), round(cfg.model.diffusion.strength * cfg.model.diffusion.train_timesteps) - 1
     )
@@ -114,8 +117,7 @@ def main() -> None:
     @torch.no_grad()
     def validate() -> float:
         model.eval()
-        set_extra(vmix)
-        zc = model.autoencoder.encode(_spec(vart, model))
+        wrapped.extra, zc = vextra, vzc
         x_t = sched.add_noise(torch.zeros_like(zc), noise, t)
         r0 = model.predict_residual(x_t, t, model.control(zc), zc)
         est = _wave(model.autoencoder.decode(zc + r0), model, length).numpy()

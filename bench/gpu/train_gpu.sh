@@ -34,8 +34,7 @@ fi
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 SP="python3 -m stemprover"
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available() and torch.cuda.get_device_name())"
-mkdir -p "$OUT"
-mkdir -p /tmp/runs
+mkdir -p "$OUT" /tmp/runs
 T0=$(date +%s)
 pairs() {  # pairs <folder prefix> [pairs options]: SEEDS folders, made in parallel
   local prefix=$1; shift
