@@ -33,6 +33,12 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
         "--model", default="default", help="bundled model name, `null`, or a model folder"
     )
     p.add_argument("--adapters", help=ADAPTERS_HELP)
+    p.add_argument(
+        "--mix",
+        type=Path,
+        help="the mixture the stem was separated from (one input file): read by models "
+        "trained with it and by --adapters auto",
+    )
     p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
     p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
     p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
@@ -63,7 +69,9 @@ def _enhance(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
     )
     pipeline = EnhancePipeline(model, segment, args.device, not args.quiet)
-    batch = enhance_paths(pipeline, args.inputs, args.output, args.subtype, args.overwrite)
+    batch = enhance_paths(
+        pipeline, args.inputs, args.output, args.subtype, args.overwrite, mix=args.mix
+    )
     for f in batch.files:
         for warning in f.warnings:
             print(f"stemprover: warning: {f.input}: {warning}", file=sys.stderr)
@@ -161,6 +169,12 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"])
     p.add_argument("--limit", type=int, default=0, help="at most N pairs")
     p.add_argument("--examples", type=int, default=4, help="pairs shown in the report")
+    p.add_argument(
+        "--no-mix",
+        dest="mixture",
+        action="store_false",
+        help="do not give the model each pair's mixture (as `enhance` without --mix)",
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -180,7 +194,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             load_model(args.model, adapters=adapters), device=args.device, progress=False
         )
         systems = (*systems, "model") if "model" not in systems else systems
-    cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples)
+    cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples, args.mixture)
     summary = evaluate(cfg, args.out, models, args.overwrite, not args.quiet)
     for system, stats in summary["all"].items():
         print(
@@ -265,6 +279,11 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--base-model", type=Path, help="diffusers model folder to start from")
     p.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="trained StemProver model to start from (e.g. to add the mixture condition)",
+    )
+    p.add_argument(
         "--adapter", metavar="ARTIFACT", help="train a LoRA adapter for this artifact type"
     )
     p.add_argument("--model", default="default", help="base StemProver model for --adapter")
@@ -280,7 +299,7 @@ def _train(args: argparse.Namespace) -> int:
         out = train_adapter(cfg, args.pairs, args.out, args.model, args.adapter, not args.quiet)
         print(f"adapter: {out}  (copy it to <model>/adapters/{args.adapter} to use it by name)")
         return EXIT_OK
-    out = train(cfg, args.pairs, args.out, args.base_model, not args.quiet)
+    out = train(cfg, args.pairs, args.out, args.base_model, not args.quiet, init=args.init)
     print(f"model: {out}")
     return EXIT_OK
 

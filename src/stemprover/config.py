@@ -67,6 +67,12 @@ class DenoiserConfig:
     # condition's latent, relative to its loudest element. From signed real/imaginary parts
     # alone a convolution has to square to see level; masks depend on level in dB.
     log_magnitude: bool = False
+    # Also give the control branch the mixture the stem was separated from (its latent, and its
+    # log magnitude when log_magnitude is on): what leaked in or was lost is in the mixture,
+    # not in the stem. The extra input channels start at zero, so a model with them computes
+    # what the same model without them does until they are trained; an absent mixture is
+    # all zeros there (train.mixture_dropout teaches the model to work without one).
+    mixture: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,9 @@ class TrainConfig:
     # Share of training crops whose input is the clean crop (identity pairs): on nearly clean
     # stems the model must change nothing.
     identity_pairs: float = 0.0
+    # With denoiser.mixture: share of crops trained without their mixture (all zeros, as
+    # `enhance` without --mix gives), so that the model also works on a stem alone.
+    mixture_dropout: float = 0.2
     seed: int = 0
     num_workers: int = 0
     # Wall-clock budget per stage and invocation, in minutes (0: none). A stage that runs out

@@ -10,6 +10,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,12 +82,17 @@ class EnhancePipeline:
         self.progress = progress
         self.last_adapters: dict[str, float] | None = None
 
-    def process_block(self, block: np.ndarray, rate: int) -> np.ndarray:
-        """Enhance one segment (context included). Shape: ``(C, n)`` -> ``(C, n)``."""
+    def process_block(
+        self, block: np.ndarray, rate: int, mix: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Enhance one segment (context included), given the same segment of the mixture
+        when known. Shape: block, mix ``(C, n)`` -> ``(C, n)``."""
         cfg, model_rate = self.model.stft, self.model.sample_rate
         x = block
         if model_rate is not None and model_rate != rate:
             x = soxr.resample(block.T, rate, model_rate, quality="HQ").T  # (C, n')
+            if mix is not None:
+                mix = soxr.resample(mix.T, rate, model_rate, quality="HQ").T
         if x.shape[-1] < cfg.n_fft:
             raise StemProverError(
                 f"segment of {x.shape[-1]} samples is shorter than one STFT frame ({cfg.n_fft})"
@@ -94,54 +100,91 @@ class EnhancePipeline:
         t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
         with torch.inference_mode():
             spec = compress(stft(t, cfg), cfg)  # (C, F, N)
-            spec = self.model.enhance(spec)
+            if mix is not None:
+                m = torch.from_numpy(np.ascontiguousarray(mix)).to(self.device)
+                spec = self.model.enhance(spec, mix=compress(stft(m, cfg), cfg))
+            else:
+                spec = self.model.enhance(spec)
             y = istft(decompress(spec, cfg), cfg, t.shape[-1]).cpu().numpy()  # (C, n')
         if x is not block:
             y = soxr.resample(y.T, model_rate, rate, quality="HQ").T
             y = _fit_length(y, block.shape[-1])
         return y.astype(block.dtype, copy=False)
 
-    def _choose_adapters(self, audio: np.ndarray, rate: int) -> dict[str, float]:
+    def _choose_adapters(
+        self, audio: np.ndarray, rate: int, mix: np.ndarray | None = None
+    ) -> dict[str, float]:
         """``--adapters auto``: weight each stored adapter by its artifact's detected severity
-        in ``audio`` (callers pass at most the first 30 s, so memory stays flat on long files).
+        in ``audio``, analysed beside its mixture when given (callers pass at most the first
+        30 s, so memory stays flat on long files).
         """
         from stemprover.analysis import analyze
         from stemprover.models import lora
 
-        report = analyze(audio.astype(np.float64, copy=False), rate)
+        as64 = None if mix is None else mix.astype(np.float64, copy=False)
+        report = analyze(audio.astype(np.float64, copy=False), rate, as64)
         weights = {name: round(report[name]["score"], 3) for name in self.model.adapter_weights}
         lora.set_weights(self.model, weights, merge=True)
         self.last_adapters = weights
         return weights
 
-    def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
-        """Enhance an in-memory signal. Shape: ``(C, T)`` -> ``(C, T)``.
+    def __call__(self, audio: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.ndarray:
+        """Enhance an in-memory signal, optionally given its mixture (same shape).
 
         With ``--adapters auto`` the weights chosen (here or by :meth:`enhance_file`) are kept
         in ``last_adapters``.
+
+        Shape: audio, mix ``(C, T)`` -> ``(C, T)``.
         """
         audio = np.atleast_2d(audio)
+        if mix is not None:
+            mix = np.atleast_2d(mix).astype(audio.dtype, copy=False)
+            if mix.shape != audio.shape:
+                raise StemProverError(
+                    f"mixture shape {mix.shape} does not match the stem's {audio.shape}"
+                )
         if getattr(self.model, "auto_adapters", False):
-            head = audio[:, : round(AUTO_ANALYSIS_SECONDS * rate)]
-            self._choose_adapters(head, rate)
-        length, overlap, context = self.segment.samples(rate)
-        blocks = overlap_add(
-            array_reader(audio),
-            lambda b: self.process_block(b, rate),
-            audio.shape[-1],
-            length,
-            overlap,
-            context,
+            head = round(AUTO_ANALYSIS_SECONDS * rate)
+            self._choose_adapters(audio[:, :head], rate, None if mix is None else mix[:, :head])
+        read, process = self._with_mixture(
+            array_reader(audio), None if mix is None else array_reader(mix), rate
         )
-        return np.concatenate(list(blocks), axis=-1)
+        length, overlap, context = self.segment.samples(rate)
+        blocks = overlap_add(read, process, audio.shape[-1], length, overlap, context)
+        return np.concatenate([b[: audio.shape[0]] for b in blocks], axis=-1)
+
+    def _with_mixture(self, read_stem, read_mix, rate: int):
+        """``(read, process)`` for :func:`overlap_add`. With a mixture, blocks carry the
+        mixture's channels below the stem's, so both are cut, padded and given context alike;
+        ``process`` passes them through, and callers keep the first ``C`` channels.
+        """
+        if read_mix is None:
+            return read_stem, lambda b: self.process_block(b, rate)
+
+        def read(start: int, stop: int) -> np.ndarray:
+            return np.concatenate([read_stem(start, stop), read_mix(start, stop)])
+
+        def process(block: np.ndarray) -> np.ndarray:
+            stem, mix = np.split(block, 2)
+            return np.concatenate([self.process_block(stem, rate, mix), mix])
+
+        return read, process
 
     def enhance_file(
-        self, src: Path, dst: Path, subtype: str | None = None, overwrite: bool = False
+        self,
+        src: Path,
+        dst: Path,
+        subtype: str | None = None,
+        overwrite: bool = False,
+        mix: Path | None = None,
     ) -> FileResult:
         """Enhance ``src`` into ``dst`` keeping rate, channels, length and (unless given) subtype.
 
+        Args:
+            mix: The mixture ``src`` was separated from (same rate, channels and length).
+
         Raises:
-            StemProverError: bad input or output; ``dst`` is then left untouched.
+            StemProverError: bad input, mixture or output; ``dst`` is then left untouched.
         """
         began = time.perf_counter()
         info = io.probe(src)
@@ -150,11 +193,23 @@ class EnhancePipeline:
                 f"file is shorter than one STFT frame ({info.frames} < {self.model.stft.n_fft} samples)",
                 src,
             )
+        mix_info = None if mix is None else io.probe(mix)
+        if mix_info is not None and (mix_info.sample_rate, mix_info.channels, mix_info.frames) != (
+            info.sample_rate,
+            info.channels,
+            info.frames,
+        ):
+            raise StemProverError("mixture must match the stem's rate, channels and length", mix)
         result = FileResult(src, dst, audio_seconds=info.duration)
         if getattr(self.model, "auto_adapters", False):
+            frames = min(info.frames, round(AUTO_ANALYSIS_SECONDS * info.sample_rate))
             with io.BlockReader(info, "float64") as reader:
-                frames = min(info.frames, round(AUTO_ANALYSIS_SECONDS * info.sample_rate))
-                result.adapters = self._choose_adapters(reader.read(0, frames), info.sample_rate)
+                head = reader.read(0, frames)
+            mix_head = None
+            if mix_info is not None:
+                with io.BlockReader(mix_info, "float64") as reader:
+                    mix_head = reader.read(0, frames)
+            result.adapters = self._choose_adapters(head, info.sample_rate, mix_head)
         peak = 0.0
         length, overlap, context = self.segment.samples(info.sample_rate)
         bar = tqdm(
@@ -166,27 +221,33 @@ class EnhancePipeline:
         )
         with (
             io.BlockReader(info, info.compute_dtype) as reader,
+            (
+                nullcontext() if mix_info is None else io.BlockReader(mix_info, info.compute_dtype)
+            ) as mix_reader,
             io.AtomicWriter(
                 dst, info.sample_rate, info.channels, subtype or info.subtype, overwrite=overwrite
             ) as writer,
         ):
 
-            def read(start: int, stop: int) -> np.ndarray:
+            def read_stem(start: int, stop: int) -> np.ndarray:
                 nonlocal peak
                 block = reader.read(start, stop)
                 peak = max(peak, float(np.abs(block).max(initial=0.0)))
                 return block
 
+            read, process = self._with_mixture(
+                read_stem, None if mix_info is None else mix_reader.read, info.sample_rate
+            )
             for out in overlap_add(
                 read,
-                lambda b: self.process_block(b, info.sample_rate),
+                process,
                 info.frames,
                 length,
                 overlap,
                 context,
                 on_segment=lambda s: bar.update((s.stop - s.start) / info.sample_rate),
             ):
-                writer.write(out)
+                writer.write(out[: info.channels])
         bar.close()
         if peak == 0.0:
             result.warnings.append("input is digital silence; output is silence too")
@@ -270,15 +331,26 @@ def enhance_paths(
     output: str | os.PathLike | None = None,
     subtype: str | None = None,
     overwrite: bool = False,
+    mix: str | os.PathLike | None = None,
 ) -> BatchResult:
-    """Enhance files and folders; a bad file is recorded and the batch goes on."""
+    """Enhance files and folders; a bad file is recorded and the batch goes on.
+
+    Args:
+        mix: The mixture of a single input file (``--mix``).
+    """
     pairs = plan_outputs([Path(p) for p in inputs], None if output is None else Path(output))
     if not pairs:
         raise StemProverError("no audio files found in the given inputs")
+    if mix is not None and len(pairs) != 1:
+        raise StemProverError(f"--mix goes with one input file, not {len(pairs)}")
     results = []
     for src, dst in pairs:
         try:
-            results.append(pipeline.enhance_file(src, dst, subtype, overwrite))
+            results.append(
+                pipeline.enhance_file(
+                    src, dst, subtype, overwrite, None if mix is None else Path(mix)
+                )
+            )
         except StemProverError as err:
             results.append(FileResult(src, error=err.message))
         except (OSError, RuntimeError) as err:  # disk full, decoder crash: keep the batch going

@@ -144,6 +144,52 @@ def test_cached_and_uncached_control_agree(model, steps, scheduler):
     torch.testing.assert_close(cached, uncached, rtol=0, atol=0)
 
 
+@pytest.fixture(scope="module")
+def mixed():
+    """A tiny model that reads the mixture, its mixture input channels and zero convs trained."""
+    torch.manual_seed(0)
+    model = StemProverModel(load_config("tiny", ["model.denoiser.mixture=true"]).model).eval()
+    with torch.no_grad():
+        model.denoiser.conv_out.weight.normal_(0, 0.1)
+        model.control.conv_in.weight.normal_(0, 0.1)
+        for p in model.control.zero_convs.parameters():
+            p.normal_(0, 0.1)
+    return model
+
+
+@pytest.mark.parametrize("steps", [0, 3])
+def test_cached_and_uncached_control_agree_with_a_mixture(mixed, steps):
+    spec, mix = _spec(mixed, seed=0), _spec(mixed, seed=1)
+    cached = mixed.configure(steps=steps, seed=4, cache_control=True).enhance(spec, mix)
+    uncached = mixed.configure(steps=steps, seed=4, cache_control=False).enhance(spec, mix)
+    torch.testing.assert_close(cached, uncached, rtol=0, atol=0)
+
+
+def test_mixture_reaches_the_output_and_zeros_mean_absent(mixed):
+    spec, mix = _spec(mixed, seed=0), _spec(mixed, seed=1)
+    alone = mixed.configure(steps=0, seed=0).enhance(spec)
+    assert not torch.allclose(mixed.configure(seed=0).enhance(spec, mix), alone)
+    cond = _latents(mixed, 2)  # a zero latent is an absent mixture
+    with torch.no_grad():
+        for absent, none in zip(mixed.control(cond, 0 * cond), mixed.control(cond), strict=True):
+            torch.testing.assert_close(absent, none, rtol=0, atol=0)
+    half = torch.cat([cond[:1], torch.zeros_like(cond[1:])])  # item 1 has no mixture
+    with torch.no_grad():
+        both = mixed.control(cond, half)
+        each = [mixed.control(cond[:1], cond[:1]), mixed.control(cond[1:])]
+    for joint, first, second in zip(both, *each, strict=True):
+        torch.testing.assert_close(joint, torch.cat([first, second]), rtol=1e-5, atol=1e-6)
+
+
+def test_mixture_channels_start_at_zero():
+    torch.manual_seed(0)
+    model = StemProverModel(load_config("tiny", ["model.denoiser.mixture=true"]).model).eval()
+    conv = model.control.conv_in
+    assert conv.in_channels == 2 * model.control.per_input
+    assert conv.weight[:, model.control.per_input :].abs().max() == 0
+    assert conv.weight[:, : model.control.per_input].abs().max() > 0
+
+
 def test_seed_makes_output_reproducible(model):
     model = StemProverModel(model.config).eval()
     with torch.no_grad():  # an untrained model outputs no residual, whatever the noise

@@ -9,6 +9,7 @@ import torch
 
 from stemprover.cli import main
 from stemprover.config import load_config
+from stemprover.data.pairs import read_manifest
 from stemprover.errors import StemProverError
 from stemprover.training import loop
 
@@ -313,9 +314,82 @@ def test_identity_pairs_give_the_clean_crop_as_input(pairs):
     from stemprover.training.data import PairCrops
 
     plain = PairCrops(pairs, "train", 16000, 0.5)
-    clean, art = PairCrops(pairs, "train", 16000, 0.5, identity=1.0).batch(
+    clean, art, mix = PairCrops(pairs, "train", 16000, 0.5, identity=1.0).batch(
         6, np.random.default_rng(0)
     )
-    assert torch.equal(clean, art)
-    clean0, art0 = plain.batch(6, np.random.default_rng(0))
+    assert torch.equal(clean, art) and mix is None
+    clean0, art0, _ = plain.batch(6, np.random.default_rng(0))
     assert not torch.equal(clean0, art0)  # the pairs themselves differ
+
+
+def test_mixture_crops_come_from_the_same_place(pairs, tmp_path):
+    """With every mixture replaced by 2 x its clean stem, each mixture crop is 2 x its clean
+    crop; the clean and artifacted crops are those drawn without mixtures."""
+    import shutil
+
+    from stemprover.training.data import PairCrops
+
+    copy = tmp_path / "pairs"
+    shutil.copytree(pairs, copy)
+    records = read_manifest(copy)
+    (copy / "mixture").mkdir()
+    for rec in records:  # a mixture of its own per pair (songs share one)
+        audio, rate = sf.read(copy / rec["clean"], dtype="float32")
+        rec["mixture"] = f"mixture/{rec['id']}.wav"
+        sf.write(copy / rec["mixture"], 2 * audio, rate, subtype="FLOAT")
+    (copy / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    rng = np.random.default_rng(3)
+    clean, art, mix = PairCrops(copy, "train", 16000, 0.5, mixture=True).batch(8, rng)
+    torch.testing.assert_close(mix, 2 * clean)
+    plain = PairCrops(copy, "train", 16000, 0.5).batch(8, np.random.default_rng(3))
+    assert torch.equal(plain[0], clean) and torch.equal(plain[1], art)
+    rec = records[0]
+    (copy / rec["mixture"]).unlink()
+    with pytest.raises(StemProverError, match="mixture"):
+        PairCrops(copy, rec["split"], 16000, 0.5, mixture=True)
+
+
+def test_mixture_model_trains_from_a_stem_only_model_and_enhances_with_mix(pairs, tmp_path):
+    """--init copies a stem-only model into one that also reads the mixture: before training
+    both compute the same thing; after it, the mixture changes the output."""
+    from stemprover.audio.stft import compress, stft
+    from stemprover.models.enhancer import StemProverModel
+
+    base = _train_tiny(pairs, tmp_path / "base", "train.steps=2")
+    mixed_cfg = load_config("tiny", ["model.denoiser.mixture=true"])
+    mixed = StemProverModel(mixed_cfg.model)
+    loop.warm_start(mixed, base)
+    stem_only = StemProverModel.load(base)
+    g = torch.Generator().manual_seed(0)
+    x, m = (torch.randn(1, 8000, generator=g) * 0.1 for _ in range(2))
+    spec, mix = (compress(stft(v, stem_only.stft), stem_only.stft) for v in (x, m))
+    mixed.eval()
+    torch.testing.assert_close(mixed.enhance(spec, mix), stem_only.enhance(spec))
+    with pytest.raises(StemProverError, match="does not fit"):
+        loop.warm_start(
+            StemProverModel(load_config("tiny", ["model.denoiser.layers_per_block=2"]).model),
+            base,
+        )
+    run = tmp_path / "mixed"
+    assert (
+        main(
+            [
+                *("train", "--pairs", str(pairs), "--out", str(run), "--config", "tiny", "-q"),
+                *("--init", str(base), "--set", "model.denoiser.mixture=true"),
+                *("--set", "train.steps=3", "--set", "train.stage=denoiser"),
+            ]
+        )
+        == 0
+    )
+    trained = StemProverModel.load(run / "model")
+    assert trained.uses_mixture
+    extra = trained.control.conv_in.weight[:, trained.control.per_input :]
+    assert extra.abs().max() > 0  # the mixture's input channels were trained
+    out = tmp_path / "out.wav"
+    src = pairs / "artifacted" / sorted(p.name for p in (pairs / "artifacted").iterdir())[0]
+    rec = next(r for r in read_manifest(pairs) if pairs / r["artifacted"] == src)
+    args = ["enhance", str(src), "--model", str(run / "model"), "-o", str(out), "-q"]
+    assert main([*args, "--mix", str(pairs / rec["mixture"])]) == 0
+    with_mix = sf.read(out)[0]
+    assert main([*args, "--overwrite"]) == 0
+    assert not np.allclose(with_mix, sf.read(out)[0])

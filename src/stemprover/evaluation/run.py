@@ -42,6 +42,8 @@ class EvalConfig:
     split: Which split to score (``all`` for every pair).
     limit: Score at most this many pairs (0: all).
     examples: How many pairs get spectrograms and players in the report.
+    mixture: Give models each pair's mixture (as ``enhance --mix`` does); baselines that
+        need it (Wiener, oracle) always get it.
     """
 
     pairs: Path
@@ -49,6 +51,7 @@ class EvalConfig:
     split: str = "test"
     limit: int = 0
     examples: int = 4
+    mixture: bool = True
 
 
 def _select(cfg: EvalConfig) -> list[dict]:
@@ -62,7 +65,7 @@ def _select(cfg: EvalConfig) -> list[dict]:
 def evaluate(
     cfg: EvalConfig,
     out: Path,
-    models: dict[str, Callable[[np.ndarray, int], np.ndarray]] | None = None,
+    models: dict[str, Callable[..., np.ndarray]] | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict:
@@ -70,7 +73,7 @@ def evaluate(
 
     Args:
         models: Systems beyond the baselines, by name, e.g. ``{"model": EnhancePipeline(...)}``;
-            each maps ``(C, T), rate -> (C, T)``.
+            each maps ``(C, T), rate, mix=(C, T) or None -> (C, T)``.
 
     Returns:
         The aggregate table written to metrics.json.
@@ -92,9 +95,10 @@ def evaluate(
         ref_views = Views(ref, inputs.rate)  # the reference's spectra, shared by all systems
         estimates = {}
         for system in cfg.systems:
-            est = (
-                models[system](art, inputs.rate) if system in models else BASELINES[system](inputs)
-            )
+            if system in models:
+                est = models[system](art, inputs.rate, mix=mix if cfg.mixture else None)
+            else:
+                est = BASELINES[system](inputs)
             estimates[system] = est
             flat = score(ref_views, est, inputs.rate, vocals=rec["stem"] == "vocals").flat()
             rows.append(

@@ -23,11 +23,14 @@ class SpectralModel(Protocol):
     stft: StftConfig
     sample_rate: int | None
 
-    def enhance(self, spec: torch.Tensor) -> torch.Tensor:
+    def enhance(self, spec: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
         """Clean a compressed complex spectrogram.
 
+        Args:
+            mix: The mixture's spectrogram, when known; models that do not use it ignore it.
+
         Shape:
-            spec: ``(B, F, N)`` complex, ``F = stft.bins``; returns the same shape.
+            spec, mix: ``(B, F, N)`` complex, ``F = stft.bins``; returns the same shape.
         """
         ...
 
@@ -42,7 +45,7 @@ class NullModel:
     def __init__(self, stft: StftConfig | None = None) -> None:
         self.stft = stft or StftConfig()
 
-    def enhance(self, spec: torch.Tensor) -> torch.Tensor:
+    def enhance(self, spec: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
         return spec
 
     def to(self, device: torch.device) -> NullModel:

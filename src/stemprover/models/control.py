@@ -1,7 +1,8 @@
 """ControlNet-style control branch with phase-aware zero convolutions.
 
-The branch sees only the condition (the artifacted stem's latent), so its features are
-computed once per segment and reused at every denoising step. Its outputs join the denoiser's
+The branch sees only the condition (the artifacted stem's latent, and with
+``denoiser.mixture`` the mixture's), so its features are computed once per segment and
+reused at every denoising step. Its outputs join the denoiser's
 skip connections through zero-initialised convolutions (Zhang et al. 2023, "Adding
 Conditional Control to Text-to-Image Diffusion Models", sec. 3.1): at initialisation the
 control changes nothing.
@@ -70,9 +71,12 @@ class ControlBranch(nn.Module):
         from diffusers.models.unets.unet_2d_blocks import UNetMidBlock2D, get_down_block
 
         ch = cfg.block_out_channels
-        self.log_magnitude = cfg.log_magnitude
-        inputs = latent_channels + (latent_channels // 2 if cfg.log_magnitude else 0)
+        self.log_magnitude, self.mixture = cfg.log_magnitude, cfg.mixture
+        self.per_input = latent_channels + (latent_channels // 2 if cfg.log_magnitude else 0)
+        inputs = self.per_input * (2 if cfg.mixture else 1)
         self.conv_in = nn.Conv2d(inputs, ch[0], 3, padding=1)
+        with torch.no_grad():  # the mixture's channels start at zero: no change at init
+            self.conv_in.weight[:, self.per_input :].zero_()
         self.down_blocks = nn.ModuleList()
         zero = [PhaseAwareZeroConv(ch[0])]
         prev = ch[0]
@@ -101,9 +105,24 @@ class ControlBranch(nn.Module):
         self.zero_convs = nn.ModuleList(zero)
         self.mid_zero = PhaseAwareZeroConv(ch[-1])
 
-    def forward(self, cond: torch.Tensor) -> list[torch.Tensor]:
-        """Shape: cond ``(B, L, H, W)`` -> list of ``(B, C_k, H_k, W_k)``, mid block last."""
-        h = self.conv_in(torch.cat([cond, log_magnitude(cond)], 1) if self.log_magnitude else cond)
+    def _features(self, latent: torch.Tensor) -> torch.Tensor:
+        return torch.cat([latent, log_magnitude(latent)], 1) if self.log_magnitude else latent
+
+    def forward(self, cond: torch.Tensor, mix: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Shape: cond, mix ``(B, L, H, W)`` -> list of ``(B, C_k, H_k, W_k)``, mid block last.
+
+        Args:
+            mix: The mixture's latent, for a branch built with ``denoiser.mixture``; ``None``
+                (no mixture) feeds zeros. Items whose mixture is all zeros count as absent.
+        """
+        x = self._features(cond)
+        if self.mixture:
+            extra = torch.zeros_like(x) if mix is None else self._features(mix)
+            if mix is not None:  # absent mixtures (zeros) stay zeros, log magnitude included
+                present = mix.flatten(1).abs().amax(1) > 0
+                extra = extra * present[:, None, None, None]
+            x = torch.cat([x, extra], 1)
+        h = self.conv_in(x)
         feats = [h]
         for block in self.down_blocks:
             h, res = block(hidden_states=h, temb=None)

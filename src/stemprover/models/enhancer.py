@@ -131,29 +131,46 @@ class StemProverModel(nn.Module):
             self._generator = torch.Generator().manual_seed(self.sampling.seed)
         return torch.randn(like.shape, generator=self._generator).to(like)
 
+    @property
+    def uses_mixture(self) -> bool:
+        """Whether the control branch reads the mixture (``denoiser.mixture``)."""
+        return self.config.denoiser.mixture
+
     @torch.no_grad()
-    def enhance(self, spec: torch.Tensor) -> torch.Tensor:
-        """Shape: ``(B, F, N)`` complex (compressed) -> ``(B, F, N)``."""
-        return self.through_latent(spec, self.sample)
+    def enhance(self, spec: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+        """Shape: spec, mix ``(B, F, N)`` complex (compressed) -> ``(B, F, N)``.
+
+        Args:
+            mix: The mixture's spectrogram, same shape; used by models trained with it.
+        """
+        if mix is None or not self.uses_mixture:
+            return self.through_latent(spec, self.sample)
+        mix_latent = self.encode(mix)
+        return self.through_latent(spec, lambda cond: self.sample(cond, mix_latent))
+
+    def encode(self, spec: torch.Tensor) -> torch.Tensor:
+        """Pad to the frame multiple and encode. Shape: ``(B, F, N)`` -> ``(B, L, F', N')``."""
+        padded = nn.functional.pad(spec, (0, (-spec.shape[-1]) % self.multiple))
+        return self.autoencoder.encode(padded.to(torch.complex64))
 
     def through_latent(self, spec: torch.Tensor, latent_fn) -> torch.Tensor:
         """Pad to the frame multiple, encode, apply ``latent_fn``, decode, crop.
 
         Shape: ``(B, F, N)`` complex -> ``(B, F, N)``, same dtype.
         """
-        frames = spec.shape[-1]
-        padded = nn.functional.pad(spec, (0, (-frames) % self.multiple))  # (B, F, N + pad)
-        latent = self.autoencoder.encode(padded.to(torch.complex64))  # (B, L, F', N')
-        return self.autoencoder.decode(latent_fn(latent))[..., :frames].to(spec.dtype)
+        latent = latent_fn(self.encode(spec))  # (B, L, F', N')
+        return self.autoencoder.decode(latent)[..., : spec.shape[-1]].to(spec.dtype)
 
-    def sample(self, cond: torch.Tensor) -> torch.Tensor:
-        """Sample the clean latent given the condition's. Shape: ``(B, L, F, N)`` -> same.
+    def sample(self, cond: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+        """Sample the clean latent given the condition's (and the mixture's).
 
         The residual is noised to the timestep ``strength`` selects and denoised in ``steps``
         steps (``0``: one predictive pass at that timestep).
+
+        Shape: cond, mix ``(B, L, F, N)`` -> ``(B, L, F, N)``.
         """
         opts, T = self.sampling, self.config.diffusion.train_timesteps
-        control = self.control(cond)
+        control = self.control(cond, mix)
         noise = self._noise(cond)
         zero = torch.zeros_like(cond)  # the residual starts from "nothing to fix"
         sched = make_scheduler(self.config.diffusion, opts.scheduler)
@@ -168,7 +185,7 @@ class StemProverModel(nn.Module):
         x = sched.add_noise(zero, noise, timesteps[:1])
         r0 = zero
         for t in timesteps:
-            ctrl = control if opts.cache_control else self.control(cond)
+            ctrl = control if opts.cache_control else self.control(cond, mix)
             r0 = self.predict_residual(x, t.reshape(1), ctrl, cond)
             x = sched.step(r0, t, x).prev_sample
         return cond + r0
@@ -288,7 +305,7 @@ class AutoencoderRoundTrip:
         self.model, self.stft, self.sample_rate = model, model.stft, model.sample_rate
 
     @torch.no_grad()
-    def enhance(self, spec: torch.Tensor) -> torch.Tensor:
+    def enhance(self, spec: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
         return self.model.through_latent(spec, lambda latent: latent)
 
     def to(self, device: torch.device) -> AutoencoderRoundTrip:

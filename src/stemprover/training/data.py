@@ -15,7 +15,7 @@ from stemprover.errors import StemProverError
 
 
 class PairCrops:
-    """Random mono crops of (clean, artifacted) pairs.
+    """Random mono crops of (clean, artifacted) pairs, and their mixtures when asked.
 
     Args:
         pairs: Pairs folder, or several (their records are pooled, in the order given).
@@ -28,6 +28,8 @@ class PairCrops:
             the first 70% of training.
         identity: Share of crops whose input is the clean crop itself, so that the model also
             learns to leave clean audio alone.
+        mixture: Also load each pair's mixture (crops from the same place); every pair must
+            have one.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class PairCrops:
         where=None,
         curriculum: tuple[str, float] | None = None,
         identity: float = 0.0,
+        mixture: bool = False,
     ) -> None:
         folders = [Path(pairs)] if isinstance(pairs, str | Path) else [Path(p) for p in pairs]
         found = [
@@ -56,8 +59,14 @@ class PairCrops:
         self.curriculum = curriculum
         self.identity = identity
         self.clean, self.artifacted = [], []
+        self.mixture: list[np.ndarray] | None = [] if mixture else None
+        stores = [("clean", self.clean), ("artifacted", self.artifacted)]
+        if self.mixture is not None:
+            stores.append(("mixture", self.mixture))
         for folder, rec in found:
-            for key, store in (("clean", self.clean), ("artifacted", self.artifacted)):
+            for key, store in stores:
+                if not rec.get(key):
+                    raise StemProverError(f"pair {rec['id']} has no {key}", folder)
                 audio, info = io.read(folder / rec[key], "float32")  # (C, T)
                 if info.sample_rate != rate:
                     audio = soxr.resample(audio.T, info.sample_rate, rate).T.astype(np.float32)
@@ -77,13 +86,14 @@ class PairCrops:
 
     def batch(
         self, size: int, rng: np.random.Generator, progress: float = 1.0
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Shape: returns ``(clean, artifacted)``, each ``(size, crop samples)``.
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Shape: returns ``(clean, artifacted, mixture)``, each ``(size, crop samples)``;
+        ``mixture`` is ``None`` unless loaded.
 
         Args:
             progress: Share of training done, for the curriculum.
         """
-        clean, art = [], []
+        crops: list[list[np.ndarray]] = [[], [], []]
         candidates = self._candidates(progress)
         for _ in range(size):
             k = int(rng.choice(candidates))
@@ -93,7 +103,11 @@ class PairCrops:
             seg_c, seg_a = c[ch, start : start + self.length], a[ch, start : start + self.length]
             if self.identity and rng.random() < self.identity:
                 seg_a = seg_c
-            pad = self.length - len(seg_c)
-            clean.append(np.pad(seg_c, (0, pad)))
-            art.append(np.pad(seg_a, (0, pad)))
-        return torch.from_numpy(np.stack(clean)), torch.from_numpy(np.stack(art))
+            segs = [seg_c, seg_a]
+            if self.mixture is not None:
+                m = self.mixture[k]
+                segs.append(m[min(ch, m.shape[0] - 1), start : start + self.length])
+            for store, seg in zip(crops, segs, strict=False):
+                store.append(np.pad(seg, (0, self.length - len(seg))))
+        clean, art, mix = (torch.from_numpy(np.stack(c)) if c else None for c in crops)
+        return clean, art, mix

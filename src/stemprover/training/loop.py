@@ -33,7 +33,7 @@ class Stage:
     name: str
     steps: int
     params: list[torch.nn.Parameter]
-    loss: Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+    loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], dict[str, torch.Tensor]]
 
 
 def _spec(x: torch.Tensor, model: StemProverModel) -> torch.Tensor:
@@ -49,7 +49,7 @@ def _wave(spec: torch.Tensor, model: StemProverModel, length: int) -> torch.Tens
 def autoencoder_loss(model: StemProverModel, cfg: RunConfig):
     ae = model.autoencoder
 
-    def loss(clean: torch.Tensor, art: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(clean: torch.Tensor, art: torch.Tensor, mix=None) -> dict[str, torch.Tensor]:
         x = torch.cat([clean, art])  # both kinds of input it will see, (2B, T)
         image = ae.to_image(_spec(x, model))  # (2B, 2, F-1, N)
         dist = ae.vae.encode(torch.nn.functional.pixel_unshuffle(image, ae.patch)).latent_dist
@@ -69,11 +69,18 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
     sched = make_scheduler(cfg.model.diffusion, "ddpm")
     diff, w = cfg.model.diffusion, cfg.loss
 
-    def loss(clean: torch.Tensor, art: torch.Tensor) -> dict[str, torch.Tensor]:
+    def loss(
+        clean: torch.Tensor, art: torch.Tensor, mix: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             spec_clean = _spec(clean, model)
             z0 = model.autoencoder.encode(spec_clean)  # (B, L, F, N)
             zc = model.autoencoder.encode(_spec(art, model))
+            zm = None
+            if mix is not None and model.uses_mixture:
+                # Some items go without their mixture (a zero latent: absent), as without --mix.
+                kept = torch.rand(mix.shape[0], device=mix.device) >= cfg.train.mixture_dropout
+                zm = model.autoencoder.encode(_spec(mix, model)) * kept[:, None, None, None]
         top = max(1, round(diff.train_strength * diff.train_timesteps))
         t = torch.randint(0, top, (z0.shape[0],), device=z0.device)
         residual = z0 - zc
@@ -81,7 +88,7 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
         from_zero = torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob
         start = torch.where(from_zero[:, None, None, None], torch.zeros_like(residual), residual)
         x_t = sched.add_noise(start, torch.randn_like(z0), t)
-        r0 = model.predict_residual(x_t, t, model.control(zc), zc)
+        r0 = model.predict_residual(x_t, t, model.control(zc, zm), zc)
         x0 = zc + r0
         spec = model.autoencoder.decode(x0)  # gradients reach x0 through the frozen decoder
         wave = _wave(spec, model, clean.shape[-1])
@@ -129,7 +136,8 @@ def set_latent_scale(model: StemProverModel, data: PairCrops, batches: int = 8) 
 def validate(
     model: StemProverModel, data: PairCrops | None, count: int, seconds: float = 3.0
 ) -> dict:
-    """SI-SDR of the autoencoder round trip and of the model vs the input on valid pairs."""
+    """SI-SDR of the autoencoder round trip and of the model vs the input on valid pairs
+    (with their mixtures when ``data`` holds them)."""
     if data is None:
         return {}
     from stemprover.evaluation.metrics import level_db, si_sdr
@@ -142,11 +150,14 @@ def validate(
     model.eval()
     ae = EnhancePipeline(AutoencoderRoundTrip(model), device=device, progress=False)
     pipe = EnhancePipeline(model.configure(seed=0), device=device, progress=False)
-    for clean, art in list(zip(data.clean, data.artifacted, strict=True))[:count]:
+    mixtures = data.mixture or [None] * len(data.clean)
+    for clean, art, mix in list(zip(data.clean, data.artifacted, mixtures, strict=True))[:count]:
         clean, art = clean[:, :n].astype(np.float64), art[:, :n].astype(np.float64)
         out["input"].append(si_sdr(clean, art))
         out["autoencoder"].append(si_sdr(clean, ae(clean, model.sample_rate)))
-        est = pipe(art, model.sample_rate)
+        if mix is not None:
+            mix = mix[: art.shape[0], :n].astype(np.float64)
+        est = pipe(art, model.sample_rate, mix=mix)
         out["model"].append(si_sdr(clean, est))
         level.append(level_db(art, est))
     model.train()
@@ -193,8 +204,8 @@ def _run_stage(
     started, budget = time.monotonic(), cfg.train.max_minutes * 60
     while step < stage.steps:
         batch = data.batch(cfg.train.batch_size, rng, progress=step / stage.steps)
-        clean, art = (x.to(accelerator.device) for x in batch)
-        parts = stage.loss(clean, art)
+        clean, art, mix = (None if x is None else x.to(accelerator.device) for x in batch)
+        parts = stage.loss(clean, art, mix)
         total = sum(parts.values())
         opt.zero_grad(set_to_none=True)
         accelerator.backward(total)
@@ -245,8 +256,14 @@ def train(
     run: Path,
     base_model: Path | None = None,
     progress: bool = True,
+    init: str | Path | None = None,
 ) -> Path:
-    """Train (or resume) a model; returns the exported model folder ``run/model``."""
+    """Train (or resume) a model; returns the exported model folder ``run/model``.
+
+    Args:
+        init: A trained StemProver model (name or folder) to start from instead of random
+            weights (see :func:`warm_start`); ignored when the run resumes from a checkpoint.
+    """
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
@@ -263,15 +280,21 @@ def train(
     model = StemProverModel(cfg.model, vae=_base_vae(base_model)).to(accelerator.device)
     if base_model is not None:
         _load_base_unet(model, base_model)
+    if init is not None:
+        warm_start(model, init)
+    mixture = cfg.model.denoiser.mixture
     data = PairCrops(
         pairs,
         "train",
         cfg.model.sample_rate,
         cfg.train.segment_seconds,
         identity=cfg.train.identity_pairs,
+        mixture=mixture,
     )
     valid = _maybe(
-        lambda: PairCrops(pairs, "valid", cfg.model.sample_rate, cfg.train.segment_seconds)
+        lambda: PairCrops(
+            pairs, "valid", cfg.model.sample_rate, cfg.train.segment_seconds, mixture=mixture
+        )
     )
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     ae, rest = model.autoencoder, [model.denoiser, model.control]
@@ -305,6 +328,44 @@ def train(
     if accelerator.is_main_process:
         ema.save(out)
     return out
+
+
+def warm_start(model: StemProverModel, source: str | Path) -> None:
+    """Copy a trained model's weights into ``model``: every tensor of the same name and shape,
+    and the control branch's input convolution into its first channels when ``model`` reads
+    more inputs (the mixture's, which stay at zero). The result computes what ``source`` does.
+
+    Raises:
+        StemProverError: ``source`` is not a StemProver model, or a tensor has another shape.
+    """
+    from stemprover.models.base import load_model
+
+    src = load_model(source)
+    if not isinstance(src, StemProverModel):
+        raise StemProverError(f"--init needs a trained StemProver model, not {source!r}")
+    target = model.state_dict()
+    mismatched = []
+    with torch.no_grad():
+        for name, value in src.state_dict().items():
+            mine = target.get(name)
+            if mine is not None and mine.shape == value.shape:
+                mine.copy_(value)
+            elif (
+                name == "control.conv_in.weight"
+                and mine is not None
+                and mine.shape[1] > value.shape[1]
+            ):
+                mine.zero_()
+                mine[:, : value.shape[1]] = value
+            else:
+                mismatched.append(name)
+    missing = sorted(set(target) - set(src.state_dict()))
+    if mismatched or missing:
+        raise StemProverError(
+            f"--init model does not fit this config: {len(mismatched)} tensors of another "
+            f"shape ({', '.join(mismatched[:3])}), {len(missing)} missing ({', '.join(missing[:3])})",
+            source,
+        )
 
 
 def _maybe(make):
@@ -392,6 +453,7 @@ def train_adapter(
         where=lambda r: name in r["artifacts"],
         curriculum=(name, cfg.adapter.curriculum_start),
         identity=cfg.adapter.identity_pairs,
+        mixture=model.uses_mixture,
     )
     valid = _maybe(
         lambda: PairCrops(
@@ -400,6 +462,7 @@ def train_adapter(
             cfg.model.sample_rate,
             cfg.train.segment_seconds,
             where=lambda r: name in r["artifacts"],
+            mixture=model.uses_mixture,
         )
     )
     ema = copy.deepcopy(model).eval().requires_grad_(False)
