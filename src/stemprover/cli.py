@@ -68,6 +68,11 @@ def _enhance(args: argparse.Namespace) -> int:
         seed=args.seed,
         scheduler=args.scheduler,
     )
+    if getattr(model, "uses_mixture", False) and args.mix is None and not args.quiet:
+        print(
+            "stemprover: note: this model also reads the mixture; give it with --mix",
+            file=sys.stderr,
+        )
     pipeline = EnhancePipeline(model, segment, args.device, not args.quiet)
     batch = enhance_paths(
         pipeline, args.inputs, args.output, args.subtype, args.overwrite, mix=args.mix
@@ -452,7 +457,9 @@ def _models(args: argparse.Namespace) -> int:
     for name, folder in found.items():
         size = (folder / "model.safetensors").stat().st_size / 1e6
         adapters = ", ".join(model_adapters(folder)) or "none"
-        print(f"{name}: {folder} ({size:.1f} MB), adapters: {adapters}")
+        cfg = json.loads((folder / "config.json").read_text()).get("config", {})
+        reads = ", reads the mixture (--mix)" if cfg.get("denoiser", {}).get("mixture") else ""
+        print(f"{name}: {folder} ({size:.1f} MB), adapters: {adapters}{reads}")
     return EXIT_OK
 
 

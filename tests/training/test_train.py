@@ -349,7 +349,7 @@ def test_mixture_crops_come_from_the_same_place(pairs, tmp_path):
         PairCrops(copy, rec["split"], 16000, 0.5, mixture=True)
 
 
-def test_mixture_model_trains_from_a_stem_only_model_and_enhances_with_mix(pairs, tmp_path):
+def test_mixture_model_trains_from_a_stem_only_model_and_enhances_with_mix(pairs, tmp_path, capsys):
     """--init copies a stem-only model into one that also reads the mixture: before training
     both compute the same thing; after it, the mixture changes the output."""
     from stemprover.audio.stft import compress, stft
@@ -393,3 +393,8 @@ def test_mixture_model_trains_from_a_stem_only_model_and_enhances_with_mix(pairs
     with_mix = sf.read(out)[0]
     assert main([*args, "--overwrite"]) == 0
     assert not np.allclose(with_mix, sf.read(out)[0])
+    capsys.readouterr()
+    assert main(["models", str(tmp_path)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert any(str(run / "model") in line and "reads the mixture" in line for line in listed)
+    assert not any(str(base) in line and "reads the mixture" in line for line in listed)
