@@ -101,7 +101,7 @@ def test_parse_adapters():
         lora.parse_adapters("bleed=lots")
 
 
-def test_auto_adapters_are_weighted_in_memory_too(tmp_path):
+def test_auto_adapters_are_weighted_in_memory_too(tmp_path, monkeypatch):
     """`evaluate` and `bench` enhance arrays, not files: `auto` must weigh adapters there too."""
     import numpy as np
 
@@ -124,3 +124,17 @@ def test_auto_adapters_are_weighted_in_memory_too(tmp_path):
     np.testing.assert_allclose(out, EnhancePipeline(fixed, progress=False)(audio, 44100))
     base = EnhancePipeline(load_model(folder, adapters="none"), progress=False)(audio, 44100)
     assert not np.allclose(out, base)
+    # Given the mixture, auto analyses the stem beside it (analyze's mixture-aware verdicts).
+    import stemprover.analysis as analysis
+
+    seen = []
+    real = analysis.analyze
+    mix = audio + (0.1 * rng.standard_normal((1, 22050))).astype(np.float32)
+
+    def spy(stem, rate, mix=None, *args):
+        seen.append(mix)
+        return real(stem, rate, mix, *args)
+
+    monkeypatch.setattr(analysis, "analyze", spy)
+    auto(audio, 44100, mix=mix)
+    np.testing.assert_array_equal(seen[0], mix.astype(np.float64))

@@ -216,6 +216,10 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     }
     if model_adapters(cfg.model):
         models["adapters-auto"] = pipe(load_model(cfg.model, adapters="auto"))
+    if getattr(default, "uses_mixture", False):  # each mode also as `enhance` without --mix
+        for name in ("diffusion", "adapters-auto"):
+            if name in models:
+                models[f"{name}-no-mix"] = _without_mixture(models[name])
     systems = ("input", "spectral-gate", "wiener", *models, "oracle")
     summary = evaluate(
         EvalConfig(pairs, systems, "test"), out / "heldout_eval", models, overwrite=True
@@ -232,6 +236,11 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
         overwrite=True,
     )
     return summary, sweep
+
+
+def _without_mixture(pipeline):
+    """``pipeline`` as evaluated without the pairs' mixtures (``enhance`` without ``--mix``)."""
+    return lambda audio, rate, mix=None: pipeline(audio, rate)
 
 
 def _group_key(group: str) -> tuple[int, str]:
