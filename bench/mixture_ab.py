@@ -81,6 +81,10 @@ def main() -> None:
     valid = [{"step": s, **{k: round(c[s], 4) for k, c in curves.items()}} for s in steps]
     md = "\n".join(
         [
+            "```",
+            __doc__.strip(),
+            "```",
+            "",
             "## Validation SI-SDR during training (dB; step 0: the input)",
             "",
             markdown_table(valid, ["step", *curves]),
