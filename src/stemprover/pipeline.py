@@ -153,12 +153,17 @@ class EnhancePipeline:
         blocks = overlap_add(read, process, audio.shape[-1], length, overlap, context)
         return np.concatenate([b[: audio.shape[0]] for b in blocks], axis=-1)
 
+    @property
+    def model_reads_mixture(self) -> bool:
+        return getattr(self.model, "uses_mixture", False)
+
     def _with_mixture(self, read_stem, read_mix, rate: int):
-        """``(read, process)`` for :func:`overlap_add`. With a mixture, blocks carry the
-        mixture's channels below the stem's, so both are cut, padded and given context alike;
-        ``process`` passes them through, and callers keep the first ``C`` channels.
+        """``(read, process)`` for :func:`overlap_add`. With a mixture (for a model that reads
+        it), blocks carry the mixture's channels below the stem's, so both are cut, padded and
+        given context alike; ``process`` passes them through, and callers keep the first
+        ``C`` channels.
         """
-        if read_mix is None:
+        if read_mix is None or not self.model_reads_mixture:
             return read_stem, lambda b: self.process_block(b, rate)
 
         def read(start: int, stop: int) -> np.ndarray:
@@ -222,7 +227,9 @@ class EnhancePipeline:
         with (
             io.BlockReader(info, info.compute_dtype) as reader,
             (
-                nullcontext() if mix_info is None else io.BlockReader(mix_info, info.compute_dtype)
+                io.BlockReader(mix_info, info.compute_dtype)
+                if mix_info is not None and self.model_reads_mixture
+                else nullcontext()
             ) as mix_reader,
             io.AtomicWriter(
                 dst, info.sample_rate, info.channels, subtype or info.subtype, overwrite=overwrite
@@ -236,7 +243,7 @@ class EnhancePipeline:
                 return block
 
             read, process = self._with_mixture(
-                read_stem, None if mix_info is None else mix_reader.read, info.sample_rate
+                read_stem, None if mix_reader is None else mix_reader.read, info.sample_rate
             )
             for out in overlap_add(
                 read,
