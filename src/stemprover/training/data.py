@@ -63,14 +63,18 @@ class PairCrops:
         stores = [("clean", self.clean), ("artifacted", self.artifacted)]
         if self.mixture is not None:
             stores.append(("mixture", self.mixture))
+        loaded: dict[Path, np.ndarray] = {}  # a song's stems share one mixture: load it once
         for folder, rec in found:
             for key, store in stores:
                 if not rec.get(key):
                     raise StemProverError(f"pair {rec['id']} has no {key}", folder)
-                audio, info = io.read(folder / rec[key], "float32")  # (C, T)
-                if info.sample_rate != rate:
-                    audio = soxr.resample(audio.T, info.sample_rate, rate).T.astype(np.float32)
-                store.append(audio)
+                path = folder / rec[key]
+                if path not in loaded:
+                    audio, info = io.read(path, "float32")  # (C, T)
+                    if info.sample_rate != rate:
+                        audio = soxr.resample(audio.T, info.sample_rate, rate).T
+                    loaded[path] = audio.astype(np.float32, copy=False)
+                store.append(loaded[path])
 
     def __len__(self) -> int:
         return len(self.records)
