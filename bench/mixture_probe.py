@@ -9,6 +9,10 @@ fixed 1-s crops of the valid split.
 
     python bench/mixture_probe.py --pairs data/bleed_pairs --out runs/probe_mix --mixture
     python bench/mixture_probe.py --pairs data/bleed_pairs --out runs/probe_stem
+
+Superseded by the product path (`model.denoiser.mixture`, PairCrops' mixture crops,
+`enhance --mix`) and bench/mixture_ab.py; kept because bench/results/mixture_probe.md
+was made with it.
 """
 
 from __future__ import annotations

@@ -280,7 +280,7 @@ def train(
     model = StemProverModel(cfg.model, vae=_base_vae(base_model)).to(accelerator.device)
     if base_model is not None:
         _load_base_unet(model, base_model)
-    if init is not None:
+    if init is not None and not (run / "checkpoints").exists():  # a resume loads its own
         warm_start(model, init)
     mixture = cfg.model.denoiser.mixture
     data = PairCrops(
