@@ -442,7 +442,7 @@ def _models_args(p: argparse.ArgumentParser) -> None:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from stemprover.models.base import BUILTIN_MODELS, bundled_models, model_adapters
+    from stemprover.models.base import BUILTIN_MODELS, bundled_models, model_adapters, model_config
 
     print("built-in: " + ", ".join(BUILTIN_MODELS))
     found = {f"bundled:{k}": v for k, v in bundled_models().items()}
@@ -451,13 +451,13 @@ def _models(args: argparse.Namespace) -> int:
             {
                 str(p.parent): p.parent
                 for p in sorted(root.rglob("config.json"))
-                if (p.parent / "model.safetensors").exists()
+                if model_config(p.parent) is not None
             }
         )
     for name, folder in found.items():
         size = (folder / "model.safetensors").stat().st_size / 1e6
         adapters = ", ".join(model_adapters(folder)) or "none"
-        cfg = json.loads((folder / "config.json").read_text()).get("config", {})
+        cfg = model_config(folder)
         reads = ", reads the mixture (--mix)" if cfg.get("denoiser", {}).get("mixture") else ""
         print(f"{name}: {folder} ({size:.1f} MB), adapters: {adapters}{reads}")
     return EXIT_OK

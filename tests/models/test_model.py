@@ -291,3 +291,16 @@ def test_safetensors_whose_header_length_starts_like_a_pickle_is_accepted(tmp_pa
     assert path.read_bytes()[:1] == b"\x80"
     refuse_pickle(path)  # no error
     assert torch.equal(load_file(str(path))["w"], torch.ones(3))
+
+
+def test_bundled_models_are_enhancement_models_only(capsys):
+    """The bundled detector's folder also holds config.json + model.safetensors; it is not a
+    model `enhance --model` can load, so `models` must not list it."""
+    from stemprover.cli import main
+    from stemprover.models.base import BUNDLED, bundled_models
+
+    assert (BUNDLED / "detector" / "config.json").exists()
+    assert "default" in bundled_models() and "detector" not in bundled_models()
+    assert main(["models", str(BUNDLED)]) == 0
+    listed = capsys.readouterr().out
+    assert "weights/default" in listed and "detector" not in listed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -56,11 +57,27 @@ BUILTIN_MODELS = {"null": NullModel}
 BUNDLED = Path(__file__).resolve().parent.parent / "weights"
 
 
+MODEL_KIND = "stemprover-latent-diffusion"  # config.json "kind" of an enhancement model
+
+
+def model_config(folder: Path) -> dict | None:
+    """The ``config`` of an enhancement model saved in ``folder``; ``None`` for anything else
+    (the bundled detector and separator folders hold config.json files of other kinds)."""
+    path = folder / "config.json"
+    if not path.is_file() or not (folder / "model.safetensors").is_file():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return meta.get("config", {}) if meta.get("kind") == MODEL_KIND else None
+
+
 def bundled_models() -> dict[str, Path]:
-    """Models shipped inside the package: ``{name: folder}``."""
+    """Enhancement models shipped inside the package: ``{name: folder}``."""
     if not BUNDLED.is_dir():
         return {}
-    return {p.name: p for p in sorted(BUNDLED.iterdir()) if (p / "config.json").exists()}
+    return {p.name: p for p in sorted(BUNDLED.iterdir()) if model_config(p) is not None}
 
 
 def model_adapters(name_or_path: str | Path) -> dict[str, Path]:

@@ -19,10 +19,11 @@ from stemprover.config import ModelConfig, from_dict, to_dict
 from stemprover.diffusion.schedulers import make_scheduler
 from stemprover.errors import StemProverError
 from stemprover.models.autoencoder import SpecAutoencoder
+from stemprover.models.base import MODEL_KIND
 from stemprover.models.control import ControlBranch
 from stemprover.models.denoiser import LatentDenoiser
 
-KIND = "stemprover-latent-diffusion"
+KIND = MODEL_KIND
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
