@@ -8,6 +8,11 @@ its output is then blended with the input by a weight, ``x + w·(y − x)`` in t
 that knows the answer: an upper bound).
 
     python bench/mixture_route_probe.py runs/mixbleed_drop/model
+
+runs/mixbleed_drop: a copy of bench/mixture_ab.py's mixture run at step 700, resumed with
+`stemprover train --pairs data/bleed_pairs --out runs/mixbleed_drop --config base
+--set model.denoiser.mixture=true --set train.identity_pairs=0 --set train.mixture_dropout=0.2
+--set train.steps=900 --set train.validate_every=100 --set train.valid_pairs=8`.
 """
 
 import argparse
