@@ -68,12 +68,12 @@ def _enhance(args: argparse.Namespace) -> int:
         seed=args.seed,
         scheduler=args.scheduler,
     )
-    if getattr(model, "uses_mixture", False) and args.mix is None and not args.quiet:
+    pipeline = EnhancePipeline(model, segment, args.device, not args.quiet)
+    if pipeline.model_reads_mixture and args.mix is None and not args.quiet:
         print(
             "stemprover: note: this model also reads the mixture; give it with --mix",
             file=sys.stderr,
         )
-    pipeline = EnhancePipeline(model, segment, args.device, not args.quiet)
     batch = enhance_paths(
         pipeline, args.inputs, args.output, args.subtype, args.overwrite, mix=args.mix
     )

@@ -58,19 +58,44 @@ BUNDLED = Path(__file__).resolve().parent.parent / "weights"
 
 
 MODEL_KIND = "stemprover-latent-diffusion"  # config.json "kind" of an enhancement model
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+def read_meta(folder: Path) -> dict:
+    """``config.json`` of an enhancement model folder.
+
+    Raises:
+        StemProverError: no or unreadable config, another kind or format version.
+    """
+    path = folder / CONFIG_FILE
+    if not path.exists():
+        raise StemProverError(f"not a StemProver model folder (no {CONFIG_FILE})", folder)
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise StemProverError(f"unreadable model config ({err.msg})", path) from None
+    if meta.get("kind") != MODEL_KIND:
+        raise StemProverError(
+            f"not a StemProver model (kind {meta.get('kind')!r}, expected {MODEL_KIND!r})", path
+        )
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise StemProverError(
+            f"model format version {meta.get('format_version')} is not supported (this StemProver reads {FORMAT_VERSION})",
+            path,
+        )
+    return meta
 
 
 def model_config(folder: Path) -> dict | None:
     """The ``config`` of an enhancement model saved in ``folder``; ``None`` for anything else
     (the bundled detector and separator folders hold config.json files of other kinds)."""
-    path = folder / "config.json"
-    if not path.is_file() or not (folder / "model.safetensors").is_file():
+    if not (folder / WEIGHTS_FILE).is_file():
         return None
     try:
-        meta = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        return read_meta(folder)["config"]
+    except StemProverError:
         return None
-    return meta.get("config", {}) if meta.get("kind") == MODEL_KIND else None
 
 
 def bundled_models() -> dict[str, Path]:

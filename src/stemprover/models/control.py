@@ -117,10 +117,11 @@ class ControlBranch(nn.Module):
         """
         x = self._features(cond)
         if self.mixture:
-            extra = torch.zeros_like(x) if mix is None else self._features(mix)
-            if mix is not None:  # absent mixtures (zeros) stay zeros, log magnitude included
-                present = mix.flatten(1).abs().amax(1) > 0
-                extra = extra * present[:, None, None, None]
+            if mix is None:
+                extra = torch.zeros_like(x)
+            else:  # absent mixtures (zeros) stay zeros, log magnitude included
+                present = mix.flatten(1).abs().amax(1) > 0  # (B,)
+                extra = self._features(mix) * present[:, None, None, None]
             x = torch.cat([x, extra], 1)
         h = self.conv_in(x)
         feats = [h]

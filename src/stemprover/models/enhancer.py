@@ -19,13 +19,10 @@ from stemprover.config import ModelConfig, from_dict, to_dict
 from stemprover.diffusion.schedulers import make_scheduler
 from stemprover.errors import StemProverError
 from stemprover.models.autoencoder import SpecAutoencoder
-from stemprover.models.base import MODEL_KIND
+from stemprover.models.base import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, read_meta
+from stemprover.models.base import MODEL_KIND as KIND
 from stemprover.models.control import ControlBranch
 from stemprover.models.denoiser import LatentDenoiser
-
-KIND = MODEL_KIND
-FORMAT_VERSION = 1
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -259,26 +256,6 @@ def load_saved(folder: str | Path, kind: str, what: str) -> tuple[dict, dict]:
     weights = Path(folder) / WEIGHTS_FILE
     refuse_pickle(weights)
     return meta, load_file(str(weights))
-
-
-def read_meta(folder: Path) -> dict:
-    path = folder / CONFIG_FILE
-    if not path.exists():
-        raise StemProverError(f"not a StemProver model folder (no {CONFIG_FILE})", folder)
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise StemProverError(f"unreadable model config ({err.msg})", path) from None
-    if meta.get("kind") != KIND:
-        raise StemProverError(
-            f"not a StemProver model (kind {meta.get('kind')!r}, expected {KIND!r})", path
-        )
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise StemProverError(
-            f"model format version {meta.get('format_version')} is not supported (this StemProver reads {FORMAT_VERSION})",
-            path,
-        )
-    return meta
 
 
 def refuse_pickle(path: Path) -> None:
