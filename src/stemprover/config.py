@@ -73,6 +73,12 @@ class DenoiserConfig:
     # what the same model without them does until they are trained; an absent mixture is
     # all zeros there (train.mixture_dropout teaches the model to work without one).
     mixture: bool = False
+    # With mixture and a gain head: the clean latent may also take a share of the mixture's,
+    # r0 += tanh(c/2)·z_mix, from a third output head that starts at zero. A mask on the
+    # mixture is the form in which bleed is subtracted (z_stem − α·z_mix) and a phase is taken
+    # from the mixture (where the stem dominates it); through the control branch alone the
+    # UNet has to rebuild the mixture's values in its correction head.
+    mixture_gain: bool = False
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,27 @@ def test_mixture_reaches_the_output_and_zeros_mean_absent(mixed):
         torch.testing.assert_close(joint, torch.cat([first, second]), rtol=1e-5, atol=1e-6)
 
 
+def test_mixture_gain_head_takes_a_share_of_the_mixture():
+    """r0 = (gain − 1)·z_cond + correction + tanh(c/2)·z_mix; an absent mixture adds nothing."""
+    overrides = ["model.denoiser.output=log_gain", "model.denoiser.mixture=true"]
+    with pytest.raises(ValueError, match="mixture_gain"):
+        StemProverModel(load_config("tiny", ["model.denoiser.mixture_gain=true"]).model)
+    model = StemProverModel(
+        load_config("tiny", [*overrides, "model.denoiser.mixture_gain=true"]).model
+    ).eval()
+    conv, latent = model.denoiser.conv_out, model.autoencoder.latent_channels
+    assert conv.out_channels == 3 * latent and conv.weight.abs().max() == 0
+    cond, mix = _latents(model, 0), _latents(model, 1)
+    t = torch.tensor([100])
+    with torch.no_grad():
+        assert model.predict_residual(cond, t, model.control(cond, mix), cond, mix).abs().max() == 0
+        conv.bias[2 * latent :] = 2 * torch.atanh(torch.tensor(0.25))  # a quarter of the mixture
+        with_mix = model.predict_residual(cond, t, model.control(cond, mix), cond, mix)
+        without = model.predict_residual(cond, t, model.control(cond), cond)
+    torch.testing.assert_close(with_mix, 0.25 * mix)
+    assert without.abs().max() == 0
+
+
 def test_mixture_channels_start_at_zero():
     torch.manual_seed(0)
     model = StemProverModel(load_config("tiny", ["model.denoiser.mixture=true"]).model).eval()

@@ -349,6 +349,31 @@ def test_mixture_crops_come_from_the_same_place(pairs, tmp_path):
         PairCrops(copy, rec["split"], 16000, 0.5, mixture=True)
 
 
+def test_warm_start_into_the_mixture_gain_head_computes_the_same(pairs, tmp_path):
+    """The gain head's output convolution is widened with zeros: before training, the wider
+    model computes what the stem-only one does, with or without a mixture."""
+    from stemprover.audio.stft import compress, stft
+    from stemprover.models.enhancer import StemProverModel
+
+    gain = "model.denoiser.output=log_gain"
+    base = _train_tiny(pairs, tmp_path / "base", "train.steps=2", "train.ae_steps=0", gain)
+    stem_only = StemProverModel.load(base)
+    assert stem_only.denoiser.conv_out.weight.abs().max() > 0  # trained, so the copy matters
+    mixed_cfg = load_config(
+        "tiny", [gain, "model.denoiser.mixture=true", "model.denoiser.mixture_gain=true"]
+    )
+    mixed = StemProverModel(mixed_cfg.model)
+    loop.warm_start(mixed, base)
+    g = torch.Generator().manual_seed(0)
+    x, m = (torch.randn(1, 8000, generator=g) * 0.1 for _ in range(2))
+    spec, mix = (compress(stft(v, stem_only.stft), stem_only.stft) for v in (x, m))
+    mixed.eval()
+    expected = stem_only.configure(steps=2, seed=3).enhance(spec)
+    for given in (mix, None):
+        got = mixed.configure(steps=2, seed=3).enhance(spec, given)
+        torch.testing.assert_close(got, expected)
+
+
 def test_mixture_model_trains_from_a_stem_only_model_and_enhances_with_mix(pairs, tmp_path, capsys):
     """--init copies a stem-only model into one that also reads the mixture: before training
     both compute the same thing; after it, the mixture changes the output."""

@@ -138,7 +138,10 @@ class LatentDenoiser(nn.Module):
             raise ValueError(
                 f"denoiser.output must be 'gain', 'log_gain' or 'residual', got {cfg.output!r}"
             )
-        heads = 1 if cfg.output == "residual" else 2  # residual, or gain logits and correction
+        if cfg.mixture_gain and (cfg.output == "residual" or not cfg.mixture):
+            raise ValueError("denoiser.mixture_gain needs mixture: true and a gain output")
+        # residual; or gain logits and correction (and the mixture's gain logits)
+        heads = 1 if cfg.output == "residual" else 3 if cfg.mixture_gain else 2
         self.conv_out = nn.Conv2d(ch[0], heads * latent_channels, 3, padding=1)
         # Zero output: with the model's preconditioning the untrained model passes its input.
         nn.init.zeros_(self.conv_out.weight)

@@ -85,6 +85,7 @@ class StemProverModel(nn.Module):
         t: torch.Tensor,
         control: list[torch.Tensor],
         cond: torch.Tensor,
+        mix: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The clean residual ``r0 = z_clean − z_cond`` from its noised version.
 
@@ -102,13 +103,18 @@ class StemProverModel(nn.Module):
         ``denoiser.output == "log_gain"`` widens the gain to ``exp(tanh(a/2)·ln G)`` in
         ``(1/G, G)`` (``G = denoiser.max_gain``), so that deep holes can be filled.
 
-        Shape: x_t, cond ``(B, L, F, N)``, t ``(B,)`` or ``(1,)`` -> ``(B, L, F, N)``.
+        ``denoiser.mixture_gain`` adds ``tanh(c/2)·z_mix``: a share in (−1, 1) of each element
+        of the mixture's latent (``mix``; ``None``, an absent mixture, adds nothing).
+
+        Shape: x_t, cond, mix ``(B, L, F, N)``, t ``(B,)`` or ``(1,)`` -> ``(B, L, F, N)``.
         """
         out = self.denoiser(x_t, t, control, cond)
         head = self.config.denoiser
         if head.output == "residual":
             return out
-        logits, correction = out.chunk(2, dim=1)
+        logits, correction, *mix_logits = out.chunk(3 if head.mixture_gain else 2, dim=1)
+        if mix_logits and mix is not None:
+            correction = correction + torch.tanh(mix_logits[0] / 2) * mix
         if head.output == "log_gain":
             gain = torch.exp(torch.tanh(logits / 2) * math.log(head.max_gain))
             return (gain - 1) * cond + correction
@@ -174,7 +180,8 @@ class StemProverModel(nn.Module):
         sched = make_scheduler(self.config.diffusion, opts.scheduler)
         if opts.steps == 0:
             t = torch.tensor([round(opts.strength * (T - 1))], device=cond.device)
-            return cond + self.predict_residual(sched.add_noise(zero, noise, t), t, control, cond)
+            x = sched.add_noise(zero, noise, t)
+            return cond + self.predict_residual(x, t, control, cond, mix)
         total = max(opts.steps, math.ceil(opts.steps / opts.strength))
         sched.set_timesteps(total, device=cond.device)
         timesteps = sched.timesteps[-opts.steps :]
@@ -184,7 +191,7 @@ class StemProverModel(nn.Module):
         r0 = zero
         for t in timesteps:
             ctrl = control if opts.cache_control else self.control(cond, mix)
-            r0 = self.predict_residual(x, t.reshape(1), ctrl, cond)
+            r0 = self.predict_residual(x, t.reshape(1), ctrl, cond, mix)
             x = sched.step(r0, t, x).prev_sample
         return cond + r0
 

@@ -88,7 +88,7 @@ def denoiser_loss(model: StemProverModel, cfg: RunConfig):
         from_zero = torch.rand(z0.shape[0], device=z0.device) < diff.condition_start_prob
         start = torch.where(from_zero[:, None, None, None], torch.zeros_like(residual), residual)
         x_t = sched.add_noise(start, torch.randn_like(z0), t)
-        r0 = model.predict_residual(x_t, t, model.control(zc, zm), zc)
+        r0 = model.predict_residual(x_t, t, model.control(zc, zm), zc, zm)
         x0 = zc + r0
         spec = model.autoencoder.decode(x0)  # gradients reach x0 through the frozen decoder
         wave = _wave(spec, model, clean.shape[-1])
@@ -330,10 +330,25 @@ def train(
     return out
 
 
+# Tensors that a wider model (the mixture's inputs and gain head) extends along one dimension.
+_WIDENED = {"control.conv_in.weight": 1, "denoiser.conv_out.weight": 0, "denoiser.conv_out.bias": 0}
+
+
+def _wider(mine: torch.Tensor, value: torch.Tensor, dim: int) -> bool:
+    others = [d for d in range(mine.ndim) if d != dim]
+    return (
+        mine.ndim == value.ndim
+        and mine.shape[dim] > value.shape[dim]
+        and all(mine.shape[d] == value.shape[d] for d in others)
+    )
+
+
 def warm_start(model: StemProverModel, source: str | Path) -> None:
     """Copy a trained model's weights into ``model``: every tensor of the same name and shape,
-    and the control branch's input convolution into its first channels when ``model`` reads
-    more inputs (the mixture's, which stay at zero). The result computes what ``source`` does.
+    the control branch's input convolution into its first channels when ``model`` reads more
+    inputs (the mixture's, which stay at zero), and the denoiser's output convolution into its
+    first channels when ``model`` has the mixture's gain head (which stays at zero). The
+    result computes what ``source`` does.
 
     Raises:
         StemProverError: ``source`` is not a StemProver model, or a tensor has another shape.
@@ -350,13 +365,9 @@ def warm_start(model: StemProverModel, source: str | Path) -> None:
             mine = target.get(name)
             if mine is not None and mine.shape == value.shape:
                 mine.copy_(value)
-            elif (
-                name == "control.conv_in.weight"
-                and mine is not None
-                and mine.shape[1] > value.shape[1]
-            ):
+            elif mine is not None and name in _WIDENED and _wider(mine, value, _WIDENED[name]):
                 mine.zero_()
-                mine[:, : value.shape[1]] = value
+                mine.narrow(_WIDENED[name], 0, value.shape[_WIDENED[name]]).copy_(value)
             else:
                 mismatched.append(name)
     missing = sorted(set(target) - set(src.state_dict()))
