@@ -1,10 +1,11 @@
 """Base model vs base + one adapter (and `auto` when the model stores adapters), per group.
 
     python bench/adapter_eval.py ADAPTER_DIR [ADAPTER_DIR ...] [--model default]
-        [--pairs data/heldout_pairs] [--out runs/adapter_eval]
+        [--pairs data/heldout_pairs] [--out runs/adapter_eval] [--name adapter_eval]
 
 SI-SDR improvement over the input per stem, artifact type and producer on the held-out
-pairs; written to bench/results/adapter_eval.{md,json}.
+pairs (with their mixtures, for models that read them); written to
+bench/results/<name>.{md,json}.
 """
 
 import argparse
@@ -22,6 +23,7 @@ def main() -> None:
     p.add_argument("--model", default="default")
     p.add_argument("--pairs", type=Path, default=Path("data/heldout_pairs"))
     p.add_argument("--out", type=Path, default=Path("runs/adapter_eval"))
+    p.add_argument("--name", default="adapter_eval", help="results file name")
     args = p.parse_args()
     models = {"base": EnhancePipeline(load_model(args.model), progress=False)}
     for folder in args.adapters:
@@ -39,9 +41,7 @@ def main() -> None:
     ]
     md = markdown_table(rows, ["group", *models])
     print(md)
-    save_results(
-        Path(__file__).parent / "results", "adapter_eval", provenance(), {"rows": rows}, md
-    )
+    save_results(Path(__file__).parent / "results", args.name, provenance(), {"rows": rows}, md)
 
 
 if __name__ == "__main__":

@@ -17,27 +17,34 @@ RUN=${RUN:-runs/default}
 stemprover train --pairs "$DATA/train_pairs" --out "$RUN" --config base \
   --set train.steps=1100 --set loss.si_sdr=0.1 --set loss.snr=0 --set train.identity_pairs=0 "$@"
 stemprover train --pairs "$DATA/train_pairs" --out "$RUN" --config base "$@"
-# One LoRA adapter per artifact type whose magnitude headroom is large
-# (bench/results/artifact_headroom.md), each on pairs with only that artifact (32 songs,
-# severity 0.3-1), mild to severe (progressive targeting).
-# spectral_holes, hf_loss and phasiness adapters made the same way on this base (500 steps
-# each) do not beat the base on their own type on held-out pairs (holes +0.002 vs +0.004 dB,
-# phasiness +0.001 vs +0.002, hf_loss -0.0003 vs -0.0008; bench/results/adapter_eval_unshipped.md),
-# so they are not trained or shipped.
+# The adapters' base: the same model widened to read the mixture (its input channels and the
+# mixture's gain head start at zero, so without adapters it computes exactly what the base
+# does, with or without --mix); LoRA on the control branch's conv_in and the denoiser's
+# conv_out can open them.
+stemprover train --pairs "$DATA/train_pairs" --out "$RUN-wide" --config base --init "$RUN/model" \
+  --set model.denoiser.mixture=true --set model.denoiser.mixture_gain=true --set train.steps=0
+# One LoRA adapter per artifact type, each on pairs with only that artifact (32 songs,
+# severity 0.3-1), mild to severe (progressive targeting), with the mixture for 80% of the
+# crops (train.mixture_dropout), so that they also work without --mix.
 # Adapters train without identity pairs (adapter.identity_pairs, 0 by default).
-ADAPTER_SET="--set train.lr=0.001 --set train.valid_pairs=8 --set train.validate_every=100"
-for spec in transient_smear:400 musical_noise:500 bleed:500; do
+ADAPTER_SET="--set train.lr=0.001 --set train.valid_pairs=8 --set train.validate_every=100
+  --set adapter.include_control=true --set adapter.target_modules=[conv1,conv2,conv_in,conv_out]
+  --set train.mixture_dropout=0.2"
+ADAPTERS="transient_smear:400 musical_noise:500 bleed:500 phasiness:500 spectral_holes:500 hf_loss:500"
+for spec in $ADAPTERS; do
   name=${spec%%:*} steps=${spec##*:}
   [ -f "$DATA/${name}_pairs/manifest.jsonl" ] || \
     stemprover pairs --out "$DATA/${name}_pairs" --synthetic 32 --seconds 8 --seed 500 \
       --producer simulate --artifacts "$name" --severity 0.3,1 -q
-  stemprover train --pairs "$DATA/${name}_pairs" --out "$RUN-adapter-$name" --adapter "$name" \
-    --model "$RUN/model" --set train.steps="$steps" $ADAPTER_SET
+  # shellcheck disable=SC2086
+  stemprover train --pairs "$DATA/${name}_pairs" --out "$RUN-wide-adapter-$name" --adapter "$name" \
+    --model "$RUN-wide/model" --set train.steps="$steps" $ADAPTER_SET
 done
 rm -rf src/stemprover/weights/default
 mkdir -p src/stemprover/weights/default/adapters
-cp "$RUN"/model/* src/stemprover/weights/default/
-for name in transient_smear musical_noise bleed; do
-  cp -r "$RUN-adapter-$name/adapter/$name" src/stemprover/weights/default/adapters/
+cp "$RUN-wide"/model/* src/stemprover/weights/default/
+for spec in $ADAPTERS; do
+  name=${spec%%:*}
+  cp -r "$RUN-wide-adapter-$name/adapter/$name" src/stemprover/weights/default/adapters/
 done
 echo "default model and adapters -> src/stemprover/weights/default"
