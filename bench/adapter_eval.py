@@ -3,8 +3,8 @@
     python bench/adapter_eval.py ADAPTER_DIR [ADAPTER_DIR ...] [--model default]
         [--pairs data/heldout_pairs] [--out runs/adapter_eval] [--name adapter_eval]
 
-SI-SDR improvement over the input per stem, artifact type and producer on the held-out
-pairs (with their mixtures, for models that read them); written to
+SI-SDR (and mel-SNR, log-spectral distance: `--metrics`) change over the input per stem,
+artifact type and producer on the held-out pairs (with their mixtures, for models that read them); written to
 bench/results/<name>.{md,json}.
 """
 
@@ -24,6 +24,9 @@ def main() -> None:
     p.add_argument("--pairs", type=Path, default=Path("data/heldout_pairs"))
     p.add_argument("--out", type=Path, default=Path("runs/adapter_eval"))
     p.add_argument("--name", default="adapter_eval", help="results file name")
+    p.add_argument(
+        "--metrics", nargs="+", default=["si_sdr", "mel_snr", "lsd"], help="one table each"
+    )
     args = p.parse_args()
     models = {"base": EnhancePipeline(load_model(args.model), progress=False)}
     for folder in args.adapters:
@@ -35,13 +38,23 @@ def main() -> None:
     summary = evaluate(
         EvalConfig(args.pairs, systems, "test", examples=0), args.out, models, overwrite=True
     )
-    rows = [
-        {"group": g, **{s: summary[g].get(s, {}).get("si_sdr_improvement") for s in models}}
-        for g in summary
-    ]
-    md = markdown_table(rows, ["group", *models])
-    print(md)
-    save_results(Path(__file__).parent / "results", args.name, provenance(), {"rows": rows}, md)
+    tables, md = {}, []
+    for metric in args.metrics:
+        tables[metric] = [
+            {"group": g, **{s: summary[g].get(s, {}).get(f"{metric}_improvement") for s in models}}
+            for g in summary
+        ]
+        better = " (lower is better)" if metric == "lsd" else ""
+        table = markdown_table(tables[metric], ["group", *models])
+        md.append(f"{metric} change over the input{better}\n\n{table}")
+    print("\n\n".join(md))
+    save_results(
+        Path(__file__).parent / "results",
+        args.name,
+        provenance(),
+        {"tables": tables},
+        "\n\n".join(md),
+    )
 
 
 if __name__ == "__main__":

@@ -27,18 +27,25 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN-wide" --config base --i
 # severity 0.3-1), mild to severe (progressive targeting), with the mixture for 80% of the
 # crops (train.mixture_dropout), so that they also work without --mix.
 # Adapters train without identity pairs (adapter.identity_pairs, 0 by default).
-ADAPTER_SET="--set train.lr=0.001 --set train.valid_pairs=8 --set train.validate_every=100
+ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50
   --set adapter.include_control=true --set adapter.target_modules=[conv1,conv2,conv_in,conv_out]
   --set train.mixture_dropout=0.2"
-ADAPTERS="transient_smear:400 musical_noise:500 bleed:500 phasiness:500 spectral_holes:500 hf_loss:500"
+# name:steps:lr. Only adapters that beat the base on their own type on the held-out pairs
+# ship (bench/results/adapter_eval_mix_{a,b}.md; SI-SDR change, adapter vs base): bleed
+# +0.572 vs +0.008, musical noise +0.071 vs +0.010, transient smear +0.319 vs +0.003.
+# Made the same way and not shipped: spectral_holes (300 steps, lr 0.001: +0.006 vs +0.004,
+# noise), phasiness (300 steps, lr 0.0003, which its validation pairs needed: -0.084 vs
+# +0.002) and hf_loss (500 steps, lr 0.001: -0.013 vs -0.001; it lowered SI-SDR on its own
+# validation pairs from the first 50 steps).
+ADAPTERS="transient_smear:400:0.001 musical_noise:500:0.001 bleed:500:0.001"
 for spec in $ADAPTERS; do
-  name=${spec%%:*} steps=${spec##*:}
+  IFS=: read -r name steps lr <<< "$spec"
   [ -f "$DATA/${name}_pairs/manifest.jsonl" ] || \
     stemprover pairs --out "$DATA/${name}_pairs" --synthetic 32 --seconds 8 --seed 500 \
       --producer simulate --artifacts "$name" --severity 0.3,1 -q
   # shellcheck disable=SC2086
   stemprover train --pairs "$DATA/${name}_pairs" --out "$RUN-wide-adapter-$name" --adapter "$name" \
-    --model "$RUN-wide/model" --set train.steps="$steps" $ADAPTER_SET
+    --model "$RUN-wide/model" --set train.steps="$steps" --set train.lr="$lr" $ADAPTER_SET
 done
 rm -rf src/stemprover/weights/default
 mkdir -p src/stemprover/weights/default/adapters

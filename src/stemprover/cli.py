@@ -71,7 +71,7 @@ def _enhance(args: argparse.Namespace) -> int:
     pipeline = EnhancePipeline(model, segment, args.device, not args.quiet)
     if pipeline.model_reads_mixture and args.mix is None and not args.quiet:
         print(
-            "stemprover: note: this model also reads the mixture; give it with --mix",
+            "stemprover: note: this model can also read the mixture the stem came from (--mix FILE)",
             file=sys.stderr,
         )
     batch = enhance_paths(
