@@ -27,9 +27,9 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN-wide" --config base --i
 # severity 0.3-1), mild to severe (progressive targeting), with the mixture for 80% of the
 # crops (train.mixture_dropout), so that they also work without --mix.
 # Adapters train without identity pairs (adapter.identity_pairs, 0 by default).
-ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50
-  --set adapter.include_control=true --set adapter.target_modules=[conv1,conv2,conv_in,conv_out]
-  --set train.mixture_dropout=0.2"
+# LoRA on the resnet convs and conv_in of both branches and on the denoiser's conv_out (the
+# adapter defaults).
+ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50 --set train.mixture_dropout=0.2"
 # name:steps:lr. Only adapters that beat the base on their own type on the held-out pairs
 # ship (bench/results/adapter_eval_mix_{a,b}.md; SI-SDR change, adapter vs base): bleed
 # +0.572 vs +0.008, musical noise +0.071 vs +0.010, transient smear +0.319 vs +0.003.

@@ -32,7 +32,7 @@ def _randomise(params):
 
 def test_lora_touches_only_configured_modules_and_base_is_frozen():
     model = _model()
-    cfg = AdapterConfig(rank=2, alpha=2, target_modules=("conv1",))
+    cfg = AdapterConfig(rank=2, alpha=2, target_modules=("conv1",), include_control=False)
     params = lora.add_adapter(model, "bleed", cfg)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all(".conv1.lora_" in n and ".bleed." in n for n in trainable)
@@ -44,6 +44,16 @@ def test_lora_touches_only_configured_modules_and_base_is_frozen():
     model.denoiser(x, t).sum().backward()
     assert all(p.grad is None for n, p in model.named_parameters() if "lora_" not in n)
     assert all(torch.equal(p, base[n]) for n, p in model.named_parameters() if "lora_" not in n)
+
+
+def test_lora_on_the_input_and_output_convs_of_both_branches():
+    """The default places: the mixture's zero-initialised inputs (control.conv_in) and gain
+    head (denoiser.conv_out) can only be opened by LoRA on those layers."""
+    model = _model()
+    lora.add_adapter(model, "bleed", AdapterConfig(rank=2, alpha=2))
+    layers = {n.split(".lora_")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert {"control.conv_in", "denoiser.conv_in", "denoiser.conv_out"} <= layers
+    assert all(n.split(".")[-1] in AdapterConfig().target_modules for n in layers)
 
 
 def test_merged_equals_unmerged_and_weights_combine():
@@ -73,9 +83,21 @@ def test_merged_equals_unmerged_and_weights_combine():
     torch.testing.assert_close(base_again, base, rtol=1e-4, atol=1e-5)
 
 
+def test_bundled_adapters_are_under_5_percent_of_their_base():
+    from stemprover.models.base import bundled_models, model_adapters
+
+    folder = bundled_models()["default"]
+    base = (folder / "model.safetensors").stat().st_size
+    adapters = model_adapters(folder)
+    assert adapters
+    for name, path in adapters.items():
+        size = (path / "adapter.safetensors").stat().st_size
+        assert size < 0.05 * base, (name, size, base)
+
+
 def test_adapter_file_is_small_and_bound_to_its_base(tmp_path):
     model = _model()
-    cfg = AdapterConfig(rank=2, alpha=2)
+    cfg = AdapterConfig(rank=2, alpha=2, target_modules=("conv1", "conv2"), include_control=False)
     fingerprint = lora.base_fingerprint(model)
     _randomise(lora.add_adapter(model, "bleed", cfg))
     folder = lora.save_adapter(model, "bleed", cfg, tmp_path / "bleed", fingerprint)
