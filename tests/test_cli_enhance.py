@@ -183,7 +183,7 @@ class _MixtureEcho:
     """Returns the mixture it is given: the output file must then be the mixture itself."""
 
     sample_rate = 44100
-    uses_mixture = True
+    reads_mixture = True
 
     def __init__(self):
         from stemprover.audio.stft import StftConfig

@@ -155,7 +155,7 @@ class EnhancePipeline:
 
     @property
     def model_reads_mixture(self) -> bool:
-        return getattr(self.model, "uses_mixture", False)
+        return getattr(self.model, "reads_mixture", False)
 
     def _with_mixture(self, read_stem, read_mix, rate: int):
         """``(read, process)`` for :func:`overlap_add`. With a mixture (for a model that reads

@@ -209,6 +209,20 @@ def test_mixture_channels_start_at_zero():
     assert conv.in_channels == 2 * model.control.per_input
     assert conv.weight[:, model.control.per_input :].abs().max() == 0
     assert conv.weight[:, : model.control.per_input].abs().max() > 0
+    assert model.uses_mixture and not model.reads_mixture  # zero inputs: a mixture changes nothing
+    with torch.no_grad():
+        conv.weight[0, model.control.per_input] = 0.1
+    assert model.reads_mixture
+
+
+def test_bundled_base_alone_skips_the_mixture_and_its_adapters_read_it():
+    """The bundled base has the mixture's inputs and head at zero; its adapters open them."""
+    from stemprover.pipeline import EnhancePipeline
+
+    base = EnhancePipeline(load_model("default", adapters="none"), progress=False)
+    auto = EnhancePipeline(load_model("default", adapters="auto"), progress=False)
+    assert base.model.uses_mixture and not base.model_reads_mixture
+    assert auto.model_reads_mixture
 
 
 def test_seed_makes_output_reproducible(model):

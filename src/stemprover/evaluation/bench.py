@@ -216,10 +216,9 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     }
     if model_adapters(cfg.model):
         models["adapters-auto"] = pipe(load_model(cfg.model, adapters="auto"))
-    if getattr(default, "uses_mixture", False):  # each mode also as `enhance` without --mix
-        for name in ("diffusion", "adapters-auto"):
-            if name in models:
-                models[f"{name}-no-mix"] = _without_mixture(models[name])
+    for name in ("diffusion", "adapters-auto"):  # each mode that reads it also without --mix
+        if name in models and models[name].model_reads_mixture:
+            models[f"{name}-no-mix"] = _without_mixture(models[name])
     systems = ("input", "spectral-gate", "wiener", *models, "oracle")
     summary = evaluate(
         EvalConfig(pairs, systems, "test"), out / "heldout_eval", models, overwrite=True

@@ -137,8 +137,24 @@ class StemProverModel(nn.Module):
 
     @property
     def uses_mixture(self) -> bool:
-        """Whether the control branch reads the mixture (``denoiser.mixture``)."""
+        """Whether the model has the mixture's inputs (``denoiser.mixture``); training feeds
+        them. Whether a mixture can change the output now is :attr:`reads_mixture`."""
         return self.config.denoiser.mixture
+
+    @property
+    def reads_mixture(self) -> bool:
+        """Whether a mixture can change the output: the model has the mixture's inputs and
+        they (or the mixture's gain head) are trained, or adapters, which may open them, are
+        attached. The bundled base alone has them at zero, so ``--adapters none`` need not
+        read, resample and encode a ``--mix`` file."""
+        if not self.uses_mixture:
+            return False
+        if getattr(self, "adapter_weights", None):
+            return True
+        inputs = self.control.conv_in.weight[:, self.control.per_input :]
+        latent = self.autoencoder.latent_channels
+        head = self.denoiser.conv_out.weight[2 * latent :]  # empty without mixture_gain
+        return bool(inputs.abs().amax() > 0) or bool(head.numel() and head.abs().amax() > 0)
 
     @torch.no_grad()
     def enhance(self, spec: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
@@ -147,7 +163,7 @@ class StemProverModel(nn.Module):
         Args:
             mix: The mixture's spectrogram, same shape; used by models trained with it.
         """
-        if mix is None or not self.uses_mixture:
+        if mix is None or not self.reads_mixture:
             return self.through_latent(spec, self.sample)
         mix_latent = self.encode(mix)
         return self.through_latent(spec, lambda cond: self.sample(cond, mix_latent))
