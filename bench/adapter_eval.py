@@ -1,11 +1,12 @@
 """Base model vs base + one adapter (and `auto` when the model stores adapters), per group.
 
-    python bench/adapter_eval.py ADAPTER_DIR [ADAPTER_DIR ...] [--model default]
+    python bench/adapter_eval.py [LABEL=]ADAPTER_DIR [...] [--model default]
         [--pairs data/heldout_pairs] [--out runs/adapter_eval] [--name adapter_eval]
 
 SI-SDR (and mel-SNR, log-spectral distance: `--metrics`) change over the input per stem,
 artifact type and producer on the held-out pairs (with their mixtures, for models that read them); written to
-bench/results/<name>.{md,json}.
+bench/results/<name>.{md,json}. Each adapter's column is ``base+LABEL``; the label defaults to
+the folder's name (the adapter's), so two runs of one adapter need labels.
 """
 
 import argparse
@@ -17,9 +18,14 @@ from stemprover.models.base import load_model, model_adapters
 from stemprover.pipeline import EnhancePipeline
 
 
+def _labelled(arg: str) -> tuple[str, Path]:
+    label, sep, folder = arg.rpartition("=")
+    return (label, Path(folder)) if sep else (Path(folder).name, Path(folder))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("adapters", nargs="+", type=Path)
+    p.add_argument("adapters", nargs="+", type=_labelled, help="[LABEL=]ADAPTER_DIR")
     p.add_argument("--model", default="default")
     p.add_argument("--pairs", type=Path, default=Path("data/heldout_pairs"))
     p.add_argument("--out", type=Path, default=Path("runs/adapter_eval"))
@@ -29,9 +35,11 @@ def main() -> None:
     )
     args = p.parse_args()
     models = {"base": EnhancePipeline(load_model(args.model), progress=False)}
-    for folder in args.adapters:
+    for label, folder in args.adapters:
+        if f"base+{label}" in models:
+            p.error(f"two adapters labelled {label!r}: give them labels (LABEL=DIR)")
         model = load_model(args.model, adapters=str(folder))
-        models[f"base+{folder.name}"] = EnhancePipeline(model, progress=False)
+        models[f"base+{label}"] = EnhancePipeline(model, progress=False)
     if model_adapters(args.model):
         models["auto"] = EnhancePipeline(load_model(args.model, adapters="auto"), progress=False)
     systems = ("input", *models)

@@ -2,7 +2,8 @@
 # Train the bundled default model and its adapters with the project's own commands, from nothing.
 # Resumable: run it again after an interruption and every step continues where it stopped.
 #   bash bench/train_default.sh            # data -> base -> adapters -> copy into the package
-# Budget (2-core CPU): base 1100 + 400 steps (~35 min), each adapter 400-500 steps (~8 min).
+# Budget (2-core CPU): base 1100 + 400 steps (~35 min), each adapter 400-500 steps (~8 min
+# on two threads, ~10 min on one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}
@@ -23,28 +24,37 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN" --config base "$@"
 # conv_out can open them.
 stemprover train --pairs "$DATA/train_pairs" --out "$RUN-wide" --config base --init "$RUN/model" \
   --set model.denoiser.mixture=true --set model.denoiser.mixture_gain=true --set train.steps=0
-# One LoRA adapter per artifact type, each on pairs with only that artifact (32 songs,
-# severity 0.3-1), mild to severe (progressive targeting), with the mixture for 80% of the
-# crops (train.mixture_dropout), so that they also work without --mix.
+# One LoRA adapter per artifact type, mild to severe (progressive targeting), with the mixture
+# for 80% of the crops (train.mixture_dropout), so that they also work without --mix.
 # Adapters train without identity pairs (adapter.identity_pairs, 0 by default).
 # LoRA on the resnet convs and conv_in of both branches and on the denoiser's conv_out (the
 # adapter defaults).
+# Data: "single" = pairs with only that artifact (32 songs, severity 0.3-1); "mixed" = those
+# plus every pair of the mixed training set and the detector's set (both producers, 1-6
+# artifacts per stem) that carries the artifact. Phasiness and spectral holes mostly come
+# with other artifacts (and from the mask producer); adapters trained on them alone did not
+# help those pairs (held-out: phasiness -0.084, holes +0.006 vs base +0.002/+0.004).
+[ -f "$DATA/detector_pairs/manifest.jsonl" ] || stemprover pairs --out "$DATA/detector_pairs" \
+  --synthetic 128 --seconds 8 --seed 400 --producer simulate=2 --producer mask -q
 ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50 --set train.mixture_dropout=0.2"
-# name:steps:lr. Only adapters that beat the base on their own type on the held-out pairs
-# ship (bench/results/adapter_eval_mix_{a,b}.md; SI-SDR change, adapter vs base): bleed
-# +0.572 vs +0.008, musical noise +0.071 vs +0.010, transient smear +0.319 vs +0.003.
-# Made the same way and not shipped: spectral_holes (300 steps, lr 0.001: +0.006 vs +0.004,
-# noise), phasiness (300 steps, lr 0.0003, which its validation pairs needed: -0.084 vs
-# +0.002) and hf_loss (500 steps, lr 0.001: -0.013 vs -0.001; it lowered SI-SDR on its own
-# validation pairs from the first 50 steps).
-ADAPTERS="transient_smear:400:0.001 musical_noise:500:0.001 bleed:500:0.001"
+# name:steps:lr:data. Only adapters that beat the base on their own type on the held-out pairs
+# ship (bench/results/adapter_eval_*.md; SI-SDR change, adapter vs base): bleed +0.572 vs
+# +0.008, musical noise +0.071 vs +0.010, transient smear +0.319 vs +0.003 (single), phasiness
+# +0.018 vs +0.002, spectral holes +0.037 vs +0.004 (mixed; 800 steps did worse: phasiness
+# +0.051 with SE 0.065 and -0.18 on simulate pairs, holes +0.027). Not shipped: hf_loss
+# (single, 500 steps at 0.001: -0.013 vs -0.001, its validation fell from the first 50 steps;
+# mixed, 500 steps at 0.0003: -0.001 vs -0.001).
+ADAPTERS="transient_smear:400:0.001:single musical_noise:500:0.001:single bleed:500:0.001:single phasiness:400:0.0003:mixed
+spectral_holes:500:0.001:mixed"
 for spec in $ADAPTERS; do
-  IFS=: read -r name steps lr <<< "$spec"
+  IFS=: read -r name steps lr data <<< "$spec"
   [ -f "$DATA/${name}_pairs/manifest.jsonl" ] || \
     stemprover pairs --out "$DATA/${name}_pairs" --synthetic 32 --seconds 8 --seed 500 \
       --producer simulate --artifacts "$name" --severity 0.3,1 -q
+  pairs=(--pairs "$DATA/${name}_pairs")
+  [ "$data" = mixed ] && pairs=(--pairs "$DATA/train_pairs" --pairs "$DATA/detector_pairs" "${pairs[@]}")
   # shellcheck disable=SC2086
-  stemprover train --pairs "$DATA/${name}_pairs" --out "$RUN-wide-adapter-$name" --adapter "$name" \
+  stemprover train "${pairs[@]}" --out "$RUN-wide-adapter-$name" --adapter "$name" \
     --model "$RUN-wide/model" --set train.steps="$steps" --set train.lr="$lr" $ADAPTER_SET
 done
 rm -rf src/stemprover/weights/default
