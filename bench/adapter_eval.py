@@ -1,6 +1,6 @@
 """Base model vs base + one adapter (and `auto` when the model stores adapters), per group.
 
-    python bench/adapter_eval.py [LABEL=]ADAPTER_DIR [...] [--model default]
+    python bench/adapter_eval.py [LABEL=]ADAPTER_DIR [...] [--model default] [--stem vocals]
         [--pairs data/heldout_pairs] [--out runs/adapter_eval] [--name adapter_eval]
 
 SI-SDR (and mel-SNR, log-spectral distance: `--metrics`) change over the input per stem,
@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--pairs", type=Path, default=Path("data/heldout_pairs"))
     p.add_argument("--out", type=Path, default=Path("runs/adapter_eval"))
     p.add_argument("--name", default="adapter_eval", help="results file name")
+    p.add_argument("--stem", action="append", default=[], help="only pairs of this stem type")
     p.add_argument(
         "--metrics", nargs="+", default=["si_sdr", "mel_snr", "lsd"], help="one table each"
     )
@@ -44,7 +45,10 @@ def main() -> None:
         models["auto"] = EnhancePipeline(load_model(args.model, adapters="auto"), progress=False)
     systems = ("input", *models)
     summary = evaluate(
-        EvalConfig(args.pairs, systems, "test", examples=0), args.out, models, overwrite=True
+        EvalConfig(args.pairs, systems, "test", examples=0, stems=tuple(args.stem)),
+        args.out,
+        models,
+        overwrite=True,
     )
     tables, md = {}, []
     for metric in args.metrics:

@@ -423,3 +423,44 @@ def test_mixture_model_trains_from_a_stem_only_model_and_enhances_with_mix(pairs
     listed = capsys.readouterr().out.splitlines()
     assert any(str(run / "model") in line and "reads the mixture" in line for line in listed)
     assert not any(str(base) in line and "reads the mixture" in line for line in listed)
+
+
+def test_per_stem_adapter_trains_only_on_its_stem(pairs, tmp_path, monkeypatch):
+    from stemprover.training.data import PairCrops
+
+    run = tmp_path / "run"
+    model = _train_tiny(pairs, run, "train.ae_steps=2", "train.steps=2")
+    records = read_manifest(pairs)
+    kind = next(k for r in records if r["split"] == "train" for k in r["artifacts"])
+    seen = []
+
+    def spy(*args, **kwargs):
+        crops = PairCrops(*args, **kwargs)
+        seen.append((args[1], crops.records))
+        return crops
+
+    monkeypatch.setattr(loop, "PairCrops", spy)
+    out = tmp_path / "ad"
+    args = ["train", "--pairs", str(pairs), "--out", str(out), "--config", "tiny", "--adapter"]
+    args += [kind, "--model", str(model), "--set", "train.steps=1", "--set"]
+    assert main([*args, "adapter.stems=[vocals, bass]", "-q"]) == 0
+    train = dict(seen)["train"]
+    wanted = [
+        r
+        for r in records
+        if r["split"] == "train" and kind in r["artifacts"] and r["stem"] in ("vocals", "bass")
+    ]
+    others = [r for r in records if r["split"] == "train" and kind in r["artifacts"]]
+    assert train == wanted and wanted and len(wanted) < len(others)  # the filter did something
+    saved = json.loads((out / "adapter" / kind / "adapter.json").read_text())
+    assert saved["config"]["stems"] == ["vocals", "bass"]
+
+
+def test_evaluate_can_score_one_stem_type(pairs):
+    from stemprover.evaluation.run import EvalConfig, _select
+
+    chosen = _select(EvalConfig(pairs, split="all", stems=("drums",)))
+    assert chosen and {r["stem"] for r in chosen} == {"drums"}
+    assert len(chosen) == sum(r["stem"] == "drums" for r in read_manifest(pairs))
+    with pytest.raises(StemProverError, match="no piano pairs"):
+        _select(EvalConfig(pairs, split="all", stems=("piano",)))

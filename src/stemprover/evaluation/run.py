@@ -44,6 +44,7 @@ class EvalConfig:
     examples: How many pairs get spectrograms and players in the report.
     mixture: Give models each pair's mixture (as ``enhance --mix`` does); baselines that
         need it (Wiener, oracle) always get it.
+    stems: Score only pairs of these stem types (empty: all).
     """
 
     pairs: Path
@@ -52,6 +53,7 @@ class EvalConfig:
     limit: int = 0
     examples: int = 4
     mixture: bool = True
+    stems: tuple[str, ...] = ()
 
 
 def _select(cfg: EvalConfig) -> list[dict]:
@@ -59,6 +61,12 @@ def _select(cfg: EvalConfig) -> list[dict]:
     chosen = [r for r in records if cfg.split in ("all", r["split"])]
     if not chosen:
         raise StemProverError(f"no pairs in split {cfg.split!r} (try --split all)", cfg.pairs)
+    if cfg.stems:
+        chosen = [r for r in chosen if r["stem"] in cfg.stems]
+        if not chosen:
+            raise StemProverError(
+                f"no {'/'.join(cfg.stems)} pairs in split {cfg.split!r}", cfg.pairs
+            )
     return chosen[: cfg.limit] if cfg.limit else chosen
 
 

@@ -456,12 +456,17 @@ def train_adapter(
     model = model.to(accelerator.device).train()
     params = lora.add_adapter(model, name, cfg.adapter)
     lora.set_weights(model, {name: 1.0})
+    stems = cfg.adapter.stems
+
+    def wanted(record: dict) -> bool:
+        return name in record["artifacts"] and (not stems or record["stem"] in stems)
+
     data = PairCrops(
         pairs,
         "train",
         cfg.model.sample_rate,
         cfg.train.segment_seconds,
-        where=lambda r: name in r["artifacts"],
+        where=wanted,
         curriculum=(name, cfg.adapter.curriculum_start),
         identity=cfg.adapter.identity_pairs,
         mixture=model.uses_mixture,
@@ -472,7 +477,7 @@ def train_adapter(
             "valid",
             cfg.model.sample_rate,
             cfg.train.segment_seconds,
-            where=lambda r: name in r["artifacts"],
+            where=wanted,
             mixture=model.uses_mixture,
         )
     )
