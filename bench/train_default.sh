@@ -34,8 +34,7 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN-wide" --config base --i
 # artifacts per stem) that carries the artifact. Phasiness and spectral holes mostly come
 # with other artifacts (and from the mask producer); adapters trained on them alone did not
 # help those pairs (held-out: phasiness -0.084, holes +0.006 vs base +0.002/+0.004).
-[ -f "$DATA/detector_pairs/manifest.jsonl" ] || stemprover pairs --out "$DATA/detector_pairs" \
-  --synthetic 128 --seconds 8 --seed 400 --producer simulate=2 --producer mask -q
+DATA="$DATA" bash bench/detector_pairs.sh
 ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50 --set train.mixture_dropout=0.2"
 # name:steps:lr:data. Only adapters that beat the base on their own type on the held-out pairs
 # ship (bench/results/adapter_eval_*.md; SI-SDR change, adapter vs base): bleed +0.572 vs

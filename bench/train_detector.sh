@@ -6,8 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}
-[ -f "$DATA/detector_pairs/manifest.jsonl" ] || stemprover pairs --out "$DATA/detector_pairs" \
-  --synthetic 128 --seconds 8 --seed 400 --producer simulate=2 --producer mask -q
+DATA="$DATA" bash bench/detector_pairs.sh
 SF=$(python -c "from stemprover.data import synth; print(synth.bundled_soundfont())")
 [ -f "$DATA/detector_eval/manifest.jsonl" ] || stemprover pairs --out "$DATA/detector_eval" \
   --synthetic 32 --seconds 8 --seed 9200 --soundfont "$SF" --producer simulate --split test -q

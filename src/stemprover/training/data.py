@@ -30,6 +30,7 @@ class PairCrops:
             learns to leave clean audio alone.
         mixture: Also load each pair's mixture (crops from the same place); every pair must
             have one.
+        what: How the error names the pairs ``where`` keeps, when it keeps none.
     """
 
     def __init__(
@@ -42,6 +43,7 @@ class PairCrops:
         curriculum: tuple[str, float] | None = None,
         identity: float = 0.0,
         mixture: bool = False,
+        what: str = "pairs",
     ) -> None:
         folders = [Path(pairs)] if isinstance(pairs, str | Path) else [Path(p) for p in pairs]
         found = [
@@ -52,7 +54,7 @@ class PairCrops:
         ]
         if not found:
             raise StemProverError(
-                f"no {split!r} pairs to train on", ", ".join(str(f) for f in folders)
+                f"no {split!r} {what} to train on", ", ".join(str(f) for f in folders)
             )
         self.records = [r for _, r in found]
         self.length = round(seconds * rate)

@@ -461,20 +461,17 @@ def train_adapter(
     def wanted(record: dict) -> bool:
         return name in record["artifacts"] and (not stems or record["stem"] in stems)
 
-    try:
-        data = PairCrops(
-            pairs,
-            "train",
-            cfg.model.sample_rate,
-            cfg.train.segment_seconds,
-            where=wanted,
-            curriculum=(name, cfg.adapter.curriculum_start),
-            identity=cfg.adapter.identity_pairs,
-            mixture=model.uses_mixture,
-        )
-    except StemProverError as e:
-        on = f" on {'/'.join(stems)} stems" if stems else ""
-        raise StemProverError(f"no training pairs with {name}{on}", e.path) from e
+    data = PairCrops(
+        pairs,
+        "train",
+        cfg.model.sample_rate,
+        cfg.train.segment_seconds,
+        where=wanted,
+        curriculum=(name, cfg.adapter.curriculum_start),
+        identity=cfg.adapter.identity_pairs,
+        mixture=model.uses_mixture,
+        what=f"pairs with {name}" + (f" on {'/'.join(stems)} stems" if stems else ""),
+    )
     valid = _maybe(
         lambda: PairCrops(
             pairs,
