@@ -59,7 +59,9 @@ def main() -> None:
     models = {
         "stem only": stem_model,
         "stem + mixture": mix_model,
-        "stem + mixture, no --mix": lambda audio, rate, mix=None: mix_model(audio, rate),
+        "stem + mixture, no --mix": lambda audio, rate, mix=None, stem=None: mix_model(
+            audio, rate, stem=stem
+        ),
     }
     out = Path("runs") / args.name
     evaluate(

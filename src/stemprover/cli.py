@@ -39,6 +39,13 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
         help="the mixture the stem was separated from (one input file): read by models "
         "trained with it and by --adapters auto",
     )
+    p.add_argument(
+        "--stem",
+        default="auto",
+        choices=["auto", "unknown", "vocals", "drums", "bass", "other"],
+        help="the inputs' stem type, for --adapters auto's per-stem adapters (default: from "
+        "each file's name, e.g. drums.wav; unknown when the name says none)",
+    )
     p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
     p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
     p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
@@ -75,14 +82,20 @@ def _enhance(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     batch = enhance_paths(
-        pipeline, args.inputs, args.output, args.subtype, args.overwrite, mix=args.mix
+        pipeline,
+        args.inputs,
+        args.output,
+        args.subtype,
+        args.overwrite,
+        mix=args.mix,
+        stem=None if args.stem == "unknown" else args.stem,
     )
     for f in batch.files:
         for warning in f.warnings:
             print(f"stemprover: warning: {f.input}: {warning}", file=sys.stderr)
         if f.error is None and f.adapters is not None:
             chosen = ", ".join(f"{k}={v:.2f}" for k, v in f.adapters.items())
-            print(f"{f.input}: adapters {chosen}")
+            print(f"{f.input}: stem {f.stem or 'unknown'}, adapters {chosen}")
         if f.error is not None:
             _error(f"{f.input}: {f.error}")
         elif not args.quiet:
@@ -302,7 +315,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     if args.adapter:
         out = train_adapter(cfg, args.pairs, args.out, args.model, args.adapter, not args.quiet)
-        print(f"adapter: {out}  (copy it to <model>/adapters/{args.adapter} to use it by name)")
+        print(f"adapter: {out}  (copy it to <model>/adapters/{out.name} to use it by name)")
         return EXIT_OK
     out = train(cfg, args.pairs, args.out, args.base_model, not args.quiet, init=args.init)
     print(f"model: {out}")

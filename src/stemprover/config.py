@@ -155,9 +155,10 @@ class AdapterConfig:
     # Identity pairs for adapters (train.identity_pairs is the base's): with a quarter of them
     # a smear adapter gained +0.002 dB on its validation pairs in 300 steps, without +0.21.
     identity_pairs: float = 0.0
-    # Stem types to train on (empty: all): a per-stem adapter. `auto` does not route by stem
-    # type yet, so one is used by its folder (`--adapters PATH`). Bleed per stem vs the
-    # all-stem adapter, 24 new pairs each: drums +0.55 dB (SE 0.20), bass -0.81 (README).
+    # Stem types to train on (empty: all): a per-stem adapter, named `bleed-drums`. `auto`
+    # gives it its artifact's weight on stems of those types (from --stem or the file name),
+    # in place of the all-stem adapter. Bleed per stem vs the all-stem adapter, 24 new pairs
+    # each: drums +0.55 dB (SE 0.20), bass -0.81 (README), so only drums ships.
     stems: tuple[str, ...] = ()
 
 

@@ -54,6 +54,7 @@ class FileResult:
     seconds: float = 0.0
     audio_seconds: float = 0.0
     adapters: dict[str, float] | None = None
+    stem: str | None = None
 
 
 AUTO_ANALYSIS_SECONDS = 30.0
@@ -112,24 +113,34 @@ class EnhancePipeline:
         return y.astype(block.dtype, copy=False)
 
     def _choose_adapters(
-        self, audio: np.ndarray, rate: int, mix: np.ndarray | None = None
+        self, audio: np.ndarray, rate: int, mix: np.ndarray | None = None, stem: str | None = None
     ) -> dict[str, float]:
         """``--adapters auto``: weight each stored adapter by its artifact's detected severity
         in ``audio``, analysed beside its mixture when given (callers pass at most the first
-        30 s, so memory stays flat on long files).
+        30 s, so memory stays flat on long files). Where the model has an adapter for this
+        ``stem`` type and artifact it takes that artifact's weight (:func:`lora.route`).
         """
         from stemprover.analysis import analyze
         from stemprover.models import lora
 
         as64 = None if mix is None else mix.astype(np.float64, copy=False)
         report = analyze(audio.astype(np.float64, copy=False), rate, as64)
-        weights = {name: round(report[name]["score"], 3) for name in self.model.adapter_weights}
+        scores = {name: r["score"] for name, r in report.items()}
+        weights = lora.route(self.model.adapter_infos, scores, stem)
         lora.set_weights(self.model, weights, merge=True)
         self.last_adapters = weights
         return weights
 
-    def __call__(self, audio: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.ndarray:
-        """Enhance an in-memory signal, optionally given its mixture (same shape).
+    def __call__(
+        self,
+        audio: np.ndarray,
+        rate: int,
+        mix: np.ndarray | None = None,
+        stem: str | None = None,
+    ) -> np.ndarray:
+        """Enhance an in-memory signal, optionally given its mixture (same shape) and its stem
+        type (``vocals``, ``drums``, ``bass``, ``other``; ``None``: unknown), which
+        ``--adapters auto`` routes by.
 
         With ``--adapters auto`` the weights chosen (here or by :meth:`enhance_file`) are kept
         in ``last_adapters``.
@@ -145,7 +156,9 @@ class EnhancePipeline:
                 )
         if getattr(self.model, "auto_adapters", False):
             head = round(AUTO_ANALYSIS_SECONDS * rate)
-            self._choose_adapters(audio[:, :head], rate, None if mix is None else mix[:, :head])
+            self._choose_adapters(
+                audio[:, :head], rate, None if mix is None else mix[:, :head], stem
+            )
         read, process = self._with_mixture(
             array_reader(audio), None if mix is None else array_reader(mix), rate
         )
@@ -182,11 +195,13 @@ class EnhancePipeline:
         subtype: str | None = None,
         overwrite: bool = False,
         mix: Path | None = None,
+        stem: str | None = None,
     ) -> FileResult:
         """Enhance ``src`` into ``dst`` keeping rate, channels, length and (unless given) subtype.
 
         Args:
             mix: The mixture ``src`` was separated from (same rate, channels and length).
+            stem: Its stem type, for ``--adapters auto`` (``None``: unknown).
 
         Raises:
             StemProverError: bad input, mixture or output; ``dst`` is then left untouched.
@@ -205,7 +220,7 @@ class EnhancePipeline:
             info.frames,
         ):
             raise StemProverError("mixture must match the stem's rate, channels and length", mix)
-        result = FileResult(src, dst, audio_seconds=info.duration)
+        result = FileResult(src, dst, audio_seconds=info.duration, stem=stem)
         if getattr(self.model, "auto_adapters", False):
             frames = min(info.frames, round(AUTO_ANALYSIS_SECONDS * info.sample_rate))
             with io.BlockReader(info, "float64") as reader:
@@ -214,7 +229,7 @@ class EnhancePipeline:
             if mix_info is not None:
                 with io.BlockReader(mix_info, "float64") as reader:
                     mix_head = reader.read(0, frames)
-            result.adapters = self._choose_adapters(head, info.sample_rate, mix_head)
+            result.adapters = self._choose_adapters(head, info.sample_rate, mix_head, stem)
         peak = 0.0
         length, overlap, context = self.segment.samples(info.sample_rate)
         bar = tqdm(
@@ -263,7 +278,9 @@ class EnhancePipeline:
         if result.adapters is not None:  # the weights --adapters auto chose, beside the output
             with io.atomic_path(dst.with_name(dst.name + ".adapters.json"), overwrite=True) as tmp:
                 tmp.write_text(
-                    json.dumps({"input": str(src), "adapters": result.adapters}, indent=1)
+                    json.dumps(
+                        {"input": str(src), "stem": stem, "adapters": result.adapters}, indent=1
+                    )
                 )
         result.seconds = time.perf_counter() - began
         return result
@@ -339,12 +356,20 @@ def enhance_paths(
     subtype: str | None = None,
     overwrite: bool = False,
     mix: str | os.PathLike | None = None,
+    stem: str | None = "auto",
 ) -> BatchResult:
     """Enhance files and folders; a bad file is recorded and the batch goes on.
 
     Args:
         mix: The mixture of a single input file (``--mix``).
+        stem: The inputs' stem type for ``--adapters auto`` (``--stem``): ``auto`` reads
+            each file's name (:func:`~stemprover.data.multitrack.named_stem_type`), ``None``
+            leaves it unknown.
     """
+    from stemprover.data.multitrack import STEM_TYPES, named_stem_type
+
+    if stem not in (None, "auto", *STEM_TYPES):
+        raise StemProverError(f"unknown stem type {stem!r} (choose auto, {', '.join(STEM_TYPES)})")
     pairs = plan_outputs([Path(p) for p in inputs], None if output is None else Path(output))
     if not pairs:
         raise StemProverError("no audio files found in the given inputs")
@@ -355,7 +380,12 @@ def enhance_paths(
         try:
             results.append(
                 pipeline.enhance_file(
-                    src, dst, subtype, overwrite, None if mix is None else Path(mix)
+                    src,
+                    dst,
+                    subtype,
+                    overwrite,
+                    None if mix is None else Path(mix),
+                    named_stem_type(src.stem) if stem == "auto" else stem,
                 )
             )
         except StemProverError as err:

@@ -69,3 +69,15 @@ def test_pairs_then_evaluate_writes_metrics_and_report(tmp_path, capsys):
     page = (out / "report.html").read_text()
     assert "ex0.png" in page and "<audio" in page and (out / "ex0.png").stat().st_size > 1000
     assert "report.html" in capsys.readouterr().out
+    # Each model is told its pair's stem type (what `--adapters auto` routes by).
+    from stemprover.data.pairs import read_manifest
+    from stemprover.evaluation.run import EvalConfig, evaluate
+
+    seen = []
+
+    def spy(audio, rate, mix=None, stem=None):
+        seen.append(stem)
+        return audio
+
+    evaluate(EvalConfig(pairs, ("spy",), examples=0), tmp_path / "e2", {"spy": spy}, progress=False)
+    assert seen == [r["stem"] for r in read_manifest(pairs)] and len(set(seen)) == 4

@@ -160,3 +160,113 @@ def test_auto_adapters_are_weighted_in_memory_too(tmp_path, monkeypatch):
     monkeypatch.setattr(analysis, "analyze", spy)
     auto(audio, 44100, mix=mix)
     np.testing.assert_array_equal(seen[0], mix.astype(np.float64))
+
+
+def test_auto_routes_an_artifact_to_the_adapter_for_the_stem_type():
+    infos = [
+        lora.AdapterInfo("bleed", "bleed"),
+        lora.AdapterInfo("bleed-drums", "bleed", ("drums",)),
+        lora.AdapterInfo("hf_loss", "hf_loss"),
+    ]
+    scores = {"bleed": 0.61234, "hf_loss": 0.2, "phasiness": 0.9}
+    assert lora.route(infos, scores, "drums") == {
+        "bleed": 0.0,
+        "bleed-drums": 0.612,
+        "hf_loss": 0.2,
+    }
+    for stem in ("bass", None):  # another stem type, or unknown: the all-stem adapter
+        assert lora.route(infos, scores, stem) == {
+            "bleed": 0.612,
+            "bleed-drums": 0.0,
+            "hf_loss": 0.2,
+        }
+    assert lora.adapter_name("bleed", ("drums",)) == "bleed-drums"
+    assert lora.adapter_name("spectral_holes", ("vocals", "bass")) == "spectral_holes-vocals+bass"
+
+
+def test_per_stem_adapter_is_used_on_its_stem_type_only(tmp_path, capsys):
+    """A model with an all-stem and a drums musical_noise adapter: `auto` applies the drums one to a
+    file named drums.wav (or given --stem drums) and the all-stem one to others."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    from stemprover.models import load_model
+    from stemprover.pipeline import EnhancePipeline, enhance_paths
+
+    model = _model()
+    fingerprint = lora.base_fingerprint(model)
+    folder = model.save(tmp_path / "model")
+    for stems in ((), ("drums",)):
+        cfg = AdapterConfig(rank=2, alpha=2, stems=stems)
+        name = lora.adapter_name("musical_noise", stems)
+        _randomise(lora.add_adapter(model, name, cfg))
+        lora.save_adapter(model, name, cfg, folder / "adapters" / name, fingerprint)
+    assert lora.adapter_info(folder / "adapters" / "musical_noise-drums") == lora.AdapterInfo(
+        "musical_noise-drums", "musical_noise", ("drums",)
+    )
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal((1, 22050))).astype(np.float32)
+    auto = EnhancePipeline(load_model(folder, adapters="auto"), progress=False)
+    drums = auto(audio, 44100, stem="drums")
+    weight = auto.last_adapters["musical_noise-drums"]
+    assert weight > 0.5 and auto.last_adapters["musical_noise"] == 0.0
+    fixed = EnhancePipeline(
+        load_model(folder, adapters=f"musical_noise-drums={weight}"), progress=False
+    )
+    np.testing.assert_allclose(drums, fixed(audio, 44100))
+    vocals = auto(audio, 44100, stem="vocals")
+    assert auto.last_adapters == {"musical_noise": weight, "musical_noise-drums": 0.0}
+    assert not np.allclose(drums, vocals)
+    # Files: the stem type from the name, or --stem; written to the sidecar.
+    for name in ("drums.wav", "take1.wav"):
+        sf.write(tmp_path / name, audio[0], 44100)
+    batch = enhance_paths(auto, [tmp_path / "drums.wav", tmp_path / "take1.wav"], tmp_path / "o")
+    sidecars = [
+        json.loads((tmp_path / "o" / f"{n}.adapters.json").read_text())
+        for n in ("drums.wav", "take1.wav")
+    ]
+    assert [(f.stem, s["stem"]) for f, s in zip(batch.files, sidecars, strict=True)] == [
+        ("drums", "drums"),
+        (None, None),
+    ]
+    assert (
+        sidecars[0]["adapters"]["musical_noise-drums"]
+        > 0
+        == sidecars[1]["adapters"]["musical_noise-drums"]
+    )
+    batch = enhance_paths(auto, [tmp_path / "take1.wav"], tmp_path / "o2", stem="drums")
+    assert batch.files[0].adapters["musical_noise-drums"] > 0
+    from stemprover.cli import main
+
+    args = ["enhance", str(tmp_path / "drums.wav"), "--model", str(folder), "-q"]
+    assert main([*args, "-o", str(tmp_path / "o4.wav"), "--stem", "unknown"]) == 0
+    assert "stem unknown, adapters musical_noise=0.9" in capsys.readouterr().out
+    assert main([*args, "-o", str(tmp_path / "o5.wav")]) == 0
+    assert (
+        "stem drums, adapters musical_noise=0.00, musical_noise-drums=0.9"
+        in capsys.readouterr().out
+    )
+    with pytest.raises(StemProverError, match="unknown stem type 'piano'"):
+        enhance_paths(auto, [tmp_path / "take1.wav"], tmp_path / "o3", stem="piano")
+    # Two adapters by one name cannot both be loaded.
+    with pytest.raises(StemProverError, match="already has an adapter named 'musical_noise'"):
+        lora.load_adapter(auto.model, folder / "adapters" / "musical_noise")
+
+
+def test_stem_type_from_a_separator_output_name():
+    from stemprover.data.multitrack import named_stem_type
+
+    names = {
+        "vocals": "vocals",
+        "htdemucs_drums": "drums",
+        "Song (Bass)": "bass",
+        "other": "other",
+        "no_vocals": "other",
+        "lead_vox": "vocals",
+        "take3": None,
+        "whatever": None,  # not a hi-hat
+        "mixture": None,
+    }
+    assert {n: named_stem_type(n) for n in names} == names

@@ -452,11 +452,23 @@ def test_per_stem_adapter_trains_only_on_its_stem(pairs, tmp_path, monkeypatch):
     ]
     others = [r for r in records if r["split"] == "train" and kind in r["artifacts"]]
     assert train == wanted and wanted and len(wanted) < len(others)  # the filter did something
-    saved = json.loads((out / "adapter" / kind / "adapter.json").read_text())
+    # Named for its artifact and stems, so it can sit beside the all-stem adapter.
+    saved = json.loads((out / "adapter" / f"{kind}-vocals+bass" / "adapter.json").read_text())
     assert saved["config"]["stems"] == ["vocals", "bass"]
+    assert (saved["name"], saved["artifact"]) == (f"{kind}-vocals+bass", kind)
     cfg = load_config("tiny", ["adapter.stems=[piano]"])
-    with pytest.raises(StemProverError, match=f"no 'train' pairs with {kind} on piano stems"):
+    with pytest.raises(StemProverError, match="unknown stem types \\['piano'\\]"):
         loop.train_adapter(cfg, pairs, tmp_path / "ad2", str(model), kind, progress=False)
+    # A filter that leaves nothing says which pairs it wanted.
+    with pytest.raises(StemProverError, match=f"no 'train' pairs with {kind} on piano stems"):
+        PairCrops(
+            pairs,
+            "train",
+            44100,
+            1.0,
+            where=lambda r: False,
+            what=f"pairs with {kind} on piano stems",
+        )
 
 
 def test_evaluate_can_score_one_stem_type(pairs):

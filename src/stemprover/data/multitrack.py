@@ -7,6 +7,7 @@ optionally ``mixture``; or stems with free names, mapped to the four stem types 
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,26 @@ class Song:
     mixture: np.ndarray | None
     source: str
     seed: int
+
+
+STEM_TYPES = (*STEM_KEYWORDS, "other")
+
+
+def named_stem_type(filename: str) -> str | None:
+    """The stem type a separator's output name says (``vocals``, ``htdemucs_drums``,
+    ``Song (Bass)``, ``no_vocals`` -> other), or ``None`` when it names none (``take3``).
+
+    Stricter than :func:`stem_type`: a word of the name must begin with a keyword, so
+    ``whatever`` is not a hi-hat; a name that says nothing is unknown, not ``other``.
+    """
+    words = [w for w in re.split(r"[^a-z0-9]+", filename.lower()) if w]
+    if len(words) == 2 and words[0] == "no":  # two-stem output: everything but that stem
+        return "other"
+    for kind in STEM_TYPES:
+        keys = STEM_KEYWORDS.get(kind, (kind,))
+        if any(w.startswith(k) for w in words for k in keys):
+            return kind
+    return None
 
 
 def stem_type(filename: str) -> str | None:

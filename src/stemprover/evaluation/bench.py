@@ -239,7 +239,7 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
 
 def _without_mixture(pipeline):
     """``pipeline`` as evaluated without the pairs' mixtures (``enhance`` without ``--mix``)."""
-    return lambda audio, rate, mix=None: pipeline(audio, rate)
+    return lambda audio, rate, mix=None, stem=None: pipeline(audio, rate, stem=stem)
 
 
 def _group_key(group: str) -> tuple[int, str]:

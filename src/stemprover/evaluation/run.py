@@ -81,7 +81,8 @@ def evaluate(
 
     Args:
         models: Systems beyond the baselines, by name, e.g. ``{"model": EnhancePipeline(...)}``;
-            each maps ``(C, T), rate, mix=(C, T) or None -> (C, T)``.
+            each maps ``(C, T), rate, mix=(C, T) or None, stem=type -> (C, T)`` (the
+            pair's stem type, which ``--adapters auto`` routes by).
 
     Returns:
         The aggregate table written to metrics.json.
@@ -104,7 +105,9 @@ def evaluate(
         estimates = {}
         for system in cfg.systems:
             if system in models:
-                est = models[system](art, inputs.rate, mix=mix if cfg.mixture else None)
+                est = models[system](
+                    art, inputs.rate, mix=mix if cfg.mixture else None, stem=rec["stem"]
+                )
             else:
                 est = BASELINES[system](inputs)
             estimates[system] = est

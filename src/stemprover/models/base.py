@@ -174,13 +174,15 @@ def _attach_adapters(model, folder: Path, spec: str) -> None:
         wanted = dict.fromkeys(stored, 0.0)
         model.auto_adapters = True
     fingerprint = lora.base_fingerprint(model) if wanted else None
-    weights = {}
+    weights, infos = {}, []
     for name, weight in wanted.items():
         source = stored.get(name, Path(name))
         if not (source / "adapter.json").exists():
             known = ", ".join(stored) or "none stored with this model"
             raise StemProverError(f"unknown adapter {name!r} (known: {known})")
         weights[lora.load_adapter(model, source, fingerprint)] = weight
+        infos.append(lora.adapter_info(source))
     if weights:
         lora.set_weights(model, weights, merge=True)
     model.adapter_weights = weights
+    model.adapter_infos = infos  # how `auto` routes them (artifact, stem types)

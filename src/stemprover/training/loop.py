@@ -429,11 +429,14 @@ def train_adapter(
     name: str,
     progress: bool = True,
 ) -> Path:
-    """Train LoRA adapter ``name`` on a frozen base model, on pairs that have that artifact,
-    mild to severe. Returns the adapter folder ``run/adapter/<name>``."""
+    """Train a LoRA adapter for artifact ``name`` on a frozen base model, on pairs that have
+    that artifact (and are of ``adapter.stems``' types, when given), mild to severe. Returns
+    the adapter folder ``run/adapter/<adapter name>``: ``bleed``, or ``bleed-drums`` for a
+    per-stem one (:func:`~stemprover.models.lora.adapter_name`)."""
     from accelerate import Accelerator
 
     from stemprover.data.artifacts import ARTIFACTS
+    from stemprover.data.multitrack import STEM_TYPES
     from stemprover.models import lora
     from stemprover.models.base import load_model
 
@@ -454,9 +457,13 @@ def train_adapter(
         )
     fingerprint = lora.base_fingerprint(model)
     model = model.to(accelerator.device).train()
-    params = lora.add_adapter(model, name, cfg.adapter)
-    lora.set_weights(model, {name: 1.0})
     stems = cfg.adapter.stems
+    unknown = [s for s in stems if s not in STEM_TYPES]
+    if unknown:
+        raise StemProverError(f"unknown stem types {unknown} (choose from {', '.join(STEM_TYPES)})")
+    adapter = lora.adapter_name(name, stems)
+    params = lora.add_adapter(model, adapter, cfg.adapter)
+    lora.set_weights(model, {adapter: 1.0})
 
     def wanted(record: dict) -> bool:
         return name in record["artifacts"] and (not stems or record["stem"] in stems)
@@ -484,6 +491,6 @@ def train_adapter(
     )
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     run.mkdir(parents=True, exist_ok=True)
-    stage = Stage(f"adapter-{name}", cfg.train.steps, params, denoiser_loss(model, cfg))
+    stage = Stage(f"adapter-{adapter}", cfg.train.steps, params, denoiser_loss(model, cfg))
     _run_stage(stage, model, ema, cfg, data, valid, run, accelerator, progress)
-    return lora.save_adapter(ema, name, cfg.adapter, run / "adapter" / name, fingerprint)
+    return lora.save_adapter(ema, adapter, cfg.adapter, run / "adapter" / adapter, fingerprint)
