@@ -117,8 +117,9 @@ class EnhancePipeline:
     ) -> dict[str, float]:
         """``--adapters auto``: weight each stored adapter by its artifact's detected severity
         in ``audio``, analysed beside its mixture when given (callers pass at most the first
-        30 s, so memory stays flat on long files). Where the model has an adapter for this
-        ``stem`` type and artifact it takes that artifact's weight (:func:`lora.route`).
+        30 s, so memory stays flat on long files), times the model's calibrated gain (at most
+        1). Where the model has an adapter for this ``stem`` type and artifact it takes that
+        artifact's weight (:func:`lora.route`).
         """
         from stemprover.analysis import analyze
         from stemprover.models import lora
@@ -126,7 +127,8 @@ class EnhancePipeline:
         as64 = None if mix is None else mix.astype(np.float64, copy=False)
         report = analyze(audio.astype(np.float64, copy=False), rate, as64)
         scores = {name: r["score"] for name, r in report.items()}
-        weights = lora.route(self.model.adapter_infos, scores, stem)
+        gain = getattr(self.model, "auto_gain", 1.0)
+        weights = lora.route(self.model.adapter_infos, scores, stem, gain)
         lora.set_weights(self.model, weights, merge=True)
         self.last_adapters = weights
         return weights

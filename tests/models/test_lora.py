@@ -270,3 +270,37 @@ def test_stem_type_from_a_separator_output_name():
         "mixture": None,
     }
     assert {n: named_stem_type(n) for n in names} == names
+
+
+def test_auto_gain_scales_detected_severity_into_weights(tmp_path):
+    """`<model>/adapters/auto.json` (bench/calibrate_auto.py) multiplies the severities `auto`
+    uses as weights, at most 1."""
+    import json
+
+    import numpy as np
+
+    from stemprover.analysis import analyze
+    from stemprover.models import load_model
+    from stemprover.pipeline import EnhancePipeline
+
+    model = _model()
+    fingerprint = lora.base_fingerprint(model)
+    folder = model.save(tmp_path / "model")
+    cfg = AdapterConfig(rank=2, alpha=2)
+    for name in ("musical_noise", "phasiness"):
+        _randomise(lora.add_adapter(model, name, cfg))
+        lora.save_adapter(model, name, cfg, folder / "adapters" / name, fingerprint)
+    rng = np.random.default_rng(0)
+    audio = np.convolve(rng.standard_normal(22050), np.ones(16) / 16, "same")[None]
+    scores = {k: r["score"] for k, r in analyze(audio, 44100).items()}
+    assert 0 < 4 * scores["phasiness"] < 1 < 4 * scores["musical_noise"]
+    (folder / "adapters" / "auto.json").write_text(json.dumps({"gain": 4}))
+    auto = EnhancePipeline(load_model(folder, adapters="auto"), progress=False)
+    auto(audio.astype(np.float32), 44100)
+    assert auto.last_adapters == {
+        "musical_noise": 1.0,
+        "phasiness": round(4 * scores["phasiness"], 3),
+    }
+    (folder / "adapters" / "auto.json").write_text(json.dumps({"gain": -1}))
+    with pytest.raises(StemProverError, match="gain must be a positive number"):
+        load_model(folder, adapters="auto")

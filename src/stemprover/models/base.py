@@ -173,6 +173,7 @@ def _attach_adapters(model, folder: Path, spec: str) -> None:
             )
         wanted = dict.fromkeys(stored, 0.0)
         model.auto_adapters = True
+        model.auto_gain = lora.auto_gain(folder)
     fingerprint = lora.base_fingerprint(model) if wanted else None
     weights, infos = {}, []
     for name, weight in wanted.items():

@@ -39,10 +39,12 @@ class AdapterInfo:
     stems: tuple[str, ...] = ()
 
 
-def route(adapters: list[AdapterInfo], scores: dict[str, float], stem: str | None) -> dict:
-    """``--adapters auto``'s weights: each artifact's detected severity goes to the adapter
-    trained for this stem type when the model has one, else to its all-stem adapter; the others
-    get 0. ``stem`` is ``None`` when the stem type is unknown.
+def route(
+    adapters: list[AdapterInfo], scores: dict[str, float], stem: str | None, gain: float = 1.0
+) -> dict:
+    """``--adapters auto``'s weights: each artifact's detected severity times ``gain`` (at most
+    1) goes to the adapter trained for this stem type when the model has one, else to its
+    all-stem adapter; the others get 0. ``stem`` is ``None`` when the stem type is unknown.
 
     Per stem type is worth it only where measured (README: bleed on drums +0.55 dB over the
     all-stem adapter, on bass -0.81), so a model ships per-stem adapters only for those.
@@ -51,8 +53,28 @@ def route(adapters: list[AdapterInfo], scores: dict[str, float], stem: str | Non
     weights = {}
     for a in adapters:
         wanted = stem in a.stems if a.stems else (a.artifact, stem) not in specific
-        weights[a.name] = round(scores[a.artifact], 3) if wanted else 0.0
+        weights[a.name] = round(min(1.0, gain * scores[a.artifact]), 3) if wanted else 0.0
     return weights
+
+
+AUTO_CONFIG = "auto.json"
+
+
+def auto_gain(model_folder: Path) -> float:
+    """``--adapters auto``'s weight per unit of detected severity, from
+    ``<model>/adapters/auto.json`` (written by ``bench/calibrate_auto.py``); 1 without one.
+
+    The detector's severities are not the adapters' best weights: on 24 drums pairs with only
+    bleed they ranged 0.06-0.66, and auto gained +0.59 dB where the adapter at weight 1 gained
+    +2.80 (bench/results/adapter_eval_bleed_drums_routed.md).
+    """
+    path = Path(model_folder) / "adapters" / AUTO_CONFIG
+    if not path.exists():
+        return 1.0
+    gain = json.loads(path.read_text()).get("gain")
+    if not isinstance(gain, int | float) or gain <= 0:
+        raise StemProverError(f"{AUTO_CONFIG}: gain must be a positive number, not {gain!r}", path)
+    return float(gain)
 
 
 def _targets(model, cfg: AdapterConfig) -> dict[str, torch.nn.Module]:
