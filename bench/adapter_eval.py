@@ -35,6 +35,7 @@ def main() -> None:
         "--metrics", nargs="+", default=["si_sdr", "mel_snr", "lsd"], help="one table each"
     )
     args = p.parse_args()
+    meta = provenance()  # before the models are loaded: the revision of what is measured
     models = {"base": EnhancePipeline(load_model(args.model), progress=False)}
     for label, folder in args.adapters:
         if f"base+{label}" in models:
@@ -63,7 +64,7 @@ def main() -> None:
     save_results(
         Path(__file__).parent / "results",
         args.name,
-        provenance(),
+        meta,
         {"tables": tables},
         "\n\n".join(md),
     )

@@ -50,6 +50,7 @@ def main() -> None:
     args = p.parse_args()
     if 1.0 not in args.gains:
         p.error("--gains must include 1 (the uncalibrated auto, the paired reference)")
+    meta = provenance()  # before the model is loaded: the revision of what is measured
     pipeline = EnhancePipeline(load_model(args.model, adapters="auto"), progress=False)
     models = {f"gain={g:g}": _at_gain(pipeline, g) for g in args.gains}
     summary = evaluate(
@@ -85,7 +86,6 @@ def main() -> None:
         "SI-SDR change over the input per group\n\n" + markdown_table(groups, ["group", *models]),
     ]
     print("\n\n".join(md))
-    meta = provenance()
     save_results(
         Path(__file__).parent / "results",
         "calibrate_auto",
