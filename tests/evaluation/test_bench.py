@@ -76,9 +76,19 @@ def test_quality_only_rerun_keeps_the_last_speed_table(tmp_path, monkeypatch):
     rows = [{"steps": 1, "adapters": "none (default)", "audio_s": 60.0, "rtf_enhance": 0.2}]
     bench.save_results(tmp_path, "bench", {"git_revision": "old"}, {"speed": rows}, "")
     summary = {"all": {"input": {"si_sdr_improvement": 0.0}}}
-    monkeypatch.setattr(bench, "quality", lambda cfg, out: (summary, {}))
+
+    def quality(cfg, out):
+        for name in ("heldout", "sweep"):
+            (out / f"{name}_eval").mkdir()
+            (out / f"{name}_eval" / "metrics.csv").write_text(f"pair_id,system\n{name},input\n")
+        return summary, {}
+
+    monkeypatch.setattr(bench, "quality", quality)
     bench.run_bench(BenchConfig(speed=False), tmp_path)
     saved = json.loads((tmp_path / "bench.json").read_text())
     assert saved["speed"] == rows and saved["summary"] == summary
+    # The per-pair rows are kept beside bench.md (the *_eval folders are not committed).
+    assert (tmp_path / "bench_sweep_metrics.csv").read_text().endswith("sweep,input\n")
+    assert (tmp_path / "bench_heldout_metrics.csv").read_text().endswith("heldout,input\n")
     assert saved["speed_from"].endswith("bench.json (earlier run)")
     assert "| 1 | none (default) | 60 | 0.2 |" in (tmp_path / "bench.md").read_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -347,6 +348,9 @@ def run_bench(cfg: BenchConfig, out: Path) -> Path:
         meta["speed_from"] = f"{out}/bench.json (earlier run)"
     if cfg.quality:
         summary, sweep = quality(cfg, out)
+        for name in ("heldout", "sweep"):  # per-pair rows, kept beside bench.md (the *_eval
+            # folders, with audio, are not committed)
+            shutil.copyfile(out / f"{name}_eval" / "metrics.csv", out / f"bench_{name}_metrics.csv")
         save_results(
             out,
             "bench",
