@@ -304,3 +304,12 @@ def test_auto_gain_scales_detected_severity_into_weights(tmp_path):
     (folder / "adapters" / "auto.json").write_text(json.dumps({"gain": -1}))
     with pytest.raises(StemProverError, match="gain must be a positive number"):
         load_model(folder, adapters="auto")
+
+
+def test_enhance_stem_choices_are_the_stem_types():
+    from stemprover.cli import build_parser
+    from stemprover.data.multitrack import STEM_TYPES
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    stem = next(a for a in sub.choices["enhance"]._actions if a.dest == "stem")
+    assert tuple(stem.choices) == ("auto", "unknown", *STEM_TYPES)
