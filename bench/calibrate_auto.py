@@ -22,9 +22,12 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
+from stemprover.evaluation.bench import (
+    markdown_table,
+    paired_difference,
+    provenance,
+    save_results,
+)
 from stemprover.evaluation.run import EvalConfig, evaluate
 from stemprover.models.base import bundled_models, load_model
 from stemprover.models.lora import AUTO_CONFIG
@@ -52,7 +55,8 @@ def main() -> None:
         p.error("--gains must include 1 (the uncalibrated auto, the paired reference)")
     meta = provenance()  # before the model is loaded: the revision of what is measured
     pipeline = EnhancePipeline(load_model(args.model, adapters="auto"), progress=False)
-    models = {f"gain={g:g}": _at_gain(pipeline, g) for g in args.gains}
+    gains = {f"gain={g:g}": g for g in args.gains}
+    models = {label: _at_gain(pipeline, g) for label, g in gains.items()}
     summary = evaluate(
         EvalConfig(args.pairs, ("input", *models), args.split, examples=0),
         args.out,
@@ -60,19 +64,17 @@ def main() -> None:
         overwrite=True,
     )
     rows = json.loads((args.out / "metrics.json").read_text())["rows"]
-    gain_of = {(r["pair_id"], r["system"]): r["si_sdr"] for r in rows if r["system"] in models}
-    pairs = sorted({r["pair_id"] for r in rows})
-    reference = np.array([gain_of[(pid, "gain=1")] for pid in pairs])
+    n = summary["all"]["input"]["n"]
     paired = []
     for system in models:
-        diff = np.array([gain_of[(pid, system)] for pid in pairs]) - reference
+        diff = paired_difference(rows, system, "gain=1")
         paired.append(
             {
                 "gain": system,
                 "si_sdr_improvement": summary["all"][system]["si_sdr_improvement"],
-                "vs_gain_1": float(diff.mean()),
-                "se": float(diff.std(ddof=1) / np.sqrt(len(diff))),
-                "better": f"{int((diff > 0).sum())}/{len(diff)}",
+                "vs_gain_1": diff["mean"],
+                "se": diff["se"],
+                "better": diff["better"],
             }
         )
     best = max(paired, key=lambda r: r["si_sdr_improvement"])
@@ -81,7 +83,7 @@ def main() -> None:
         for g in summary
     ]
     md = [
-        f"Best: **{best['gain']}** on {len(pairs)} pairs of `{args.pairs}` ({args.split}).",
+        f"Best: **{best['gain']}** on {n} pairs of `{args.pairs}` ({args.split}).",
         markdown_table(paired, ["gain", "si_sdr_improvement", "vs_gain_1", "se", "better"]),
         "SI-SDR change over the input per group\n\n" + markdown_table(groups, ["group", *models]),
     ]
@@ -96,8 +98,8 @@ def main() -> None:
     if args.write:
         folder = bundled_models().get(args.model, Path(args.model))
         path = folder / "adapters" / AUTO_CONFIG
-        gain = float(best["gain"].split("=")[1])
-        record = {"gain": gain, "pairs": str(args.pairs), "n": len(pairs), **meta}
+        gain = gains[best["gain"]]
+        record = {"gain": gain, "pairs": str(args.pairs), "n": n, **meta}
         path.write_text(json.dumps(record, indent=1) + "\n")
         print(f"gain {gain:g} -> {path}")
 

@@ -17,9 +17,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
+from stemprover.evaluation.bench import (
+    markdown_table,
+    paired_difference,
+    provenance,
+    save_results,
+)
 from stemprover.evaluation.run import EvalConfig, evaluate
 from stemprover.models.base import bundled_models, load_model
 from stemprover.pipeline import EnhancePipeline
@@ -67,23 +70,21 @@ def main() -> None:
         overwrite=True,
     )
     rows = json.loads((args.out / "metrics.json").read_text())["rows"]
-    si = {(r["pair_id"], r["system"]): r["si_sdr"] for r in rows}
-    ids = sorted({r["pair_id"] for r in rows})
     table = []
     for system in models:
-        gain = np.array([si[(i, system)] - si[(i, "input")] for i in ids])
-        diff = np.array([si[(i, system)] - si[(i, "all-stem")] for i in ids])
+        diff = paired_difference(rows, system, "all-stem")
         table.append(
             {
                 "system": system,
-                "si_sdr_improvement": float(gain.mean()),
-                "vs_all_stem": float(diff.mean()),
-                "se": float(diff.std(ddof=1) / np.sqrt(len(ids))),
-                "better": f"{int((diff > 0).sum())}/{len(ids)}",
+                "si_sdr_improvement": paired_difference(rows, system, "input")["mean"],
+                "vs_all_stem": diff["mean"],
+                "se": diff["se"],
+                "better": diff["better"],
             }
         )
+    n = len({r["pair_id"] for r in rows})
     md = (
-        f"`auto` on the {len(ids)} {args.stem} pairs of `{args.pairs}` ({args.split}), "
+        f"`auto` on the {n} {args.stem} pairs of `{args.pairs}` ({args.split}), "
         "with mixtures; SI-SDR change over the input (dB), and paired against all-stem.\n\n"
         + markdown_table(table, ["system", "si_sdr_improvement", "vs_all_stem", "se", "better"])
     )

@@ -36,20 +36,21 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN-wide" --config base --i
 # help those pairs (held-out: phasiness -0.084, holes +0.006 vs base +0.002/+0.004).
 DATA="$DATA" bash bench/detector_pairs.sh
 ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50 --set train.mixture_dropout=0.2"
-# name:steps:lr:data[:stem]. A stem makes a per-stem adapter (`adapter.stems`, named
-# bleed-drums), which `auto` uses on that stem type in place of the all-stem one: bleed on
-# drums +0.55 dB over the all-stem adapter on 24 new drums pairs (on bass -0.81, vocals +0.16
-# with SE 0.09, other +0.08 with SE 0.63: not shipped). Not shipped either: transient smear
-# on drums (`transient_smear:400:0.001:single:drums`), +0.67 (SE 0.13) over the all-stem one
-# on 24 new drums smear pairs at weight 1, but through `auto` on the 12 drums calibration
-# pairs (bench/calibrate_auto.py's) -0.067 (SE 0.054) against bleed-drums alone; musical
-# noise on vocals, whose validation fell from 14.98 to 11.60 dB. Only adapters that beat the base on their own type on the held-out pairs
-# ship (bench/results/adapter_eval_*.md; SI-SDR change, adapter vs base): bleed +0.572 vs
-# +0.008, musical noise +0.071 vs +0.010, transient smear +0.319 vs +0.003 (single), phasiness
-# +0.018 vs +0.002, spectral holes +0.037 vs +0.004 (mixed; 800 steps did worse: phasiness
-# +0.051 with SE 0.065 and -0.18 on simulate pairs, holes +0.027). Not shipped: hf_loss
-# (single, 500 steps at 0.001: -0.013 vs -0.001, its validation fell from the first 50 steps;
-# mixed, 500 steps at 0.0003: -0.001 vs -0.001).
+# name:steps:lr:data[:stem]. Only adapters that beat the base on their own type on the
+# held-out pairs ship (bench/results/adapter_eval_*.md; SI-SDR change, adapter vs base): bleed
+# +0.572 vs +0.008, musical noise +0.071 vs +0.010, transient smear +0.319 vs +0.003 (single),
+# phasiness +0.018 vs +0.002, spectral holes +0.037 vs +0.004 (mixed; 800 steps did worse:
+# phasiness +0.051 with SE 0.065 and -0.18 on simulate pairs, holes +0.027). Not shipped:
+# hf_loss (single, 500 steps at 0.001: -0.013 vs -0.001, its validation fell from the first
+# 50 steps; mixed, 500 steps at 0.0003: -0.001 vs -0.001).
+# A stem makes a per-stem adapter (`adapter.stems`, named bleed-drums), which `auto` uses on
+# that stem type in place of the all-stem one. Per-stem adapters ship when they win through
+# `auto` on calibration pairs (bench/per_stem_auto.py): bleed-drums +0.21 (SE 0.12) over the
+# all-stem adapters on 12 drums pairs. Not shipped: bleed on bass (-0.81 vs the all-stem
+# adapter on 24 bass pairs), vocals (+0.16, SE 0.09), other (+0.08, SE 0.63); transient smear
+# on drums (`transient_smear:400:0.001:single:drums`: +0.67, SE 0.13, on 24 drums smear pairs
+# at weight 1, but -0.067, SE 0.054, through `auto` beside bleed-drums); musical noise on
+# vocals (validation 14.98 -> 11.60 dB).
 ADAPTERS="transient_smear:400:0.001:single musical_noise:500:0.001:single bleed:500:0.001:single phasiness:400:0.0003:mixed
 spectral_holes:500:0.001:mixed bleed:500:0.001:single:drums"
 for spec in $ADAPTERS; do

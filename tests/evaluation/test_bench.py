@@ -3,6 +3,8 @@
 import json
 import subprocess
 
+import numpy as np
+
 from stemprover.evaluation import bench
 from stemprover.evaluation.bench import BenchConfig, provenance
 
@@ -92,3 +94,14 @@ def test_quality_only_rerun_keeps_the_last_speed_table(tmp_path, monkeypatch):
     assert (tmp_path / "bench_heldout_metrics.csv").read_text().endswith("heldout,input\n")
     assert saved["speed_from"].endswith("bench.json (earlier run)")
     assert "| 1 | none (default) | 60 | 0.2 |" in (tmp_path / "bench.md").read_text()
+
+
+def test_paired_difference_is_per_pair():
+    rows = [
+        {"pair_id": p, "system": s, "si_sdr": v}
+        for p, a, b in (("x", 1.0, 2.0), ("y", 5.0, 4.0), ("z", 0.0, 3.0))
+        for s, v in (("a", a), ("b", b))
+    ]
+    diff = bench.paired_difference(rows, "b", "a")
+    assert diff["better"] == "2/3" and diff["mean"] == 1.0
+    assert abs(diff["se"] - np.std([1.0, -1.0, 3.0], ddof=1) / np.sqrt(3)) < 1e-12

@@ -86,6 +86,22 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def paired_difference(
+    rows: list[dict], system: str, reference: str, metric: str = "si_sdr"
+) -> dict:
+    """``system`` minus ``reference`` per pair (evaluate's metrics.json rows): mean, standard
+    error and how many pairs are better, e.g. ``{"mean": 0.21, "se": 0.12, "better": "10/12"}``."""
+    value = {(r["pair_id"], r["system"]): r[metric] for r in rows}
+    pairs = sorted({r["pair_id"] for r in rows})
+    diff = np.array([value[(p, system)] - value[(p, reference)] for p in pairs], dtype=float)
+    se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+    return {
+        "mean": float(diff.mean()),
+        "se": float(se),
+        "better": f"{int((diff > 0).sum())}/{len(diff)}",
+    }
+
+
 def save_results(folder: Path, name: str, meta: dict, data: dict, markdown: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.json").write_text(

@@ -143,9 +143,11 @@ def set_weights(model, weights: dict[str, float], merge: bool = False) -> None:
             layer.merge(adapter_names=list(layer.active_adapters))
 
 
-def save_adapter(model, name: str, cfg: AdapterConfig, folder: Path, fingerprint: str) -> Path:
+def save_adapter(model, artifact: str, cfg: AdapterConfig, folder: Path, fingerprint: str) -> Path:
+    """Save the adapter for ``artifact`` (and ``cfg.stems``; named by :func:`adapter_name`)."""
     from safetensors.torch import save_file
 
+    name = adapter_name(artifact, cfg.stems)
     folder.mkdir(parents=True, exist_ok=True)
     state = {
         f"{part}.{k}": v.detach().contiguous().cpu()
@@ -154,8 +156,8 @@ def save_adapter(model, name: str, cfg: AdapterConfig, folder: Path, fingerprint
         if f".{name}." in k and "lora_" in k
     }
     save_file(state, str(folder / ADAPTER_WEIGHTS))
-    meta = {"kind": ADAPTER_KIND, "name": name, "config": to_dict(cfg), "base": fingerprint}
-    meta["artifact"] = name.split("-")[0]
+    meta = {"kind": ADAPTER_KIND, "name": name, "artifact": artifact, "config": to_dict(cfg)}
+    meta["base"] = fingerprint
     (folder / ADAPTER_CONFIG).write_text(json.dumps(meta, indent=2) + "\n")
     return folder
 

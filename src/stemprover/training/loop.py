@@ -442,6 +442,10 @@ def train_adapter(
 
     if name not in ARTIFACTS:
         raise StemProverError(f"adapter name must be an artifact type: {', '.join(ARTIFACTS)}")
+    stems = cfg.adapter.stems
+    unknown = [s for s in stems if s not in STEM_TYPES]
+    if unknown:  # before the model loads
+        raise StemProverError(f"unknown stem types {unknown} (choose from {', '.join(STEM_TYPES)})")
     accelerator = Accelerator()
     torch.manual_seed(cfg.train.seed)
     model = load_model(base)
@@ -457,10 +461,6 @@ def train_adapter(
         )
     fingerprint = lora.base_fingerprint(model)
     model = model.to(accelerator.device).train()
-    stems = cfg.adapter.stems
-    unknown = [s for s in stems if s not in STEM_TYPES]
-    if unknown:
-        raise StemProverError(f"unknown stem types {unknown} (choose from {', '.join(STEM_TYPES)})")
     adapter = lora.adapter_name(name, stems)
     params = lora.add_adapter(model, adapter, cfg.adapter)
     lora.set_weights(model, {adapter: 1.0})
@@ -493,4 +493,4 @@ def train_adapter(
     run.mkdir(parents=True, exist_ok=True)
     stage = Stage(f"adapter-{adapter}", cfg.train.steps, params, denoiser_loss(model, cfg))
     _run_stage(stage, model, ema, cfg, data, valid, run, accelerator, progress)
-    return lora.save_adapter(ema, adapter, cfg.adapter, run / "adapter" / adapter, fingerprint)
+    return lora.save_adapter(ema, name, cfg.adapter, run / "adapter" / adapter, fingerprint)
