@@ -56,6 +56,36 @@ def test_lora_on_the_input_and_output_convs_of_both_branches():
     assert all(n.split(".")[-1] in AdapterConfig().target_modules for n in layers)
 
 
+def test_an_adapter_in_training_reads_the_mixture():
+    """train_adapter validates its EMA copy with the mixture: before, only adapters attached by
+    load_model made a model read it, so every adapter was validated without its mixture."""
+    import copy
+
+    torch.manual_seed(0)
+    model = StemProverModel(
+        load_config(
+            "tiny",
+            [
+                "model.denoiser.mixture=true",
+                "model.denoiser.output=gain",
+                "model.denoiser.mixture_gain=true",
+            ],
+        ).model
+    ).eval()
+    assert not model.reads_mixture  # zero mixture inputs and head
+    _randomise(lora.add_adapter(model, "hf_loss", AdapterConfig(rank=2, alpha=2)))
+    lora.set_weights(model, {"hf_loss": 1.0})
+    ema = copy.deepcopy(model)
+    assert ema.reads_mixture
+    g = torch.Generator().manual_seed(2)
+    bins, frames = model.stft.n_fft // 2 + 1, 16
+    spec, mix = (torch.randn(1, bins, frames, 2, generator=g) for _ in range(2))
+    spec, mix = torch.view_as_complex(spec), torch.view_as_complex(spec + mix)
+    with torch.no_grad():
+        with_mix, alone = ema.enhance(spec, mix), ema.enhance(spec)
+    assert (with_mix - alone).abs().max() > 1e-4
+
+
 def test_merged_equals_unmerged_and_weights_combine():
     model = _model()
     cfg = AdapterConfig(rank=2, alpha=2)

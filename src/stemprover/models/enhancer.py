@@ -18,6 +18,7 @@ from stemprover import __version__
 from stemprover.config import ModelConfig, from_dict, to_dict
 from stemprover.diffusion.schedulers import make_scheduler
 from stemprover.errors import StemProverError
+from stemprover.models import lora
 from stemprover.models.autoencoder import SpecAutoencoder
 from stemprover.models.base import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, read_meta
 from stemprover.models.base import MODEL_KIND as KIND
@@ -149,7 +150,7 @@ class StemProverModel(nn.Module):
         read, resample and encode a ``--mix`` file."""
         if not self.uses_mixture:
             return False
-        if getattr(self, "adapter_weights", None):
+        if lora.attached(self):  # loaded for inference or being trained
             return True
         inputs = self.control.conv_in.weight[:, self.control.per_input :]
         latent = self.autoencoder.latent_channels

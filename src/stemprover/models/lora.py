@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,12 @@ def add_adapter(model, name: str, cfg: AdapterConfig) -> list[torch.nn.Parameter
     for p in params:
         p.requires_grad_(True)
     return params
+
+
+def attached(model) -> bool:
+    """Whether LoRA adapters are injected into ``model`` (none can be before peft is imported,
+    so a model without adapters does not import it)."""
+    return "peft" in sys.modules and bool(_lora_layers(model))
 
 
 def _lora_layers(model):
