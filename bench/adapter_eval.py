@@ -6,15 +6,18 @@
 SI-SDR (and mel-SNR, log-spectral distance: `--metrics`) change over the input per stem,
 artifact type and producer on the held-out pairs (with their mixtures, for models that read them); written to
 bench/results/<name>.{md,json}. Each adapter's column is ``base+LABEL``; the label defaults to
-the folder's name (the adapter's), so two runs of one adapter need labels.
+the folder's name (the adapter's), so two runs of one adapter need labels. A per-stem adapter
+(``hf_loss-drums``) runs only on pairs of its stem types, as ``auto`` routes it; the base
+enhances the others in its column.
 """
 
 import argparse
 from pathlib import Path
 
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
+from stemprover.evaluation.bench import markdown_table, on_stems, provenance, save_results
 from stemprover.evaluation.run import EvalConfig, evaluate
 from stemprover.models.base import load_model, model_adapters
+from stemprover.models.lora import adapter_info
 from stemprover.pipeline import EnhancePipeline
 
 
@@ -41,7 +44,8 @@ def main() -> None:
         if f"base+{label}" in models:
             p.error(f"two adapters labelled {label!r}: give them labels (LABEL=DIR)")
         model = load_model(args.model, adapters=str(folder))
-        models[f"base+{label}"] = EnhancePipeline(model, progress=False)
+        pipeline = EnhancePipeline(model, progress=False)
+        models[f"base+{label}"] = on_stems(pipeline, models["base"], adapter_info(folder).stems)
     if model_adapters(args.model):
         models["auto"] = EnhancePipeline(load_model(args.model, adapters="auto"), progress=False)
     systems = ("input", *models)

@@ -50,18 +50,36 @@ ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50 --set train
 # adapter on 24 bass pairs), vocals (+0.16, SE 0.09), other (+0.08, SE 0.63); transient smear
 # on drums (`transient_smear:400:0.001:single:drums`: +0.67, SE 0.13, on 24 drums smear pairs
 # at weight 1, but -0.067, SE 0.054, through `auto` beside bleed-drums); musical noise on
-# vocals (validation 14.98 -> 11.60 dB).
+# vocals (validation 14.98 -> 11.60 dB, measured without the mixture: before 987fcf4 the
+# training log's validation never passed it to an adapter).
+# Lost highs on drums (hf_loss-drums) copies the highs back from the mixture: on 24 new drums
+# lost-highs pairs +10.22 dB at weight 1; through `auto` on the drums calibration pairs +0.08
+# (SE ~0.2) over bleed-drums alone. Trained on the single-type pairs plus mask-producer pairs
+# ("masked": without those, and without identity pairs, it gained +10.44 on the pure pairs but
+# lost -1.75 through `auto`, copying highs the stem already had); LoRA alpha 16 (scale 4)
+# opens the mixture's gain head faster (+10.44 vs +9.71 at alpha 4). An all-stem or `other`
+# lost-highs adapter loses: those stems' highs are 30+ dB below the mixture's (README).
+# name:steps:lr:data[:stem[:key=value,...]] (extra config settings for that adapter).
 ADAPTERS="transient_smear:400:0.001:single musical_noise:500:0.001:single bleed:500:0.001:single phasiness:400:0.0003:mixed
-spectral_holes:500:0.001:mixed bleed:500:0.001:single:drums"
+spectral_holes:500:0.001:mixed bleed:500:0.001:single:drums
+hf_loss:400:0.001:masked:drums:adapter.alpha=16,adapter.identity_pairs=0.25"
 for spec in $ADAPTERS; do
-  IFS=: read -r name steps lr data stem <<< "$spec"
+  IFS=: read -r name steps lr data stem extra <<< "$spec"
   adapter=$name${stem:+-$stem}
   [ -f "$DATA/${name}_pairs/manifest.jsonl" ] || \
     stemprover pairs --out "$DATA/${name}_pairs" --synthetic 32 --seconds 8 --seed 500 \
       --producer simulate --artifacts "$name" --severity 0.3,1 -q
   pairs=(--pairs "$DATA/${name}_pairs")
   [ "$data" = mixed ] && pairs=(--pairs "$DATA/train_pairs" --pairs "$DATA/detector_pairs" "${pairs[@]}")
+  if [ "$data" = masked ]; then
+    [ -f "$DATA/${name}_mask_pairs/manifest.jsonl" ] || \
+      stemprover pairs --out "$DATA/${name}_mask_pairs" --synthetic 32 --seconds 8 --seed 600 \
+        --producer mask --artifacts "$name" --severity 0.3,1 -q
+    pairs+=(--pairs "$DATA/${name}_mask_pairs")
+  fi
   only=(); [ -n "$stem" ] && only=(--set "adapter.stems=[$stem]")
+  IFS=, read -ra sets <<< "$extra"
+  for kv in "${sets[@]}"; do only+=(--set "$kv"); done
   # shellcheck disable=SC2086
   stemprover train "${pairs[@]}" --out "$RUN-wide-adapter-$adapter" --adapter "$name" \
     --model "$RUN-wide/model" --set train.steps="$steps" --set train.lr="$lr" $ADAPTER_SET \
@@ -71,7 +89,7 @@ rm -rf src/stemprover/weights/default
 mkdir -p src/stemprover/weights/default/adapters
 cp "$RUN-wide"/model/* src/stemprover/weights/default/
 for spec in $ADAPTERS; do
-  IFS=: read -r name _ _ _ stem <<< "$spec"
+  IFS=: read -r name _ _ _ stem _ <<< "$spec"
   adapter=$name${stem:+-$stem}
   cp -r "$RUN-wide-adapter-$adapter/adapter/$adapter" src/stemprover/weights/default/adapters/
 done

@@ -96,6 +96,18 @@ def test_quality_only_rerun_keeps_the_last_speed_table(tmp_path, monkeypatch):
     assert "| 1 | none (default) | 60 | 0.2 |" in (tmp_path / "bench.md").read_text()
 
 
+def test_on_stems_runs_a_per_stem_system_only_on_its_stem_types():
+    def system(tag):
+        return lambda audio, rate, mix=None, stem=None: (tag, stem, mix)
+
+    drums = bench.on_stems(system("adapter"), system("base"), ("drums",))
+    assert drums(None, 44100, mix="m", stem="drums") == ("adapter", "drums", "m")
+    assert drums(None, 44100, mix="m", stem="vocals") == ("base", "vocals", "m")
+    assert drums(None, 44100) == ("base", None, None)
+    every = system("adapter")
+    assert bench.on_stems(every, system("base"), ()) is every
+
+
 def test_paired_difference_is_per_pair():
     rows = [
         {"pair_id": p, "system": s, "si_sdr": v}

@@ -210,6 +210,14 @@ def test_auto_routes_an_artifact_to_the_adapter_for_the_stem_type():
             "bleed-drums": 0.0,
             "hf_loss": 0.2,
         }
+    # An artifact with only a per-stem adapter (the bundled hf_loss-drums): nothing elsewhere.
+    only = [lora.AdapterInfo("hf_loss-drums", "hf_loss", ("drums",))]
+    assert lora.route(only, scores, "drums") == {"hf_loss-drums": 0.2}
+    assert (
+        lora.route(only, scores, "vocals")
+        == lora.route(only, scores, None)
+        == {"hf_loss-drums": 0.0}
+    )
     assert lora.adapter_name("bleed", ("drums",)) == "bleed-drums"
     assert lora.adapter_name("spectral_holes", ("vocals", "bass")) == "spectral_holes-vocals+bass"
 

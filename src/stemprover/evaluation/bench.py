@@ -86,6 +86,20 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def on_stems(model, base, stems: tuple[str, ...]):
+    """A system that runs ``model`` on pairs of these stem types (all when empty) and ``base``
+    on the others: a per-stem adapter's column, as ``--adapters auto`` routes it. Both are
+    callables ``(audio, rate, mix=None, stem=None)``, as :func:`~.run.evaluate` calls them."""
+    if not stems:
+        return model
+
+    def run(audio, rate, mix=None, stem=None):
+        chosen = model if stem in stems else base
+        return chosen(audio, rate, mix=mix, stem=stem)
+
+    return run
+
+
 def paired_difference(
     rows: list[dict], system: str, reference: str, metric: str = "si_sdr"
 ) -> dict:
