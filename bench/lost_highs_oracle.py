@@ -2,9 +2,9 @@
 
     python bench/lost_highs_oracle.py [--pairs data/hf_test] [--name lost_highs_oracle]
 
-For each pair with ``hf_loss``, the band above the simulated cutoff (from the pair's severity,
-as ``data.artifacts.hf_loss`` sets it, plus 300 Hz of transition) is replaced in the
-artifacted stem's STFT by: the mixture itself (``copy``), or the mixture under the ideal
+For each pair with ``hf_loss``, the band above the simulated cutoff
+(``data.artifacts.hf_loss_cutoff`` of the pair's severity, plus 300 Hz of transition) is
+replaced in the artifacted stem's STFT (the simulators' analysis STFT) by: the mixture itself (``copy``), or the mixture under the ideal
 ratio mask ``min(|clean| / |mixture|, 1)`` (``ideal``, an oracle). SI-SDR change over the
 input (dB), mean per stem type: bench/results/<name>.{md,json}. The pairs are made by
 ``stemprover pairs --out data/hf_test --synthetic 24 --seconds 8 --seed 9700 --producer simulate
@@ -16,21 +16,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import istft, stft
 
 from stemprover.audio import io
+from stemprover.audio.stft import ANALYSIS_STFT, istft_np, stft_np
+from stemprover.data.artifacts import hf_loss_cutoff
 from stemprover.evaluation.bench import markdown_table, provenance, save_results
 from stemprover.evaluation.metrics import si_sdr
-
-N_FFT = 2048
-
-
-def _stft(x: np.ndarray) -> np.ndarray:
-    return stft(x, nperseg=N_FFT, noverlap=N_FFT * 3 // 4)[2]
-
-
-def _istft(spec: np.ndarray, length: int) -> np.ndarray:
-    return istft(spec, nperseg=N_FFT, noverlap=N_FFT * 3 // 4)[1][..., :length]
 
 
 def main() -> None:
@@ -49,9 +40,8 @@ def main() -> None:
         rate = info.sample_rate
         art, _ = io.read(args.pairs / rec["artifacted"], "float64")
         mix, _ = io.read(args.pairs / rec["mixture"], "float64")
-        cutoff = min(0.95 * rate / 2, 19000 * (3000 / 19000) ** severity) + 300
-        high = np.fft.rfftfreq(N_FFT, 1 / rate) > cutoff
-        A, C, M = _stft(art), _stft(clean), _stft(mix)
+        high = np.fft.rfftfreq(ANALYSIS_STFT.n_fft, 1 / rate) > hf_loss_cutoff(severity, rate) + 300
+        A, C, M = stft_np(art), stft_np(clean), stft_np(mix)
         ideal = np.minimum(np.abs(C) / (np.abs(M) + 1e-12), 1) * M
         base = si_sdr(clean, art)
         row = out.setdefault(rec["stem"], {"input": [], "copy": [], "ideal": []})
@@ -59,7 +49,7 @@ def main() -> None:
         for name, fill in (("copy", M), ("ideal", ideal)):
             spec = A.copy()
             spec[:, high] = fill[:, high]
-            row[name].append(si_sdr(clean, _istft(spec, art.shape[-1])) - base)
+            row[name].append(si_sdr(clean, istft_np(spec, art.shape[-1])) - base)
     table = [
         {
             "stem": stem,

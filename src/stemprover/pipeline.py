@@ -149,6 +149,7 @@ class EnhancePipeline:
 
         Shape: audio, mix ``(C, T)`` -> ``(C, T)``.
         """
+        self._restart_noise()
         audio = np.atleast_2d(audio)
         if mix is not None:
             mix = np.atleast_2d(mix).astype(audio.dtype, copy=False)
@@ -167,6 +168,13 @@ class EnhancePipeline:
         length, overlap, context = self.segment.samples(rate)
         blocks = overlap_add(read, process, audio.shape[-1], length, overlap, context)
         return np.concatenate([b[: audio.shape[0]] for b in blocks], axis=-1)
+
+    def _restart_noise(self) -> None:
+        """Each input starts the model's noise from its seed (models that draw none have no
+        ``restart_noise``), so that its output does not depend on what came before it."""
+        restart = getattr(self.model, "restart_noise", None)
+        if restart is not None:
+            restart()
 
     @property
     def model_reads_mixture(self) -> bool:
@@ -209,6 +217,7 @@ class EnhancePipeline:
             StemProverError: bad input, mixture or output; ``dst`` is then left untouched.
         """
         began = time.perf_counter()
+        self._restart_noise()
         info = io.probe(src)
         if info.frames < self.model.stft.n_fft:
             raise StemProverError(

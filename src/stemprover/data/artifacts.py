@@ -88,10 +88,15 @@ def phasiness(clean, others, rate, severity, rng):
     return istft_np(np.abs(s) * np.exp(1j * phase), clean.shape[-1])
 
 
+def hf_loss_cutoff(severity: float, rate: int) -> float:
+    """:func:`hf_loss`'s cutoff in Hz: ~19 kHz at severity 0 down to ~3 kHz at 1."""
+    return min(0.95 * rate / 2, 19000 * (3000 / 19000) ** severity)
+
+
 def hf_loss(clean, others, rate, severity, rng):
     """A band-limited separator: steep low-pass from ~19 kHz (severity 0) to ~3 kHz (1)."""
     s = stft_np(clean)
-    cutoff = min(0.95 * rate / 2, 19000 * (3000 / 19000) ** severity)
+    cutoff = hf_loss_cutoff(severity, rate)
     freqs = np.fft.rfftfreq(ANALYSIS_STFT.n_fft, 1 / rate)
     gain = 1 / (1 + np.exp((freqs - cutoff) / 60.0))  # ~250 Hz transition
     return istft_np(s * gain[:, None], clean.shape[-1])

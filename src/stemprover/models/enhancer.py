@@ -33,7 +33,7 @@ class Sampling:
     Attributes:
         steps: Denoising steps; 0 is the predictive single pass.
         strength: How far towards noise the condition's latent is taken first (img2img).
-        seed: Seeds the noise; the same seed gives the same output.
+        seed: Seeds the noise, from the start of each input; the same seed gives the same output.
         scheduler: ``ddim`` or ``dpm++``.
         cache_control: Compute control features once per segment (off only to measure it).
     """
@@ -128,8 +128,13 @@ class StemProverModel(nn.Module):
         self.sampling = replace(
             self.sampling, **{k: v for k, v in changes.items() if v is not None}
         )
-        self._generator = None
+        self.restart_noise()
         return self
+
+    def restart_noise(self) -> None:
+        """Draw the noise from the seed again. The pipeline does this for each input, so that
+        a file's output does not depend on the files enhanced before it."""
+        self._generator = None
 
     def _noise(self, like: torch.Tensor) -> torch.Tensor:
         if self._generator is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +107,7 @@ def add_adapter(model, name: str, cfg: AdapterConfig) -> list[torch.nn.Parameter
         with warnings.catch_warnings():  # several adapters in one model is the point here
             warnings.simplefilter("ignore", UserWarning)
             inject_adapter_in_model(lora, part, adapter_name=name)
+    model.lora_adapters = (*getattr(model, "lora_adapters", ()), name)
     params = [
         p for n, p in model.named_parameters() if f"lora_A.{name}." in n or f"lora_B.{name}." in n
     ]
@@ -117,9 +117,9 @@ def add_adapter(model, name: str, cfg: AdapterConfig) -> list[torch.nn.Parameter
 
 
 def attached(model) -> bool:
-    """Whether LoRA adapters are injected into ``model`` (none can be before peft is imported,
-    so a model without adapters does not import it)."""
-    return "peft" in sys.modules and bool(_lora_layers(model))
+    """Whether LoRA adapters are injected into ``model`` (by :func:`add_adapter`, for training
+    or loading). Constant time: the model's ``reads_mixture`` asks it once per segment."""
+    return bool(getattr(model, "lora_adapters", ()))
 
 
 def _lora_layers(model):
@@ -194,7 +194,7 @@ def load_adapter(model, folder: Path, fingerprint: str | None = None) -> str:
     from stemprover.models.enhancer import refuse_pickle
 
     meta = _read_meta(folder)
-    if any(meta["name"] in layer.lora_A for layer in _lora_layers(model)):
+    if meta["name"] in getattr(model, "lora_adapters", ()):
         raise StemProverError(f"the model already has an adapter named {meta['name']!r}", folder)
     fingerprint = fingerprint or base_fingerprint(model)
     if meta["base"] != fingerprint:
