@@ -4,13 +4,16 @@ returns an exit code. Failures are one line on stderr."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from stemprover import __version__
 from stemprover.errors import StemProverError
+from stemprover.outputs import Terminated, check_writable, protect, protecting
+from stemprover.version import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -60,13 +63,24 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
 
 def _enhance(args: argparse.Namespace) -> int:
     from stemprover.audio.chunking import SegmentConfig
-    from stemprover.models.base import default_adapters, load_model
-    from stemprover.pipeline import EnhancePipeline, enhance_paths
+    from stemprover.vocabulary import parse_adapters
 
+    # Everything that can be checked without the model is checked before it loads.
+    protect([*args.inputs, args.mix])
+    if args.adapters is not None:
+        parse_adapters(args.adapters)
     try:
         segment = SegmentConfig(seconds=args.segment, overlap=args.overlap)
     except ValueError as err:
         raise StemProverError(str(err)) from None
+    if args.mix is not None:
+        from stemprover.audio import io
+
+        io.probe(args.mix)
+
+    from stemprover.models.base import default_adapters, load_model
+    from stemprover.pipeline import EnhancePipeline, enhance_paths
+
     model = load_model(
         args.model,
         adapters=args.adapters or default_adapters(args.model),
@@ -138,6 +152,7 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
 
 
 def _pairs(args: argparse.Namespace) -> int:
+    protect([args.multitrack, args.soundfont, args.separator])
     from stemprover.data.artifacts import ARTIFACTS
     from stemprover.data.pairs import PairsConfig, build_pairs
 
@@ -199,6 +214,10 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    protect([args.pairs])
+    from stemprover.outputs import check_destination
+
+    check_destination(args.out)  # the pairs folder (or a folder inside it) is refused
     from stemprover.evaluation.run import EvalConfig, evaluate
 
     systems = tuple(s for s in args.systems.split(",") if s)
@@ -215,15 +234,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples, args.mixture)
     summary = evaluate(cfg, args.out, models, args.overwrite, not args.quiet)
     for system, stats in summary["all"].items():
+        unscored = stats.get("si_sdr_missing", 0)
+        note = f", {unscored} unscored: silent reference" if unscored else ""
         print(
             f"{system:14s} SI-SDR {stats.get('si_sdr', float('nan')):6.2f} dB  "
-            f"improvement {stats.get('si_sdr_improvement', float('nan')):+6.2f} dB  (n={stats['n']})"
+            f"improvement {stats.get('si_sdr_improvement', float('nan')):+6.2f} dB  "
+            f"(n={stats['n']}{note})"
         )
     print(f"report: {args.out / 'report.html'}")
     return EXIT_OK
 
 
 # -- analyze -----------------------------------------------------------------------------
+
+ANALYSIS_MIN_FRAMES = 2048  # one frame of the analysis STFT
 
 
 def _analyze_args(p: argparse.ArgumentParser) -> None:
@@ -236,9 +260,14 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto (the bundled learned detector), heuristic, or a detector folder",
     )
+    p.add_argument("--overwrite", action="store_true", help="replace existing --json/--plot files")
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    protect([args.file, args.mix])
+    for out in (args.json, args.plot):
+        if out is not None:
+            check_writable(out, args.overwrite)
     from stemprover.analysis import analyze
     from stemprover.audio import io
 
@@ -250,12 +279,19 @@ def _analyze(args: argparse.Namespace) -> int:
             raise StemProverError(
                 "mixture must match the stem's rate, channels and length", args.mix
             )
+    if info.frames < ANALYSIS_MIN_FRAMES:
+        raise StemProverError(
+            f"too short to analyze ({info.frames} samples; at least {ANALYSIS_MIN_FRAMES})",
+            args.file,
+        )
+    if not stem.any():
+        raise StemProverError("digital silence: there is nothing to analyze", args.file)
     report = analyze(stem, info.sample_rate, mix, args.detector)
     for name, r in sorted(report.items(), key=lambda kv: -kv[1]["score"]):
         worst = max(r["bands"], key=r["bands"].get)
         print(f"{name:16s} severity {r['score']:.2f}   worst band {worst}")
     if args.json:
-        with io.atomic_path(args.json, overwrite=True) as tmp:
+        with io.atomic_path(args.json, overwrite=args.overwrite) as tmp:
             tmp.write_text(
                 json.dumps(
                     {
@@ -269,7 +305,7 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.plot:
         from stemprover.reports.plots import analysis_plot
 
-        with io.atomic_path(args.plot, overwrite=True) as tmp:
+        with io.atomic_path(args.plot, overwrite=args.overwrite) as tmp:
             analysis_plot(report, tmp)
     return EXIT_OK
 
@@ -309,6 +345,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    protect(args.pairs)
     from stemprover.config import load_config
     from stemprover.training.loop import train, train_adapter
 
@@ -339,15 +376,17 @@ def _train_action(p: argparse.ArgumentParser, what: str, steps: int) -> argparse
 
 
 def _separator_args(p: argparse.ArgumentParser) -> None:
-    from stemprover.data.umx import UmxConfig
+    from stemprover.config import UmxConfig
 
     t = _train_action(p, "umx separator", UmxConfig.steps)
     t.add_argument("--hidden", type=int, default=UmxConfig.hidden, help="LSTM width")
 
 
 def _separator(args: argparse.Namespace) -> int:
+    protect([args.pairs])
     from stemprover.audio import io
-    from stemprover.data.umx import UmxConfig, UmxSeparator, train_separator, validate_separator
+    from stemprover.config import UmxConfig
+    from stemprover.data.umx import UmxSeparator, train_separator, validate_separator
 
     cfg = UmxConfig(steps=args.steps, hidden=args.hidden, seed=args.seed)
     with io.atomic_dir(args.out, args.overwrite) as staging:  # nothing half-written on failure
@@ -362,7 +401,7 @@ def _separator(args: argparse.Namespace) -> int:
 
 
 def _detector_args(p: argparse.ArgumentParser) -> None:
-    from stemprover.analysis.learned import DetectorConfig
+    from stemprover.config import DetectorConfig
 
     t = _train_action(p, "artifact detector", DetectorConfig.steps)
     t.add_argument("--channels", type=int, default=DetectorConfig.channels, help="CNN width")
@@ -372,8 +411,10 @@ def _detector_args(p: argparse.ArgumentParser) -> None:
 
 
 def _detector(args: argparse.Namespace) -> int:
-    from stemprover.analysis.learned import DetectorConfig, train_detector
+    protect([args.pairs])
+    from stemprover.analysis.learned import train_detector
     from stemprover.audio import io
+    from stemprover.config import DetectorConfig
 
     cfg = DetectorConfig(steps=args.steps, channels=args.channels, seed=args.seed)
     producers = tuple(args.producer) if args.producer else None
@@ -507,18 +548,50 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_text, add_args, run) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         add_args(p)
+        p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
         p.set_defaults(run=run)
     return parser
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``stemprover`` console script; returns the exit code."""
+    """Entry point of the ``stemprover`` console script; returns the exit code.
+
+    Every failure a user can reach is one line on stderr; ``--debug`` shows the traceback.
+    SIGTERM unwinds like Ctrl-C, so temporary files are removed either way.
+    """
     args = build_parser().parse_args(argv)
+    previous = signal.getsignal(signal.SIGTERM)
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return args.run(args)
+        with protecting([]):  # each command marks its inputs, which no output may replace
+            return args.run(args)
     except StemProverError as err:
+        if args.debug:
+            raise
         _error(str(err))
         return EXIT_FAILED
+    except Terminated:
+        _error("terminated")
+        return 143
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except OSError as err:  # permissions, full disk, missing folders
+        if args.debug:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        _error(f"{where}{err.strerror or err}")
+        return EXIT_FAILED
+    except Exception as err:
+        if args.debug:
+            raise
+        _error(f"internal error: {type(err).__name__}: {err} (run again with --debug for details)")
+        return EXIT_FAILED
+    finally:
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGTERM, previous)

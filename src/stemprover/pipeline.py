@@ -19,6 +19,7 @@ import soxr
 import torch
 from tqdm import tqdm
 
+from stemprover import outputs
 from stemprover.audio import io
 from stemprover.audio.chunking import SegmentConfig, array_reader, overlap_add
 from stemprover.audio.stft import compress, decompress, istft, stft
@@ -232,7 +233,9 @@ class EnhancePipeline:
         ):
             raise StemProverError("mixture must match the stem's rate, channels and length", mix)
         result = FileResult(src, dst, audio_seconds=info.duration, stem=stem)
+        outputs.check_writable(dst, overwrite)
         if getattr(self.model, "auto_adapters", False):
+            outputs.check_writable(sidecar(dst), overwrite)
             frames = min(info.frames, round(AUTO_ANALYSIS_SECONDS * info.sample_rate))
             with io.BlockReader(info, "float64") as reader:
                 head = reader.read(0, frames)
@@ -287,7 +290,7 @@ class EnhancePipeline:
         elif peak >= 1.0:
             result.warnings.append("input reaches full scale (clipped?); clipping is not repaired")
         if result.adapters is not None:  # the weights --adapters auto chose, beside the output
-            with io.atomic_path(dst.with_name(dst.name + ".adapters.json"), overwrite=True) as tmp:
+            with io.atomic_path(sidecar(dst), overwrite=overwrite) as tmp:
                 tmp.write_text(
                     json.dumps(
                         {"input": str(src), "stem": stem, "adapters": result.adapters}, indent=1
@@ -295,6 +298,11 @@ class EnhancePipeline:
                 )
         result.seconds = time.perf_counter() - began
         return result
+
+
+def sidecar(dst: Path) -> Path:
+    """Where ``--adapters auto`` records the weights it chose for ``dst``."""
+    return dst.with_name(dst.name + ".adapters.json")
 
 
 def _fit_length(x: np.ndarray, length: int) -> np.ndarray:
@@ -328,6 +336,18 @@ def plan_outputs(inputs: Sequence[Path], output: Path | None) -> list[tuple[Path
     """
     pairs: list[tuple[Path, Path]] = []
     single_file = len(inputs) == 1 and not inputs[0].is_dir()
+    if output is not None and output.suffix and not output.is_dir():
+        if not single_file:
+            raise StemProverError(
+                f"-o names a file ({output.name}) but the inputs hold several files: give a folder",
+                output,
+            )
+        if not io.is_audio_path(output):
+            raise StemProverError(
+                f"cannot write audio with suffix {output.suffix!r} "
+                f"(use one of {', '.join(io.AUDIO_SUFFIXES)})",
+                output,
+            )
     for src in inputs:
         if not src.exists():
             # Reported per file by the batch, so the others still run.
@@ -354,6 +374,7 @@ def plan_outputs(inputs: Sequence[Path], output: Path | None) -> list[tuple[Path
         key = dst.resolve()
         if key == src.resolve():
             raise StemProverError("output would replace the input file", src)
+        outputs.check_destination(dst)
         if key in seen:
             raise StemProverError(f"{seen[key]} and {src} would both write {dst}")
         seen[key] = src
@@ -377,10 +398,17 @@ def enhance_paths(
             each file's name (:func:`~stemprover.data.multitrack.named_stem_type`), ``None``
             leaves it unknown.
     """
-    from stemprover.data.multitrack import STEM_TYPES, named_stem_type
+    from stemprover.vocabulary import STEM_TYPES
 
     if stem not in (None, "auto", *STEM_TYPES):
         raise StemProverError(f"unknown stem type {stem!r} (choose auto, {', '.join(STEM_TYPES)})")
+    with outputs.protecting([*inputs, mix]):  # the inputs and the mixture are never replaced
+        return _enhance_pairs(pipeline, inputs, output, subtype, overwrite, mix, stem)
+
+
+def _enhance_pairs(pipeline, inputs, output, subtype, overwrite, mix, stem) -> BatchResult:
+    from stemprover.data.multitrack import named_stem_type
+
     pairs = plan_outputs([Path(p) for p in inputs], None if output is None else Path(output))
     if not pairs:
         raise StemProverError("no audio files found in the given inputs")
@@ -399,8 +427,9 @@ def enhance_paths(
                     named_stem_type(src.stem) if stem == "auto" else stem,
                 )
             )
-        except StemProverError as err:
-            results.append(FileResult(src, error=err.message))
+        except StemProverError as err:  # name the file in the way when it is not the input
+            same = err.path is None or Path(err.path) == src
+            results.append(FileResult(src, error=err.message if same else str(err)))
         except (OSError, RuntimeError) as err:  # disk full, decoder crash: keep the batch going
             results.append(FileResult(src, error=f"{type(err).__name__}: {err}"))
     return BatchResult(results)

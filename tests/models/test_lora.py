@@ -144,15 +144,6 @@ def test_adapter_file_is_small_and_bound_to_its_base(tmp_path):
         lora.load_adapter(_model(seed=5), folder)
 
 
-def test_parse_adapters():
-    assert lora.parse_adapters("none") == {}
-    assert lora.parse_adapters("auto") == "auto"
-    assert lora.parse_adapters("bleed,hf_loss") == {"bleed": 1.0, "hf_loss": 1.0}
-    assert lora.parse_adapters("bleed=0.7,hf_loss=0.3") == {"bleed": 0.7, "hf_loss": 0.3}
-    with pytest.raises(StemProverError):
-        lora.parse_adapters("bleed=lots")
-
-
 def test_auto_adapters_are_weighted_in_memory_too(tmp_path, monkeypatch):
     """`evaluate` and `bench` enhance arrays, not files: `auto` must weigh adapters there too."""
     import numpy as np

@@ -334,7 +334,7 @@ def test_safetensors_whose_header_length_starts_like_a_pickle_is_accepted(tmp_pa
     """A header length ending in 0x80 puts the pickle marker first; it is still safetensors."""
     from safetensors.torch import load_file, save_file
 
-    from stemprover.models.enhancer import refuse_pickle
+    from stemprover.models.serialization import refuse_pickle
 
     path = tmp_path / "w.safetensors"
     for pad in range(0, 512, 8):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
@@ -41,6 +41,7 @@ from torch import nn
 from tqdm import tqdm
 
 from stemprover.audio.stft import ANALYSIS_STFT, stft_np
+from stemprover.config import DetectorConfig
 from stemprover.errors import StemProverError
 
 KIND = "stemprover-artifact-detector"
@@ -49,25 +50,6 @@ MELS = 64
 FLOOR_DB = -80.0
 BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "detector"
 EPS = 1e-12
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """Network size and training settings."""
-
-    # The bundled detector's recipe (bench/train_detector.sh, 128 songs). The earlier 16
-    # channels, 1500 steps and 48 songs scored smear and holes 0.84 on the same held-out pairs.
-    channels: int = 24
-    steps: int = 3000
-    batch_size: int = 16
-    seconds: float = 1.5
-    lr: float = 2e-3
-    seed: int = 0
-    inputs: int = 9  # feature maps read: the first ``inputs`` of features()
-    # "batch": statistics over the training set. "group" (older detectors) normalises each
-    # file by its own statistics, which erases file-wide cues such as a smear's lower
-    # roughness everywhere (smear AUROC 0.57 with group norm).
-    norm: str = "batch"
 
 
 MIX_MAPS = slice(3, 5)  # the mixture's level and flag: zero when no mixture is given
@@ -164,13 +146,13 @@ class DetectorNet(nn.Module):
         return dict(zip(self.artifacts, logits, strict=True))
 
     def save(self, folder: Path) -> Path:
-        from stemprover.models.enhancer import save_module
+        from stemprover.models.serialization import save_module
 
         return save_module(self, folder, KIND, asdict(self.cfg), artifacts=list(self.artifacts))
 
     @classmethod
     def load(cls, folder: Path) -> DetectorNet:
-        from stemprover.models.enhancer import load_saved
+        from stemprover.models.serialization import load_saved
 
         meta, state = load_saved(folder, KIND, "artifact detector")
         config = {"inputs": 5, "norm": "group", **meta["config"]}  # saved before both options
@@ -216,12 +198,13 @@ def _examples(pairs: Path, split: str, artifacts: tuple[str, ...], producers=Non
 def train_detector(
     pairs: Path,
     out: Path,
-    cfg: DetectorConfig = DetectorConfig(),
+    cfg: DetectorConfig | None = None,
     progress: bool = True,
     producers: tuple[str, ...] | None = None,
 ) -> Path:
     """Train the detector on a pairs folder's train split (optionally only pairs from some
     producers); returns ``out``."""
+    cfg = cfg or DetectorConfig()
     from stemprover.data.artifacts import ARTIFACTS
 
     torch.manual_seed(cfg.seed)

@@ -6,11 +6,9 @@ failures into a :class:`~stemprover.errors.StemProverError` naming the file and 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import struct
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,20 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from stemprover import outputs
 from stemprover.errors import StemProverError
+from stemprover.outputs import atomic_dir, atomic_path
+
+__all__ = [
+    "AtomicWriter",
+    "AudioInfo",
+    "BlockReader",
+    "atomic_dir",
+    "atomic_path",
+    "probe",
+    "read",
+    "write",
+]
 
 MIN_RATE = 8_000
 MAX_RATE = 192_000
@@ -68,6 +79,8 @@ def probe(path: str | os.PathLike) -> AudioInfo:
     """
     path = Path(path)
     if not path.exists():
+        if path.is_symlink():
+            raise StemProverError(f"broken or looping symbolic link (-> {os.readlink(path)})", path)
         raise StemProverError("file not found", path)
     if path.is_dir():
         raise StemProverError("is a folder, expected an audio file", path)
@@ -178,8 +191,8 @@ class AtomicWriter:
         overwrite: bool = False,
     ) -> None:
         self.path = Path(path)
-        if self.path.exists() and not overwrite:
-            raise StemProverError("output exists (use --overwrite to replace it)", self.path)
+        outputs.check_writable(self.path, overwrite)
+        self.overwrite = overwrite
         self.format = format or _format_for_suffix(self.path)
         if subtype is not None and not sf.check_format(self.format, subtype):
             raise StemProverError(f"format {self.format} cannot store subtype {subtype}", self.path)
@@ -188,15 +201,19 @@ class AtomicWriter:
         self._tmp: Path | None = None
 
     def __enter__(self) -> AtomicWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.", suffix=f".partial{self.path.suffix}", dir=self.path.parent
-        )
-        os.close(fd)
-        self._tmp = Path(tmp)
-        self._file = sf.SoundFile(
-            tmp, "w", self.sample_rate, self.channels, self.subtype, format=self.format
-        )
+        self._tmp = outputs.new_temp_file(self.path, self.path.suffix)
+        try:
+            self._file = sf.SoundFile(
+                str(self._tmp),
+                "w",
+                self.sample_rate,
+                self.channels,
+                self.subtype,
+                format=self.format,
+            )
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
         # libsndfile stamps float WAV/AIFF files with a PEAK chunk holding the wall-clock
         # time; without it the same audio always gives the same bytes.
         sf._snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
@@ -205,15 +222,31 @@ class AtomicWriter:
     def write(self, block: np.ndarray) -> None:
         """Append a ``(C, n)`` float block; integer formats are rounded and clipped."""
         assert self._file is not None, "use AtomicWriter as a context manager"
-        self._file.write(np.ascontiguousarray(_quantize(block, self._file.subtype).T))
+        try:
+            self._file.write(np.ascontiguousarray(_quantize(block, self._file.subtype).T))
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise _write_error(err, self.path) from None
 
     def __exit__(self, exc_type: type | None, *exc: object) -> None:
         assert self._file is not None and self._tmp is not None
-        self._file.close()
-        if exc_type is None:
-            os.replace(self._tmp, self.path)
-        else:
+        try:
+            try:
+                self._file.close()
+            except (sf.LibsndfileError, RuntimeError) as err:
+                if exc_type is None:
+                    raise _write_error(err, self.path) from None
+            if exc_type is None:
+                outputs.commit(self._tmp, self.path, self.overwrite)
+        finally:
             self._tmp.unlink(missing_ok=True)
+
+
+def _write_error(err: Exception, path: Path) -> StemProverError:
+    """libsndfile reports a full disk as "System error": say what it is."""
+    free = shutil.disk_usage(path.parent).free
+    if free < 1 << 20:
+        return StemProverError(f"the disk is full ({free} bytes free); free some space", path)
+    return StemProverError(f"cannot write audio ({_sf_reason(err)})", path)
 
 
 def write(
@@ -300,43 +333,3 @@ def _check_complete(path: Path) -> None:
                     )
                 return
             pos += 8 + length + (length & 1)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """A temporary path beside ``path`` that becomes ``path`` when the block succeeds.
-
-    For outputs written by other libraries (JSON, HTML, checkpoints).
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise StemProverError("output exists (use --overwrite to replace it)", path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
-    """A staging folder beside ``path`` that replaces ``path`` when the block succeeds.
-
-    A failed or interrupted block leaves ``path`` as it was and no staging folder behind.
-    """
-    path = Path(path)
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise StemProverError("output folder exists and is not empty (use --overwrite)", path)
-    staging = path.with_name(f".{path.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        yield staging
-        if path.exists():
-            shutil.rmtree(path)
-        staging.rename(path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)

@@ -9,14 +9,20 @@ compresses the dynamic range so a network sees quiet partials; ``a = 1`` disable
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-WINDOWS = {
-    "hann": torch.hann_window,
-    "hamming": torch.hamming_window,
-    "blackman": torch.blackman_window,
-}
+# torch is imported inside the functions below: configs are built (and the CLI checks its
+# arguments) before torch loads.
+WINDOWS = ("hann", "hamming", "blackman")
+
+
+def _window(name: str, n_fft: int, dtype, device) -> torch.Tensor:
+    import torch
+
+    return getattr(torch, f"{name}_window")(n_fft, dtype=dtype, device=device)
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,9 @@ def stft(x: torch.Tensor, cfg: StftConfig) -> torch.Tensor:
         ``N = T // hop + 1``.
     """
     *other, length = x.shape
-    window = WINDOWS[cfg.window](cfg.n_fft, dtype=x.dtype, device=x.device)
+    import torch
+
+    window = _window(cfg.window, cfg.n_fft, x.dtype, x.device)
     z = torch.stft(
         x.reshape(-1, length),
         cfg.n_fft,
@@ -76,7 +84,9 @@ def istft(z: torch.Tensor, cfg: StftConfig, length: int) -> torch.Tensor:
         z: ``(..., F, N)`` complex -> ``(..., length)`` real.
     """
     *other, bins, frames = z.shape
-    window = WINDOWS[cfg.window](cfg.n_fft, dtype=z.real.dtype, device=z.device)
+    import torch
+
+    window = _window(cfg.window, cfg.n_fft, z.real.dtype, z.device)
     x = torch.istft(
         z.reshape(-1, bins, frames), cfg.n_fft, cfg.hop, window=window, center=True, length=length
     )  # (B, T)
@@ -85,6 +95,8 @@ def istft(z: torch.Tensor, cfg: StftConfig, length: int) -> torch.Tensor:
 
 def compress(z: torch.Tensor, cfg: StftConfig) -> torch.Tensor:
     """``|z|^a · e^{jφ}``; zero stays zero. Shape-preserving."""
+    import torch
+
     if cfg.compress == 1:
         return z
     mag = z.abs()
@@ -93,6 +105,8 @@ def compress(z: torch.Tensor, cfg: StftConfig) -> torch.Tensor:
 
 def decompress(z: torch.Tensor, cfg: StftConfig) -> torch.Tensor:
     """Exact inverse of :func:`compress`. Shape-preserving."""
+    import torch
+
     if cfg.compress == 1:
         return z
     return torch.polar(z.abs().pow(1 / cfg.compress), z.angle())
@@ -115,10 +129,13 @@ def stft_np(x, cfg: StftConfig = ANALYSIS_STFT):
         ``(..., T)`` -> ``(..., F, N)`` complex128.
     """
     import numpy as np
+    import torch
 
     return stft(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)), cfg).numpy()
 
 
 def istft_np(z, length: int, cfg: StftConfig = ANALYSIS_STFT):
     """:func:`istft` for complex numpy arrays. Shape: ``(..., F, N)`` -> ``(..., length)``."""
+    import torch
+
     return istft(torch.from_numpy(z), cfg, length).numpy()

@@ -11,24 +11,13 @@ Shape:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import numpy as np
 
 from stemprover.audio.dsp import smooth_time
 from stemprover.audio.stft import ANALYSIS_STFT, istft_np, stft_np
+from stemprover.vocabulary import ARTIFACTS, ArtifactName
 
-ArtifactName = Literal[
-    "bleed", "musical_noise", "phasiness", "hf_loss", "transient_smear", "spectral_holes"
-]
-ARTIFACTS: tuple[ArtifactName, ...] = (
-    "bleed",
-    "musical_noise",
-    "phasiness",
-    "hf_loss",
-    "transient_smear",
-    "spectral_holes",
-)
 EPS = 1e-10
 
 

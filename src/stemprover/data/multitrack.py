@@ -18,6 +18,7 @@ import soxr
 
 from stemprover.audio import io
 from stemprover.errors import StemProverError
+from stemprover.vocabulary import STEM_TYPES
 
 STEM_KEYWORDS = {
     "vocals": ("vocal", "vox", "voice", "sing", "lead"),
@@ -35,9 +36,6 @@ class Song:
     mixture: np.ndarray | None
     source: str
     seed: int
-
-
-STEM_TYPES = (*STEM_KEYWORDS, "other")
 
 
 def named_stem_type(filename: str) -> str | None:

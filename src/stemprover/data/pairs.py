@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from stemprover import __version__
 from stemprover.audio import io
 from stemprover.data import synth
 from stemprover.data.artifacts import ARTIFACTS, simulate
@@ -31,8 +30,9 @@ from stemprover.data.mixing import mix_song
 from stemprover.data.multitrack import Song, load_multitrack, track_folders
 from stemprover.data.separators import MaskDegradation, check_external, mask_separate
 from stemprover.errors import StemProverError
+from stemprover.version import __version__
+from stemprover.vocabulary import PRODUCERS
 
-PRODUCERS = ("simulate", "mask", "umx", "external")
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 SILENT_DB = -60.0
 
@@ -230,7 +230,14 @@ def read_manifest(folder: Path) -> list[dict]:
     path = Path(folder) / "manifest.jsonl"
     if not path.exists():
         raise StemProverError("not a pairs folder (no manifest.jsonl)", folder)
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise StemProverError(f"line {number} is not JSON ({err.msg})", path) from None
     validate_manifest(records)
     return records
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,46 +26,13 @@ from torch import nn
 from tqdm import tqdm
 
 from stemprover.audio import io
-from stemprover.audio.stft import StftConfig, istft, stft
+from stemprover.audio.stft import istft, stft
+from stemprover.config import UmxConfig
 from stemprover.errors import StemProverError
 
 KIND = "stemprover-umx-separator"
 STEMS = ("vocals", "drums", "bass", "other")
 BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "separators" / "umx"
-
-
-@dataclass(frozen=True)
-class UmxConfig:
-    """Architecture and training settings of the separator.
-
-    Attributes:
-        sample_rate: Rate the separator runs at (inputs are resampled to it and back).
-        n_fft, hop: Its STFT.
-        bandwidth_hz: Bins above this are not modelled (masks are zero there, as in Open-Unmix).
-        hidden: Width of the LSTM stack.
-        layers: BLSTM layers.
-        steps, batch_size, seconds, lr, seed: Training.
-    """
-
-    sample_rate: int = 44100
-    n_fft: int = 1024
-    hop: int = 256
-    bandwidth_hz: float = 16000.0
-    hidden: int = 128
-    layers: int = 1
-    steps: int = 600
-    batch_size: int = 16
-    seconds: float = 2.0
-    lr: float = 1e-3
-    seed: int = 0
-
-    @property
-    def stft(self) -> StftConfig:
-        return StftConfig(n_fft=self.n_fft, hop=self.hop, compress=1.0)
-
-    @property
-    def max_bin(self) -> int:
-        return min(self.n_fft // 2 + 1, int(self.bandwidth_hz * self.n_fft / self.sample_rate) + 1)
 
 
 class UmxSeparator(nn.Module):
@@ -131,14 +98,14 @@ class UmxSeparator(nn.Module):
         return out
 
     def save(self, folder: str | Path) -> Path:
-        from stemprover.models.enhancer import save_module
+        from stemprover.models.serialization import save_module
 
         return save_module(self, folder, KIND, asdict(self.cfg))
 
     @classmethod
     def load(cls, folder: str | Path | None = None) -> UmxSeparator:
         """Load a trained separator (``None``: the bundled one); refuses pickles."""
-        from stemprover.models.enhancer import load_saved
+        from stemprover.models.serialization import load_saved
 
         folder = Path(folder) if folder is not None else BUNDLED
         hint = " (train one: stemprover separator train)" if folder == BUNDLED else ""
@@ -193,13 +160,14 @@ def _batch(songs: list[np.ndarray], cfg: UmxConfig, rng: np.random.Generator) ->
 
 
 def train_separator(
-    pairs: Path, out: Path, cfg: UmxConfig = UmxConfig(), progress: bool = True
+    pairs: Path, out: Path, cfg: UmxConfig | None = None, progress: bool = True
 ) -> Path:
     """Train the separator on the songs of a pairs folder's train split; returns ``out``.
 
     The loss is Open-Unmix's: mean squared error of the stems' magnitudes. Validation prints
     the mean SI-SDR of the separated stems on the valid split's songs.
     """
+    cfg = cfg or UmxConfig()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     songs = _load_songs(pairs, "train", cfg.sample_rate)

@@ -53,6 +53,8 @@ def sdr(ref: np.ndarray, est: np.ndarray) -> float:
 
     if _silent(ref):
         return float("nan")
+    if _silent(est):  # BSS Eval's projection is 0/0 here; score it as sdr_frames does
+        return float(10 * np.log10(np.sum(ref**2) / np.sum((est - ref) ** 2)))
     vals = [
         float(fast_bss_eval.sdr(r[None], e[None], load_diag=1e-10)[0])
         for r, e in zip(ref, est, strict=True)

@@ -60,7 +60,8 @@ def _select(cfg: EvalConfig) -> list[dict]:
     records = read_manifest(cfg.pairs)
     chosen = [r for r in records if cfg.split in ("all", r["split"])]
     if not chosen:
-        raise StemProverError(f"no pairs in split {cfg.split!r} (try --split all)", cfg.pairs)
+        hint = "" if cfg.split == "all" else " (try --split all)"
+        raise StemProverError(f"no pairs in split {cfg.split!r}{hint}", cfg.pairs)
     if cfg.stems:
         chosen = [r for r in chosen if r["stem"] in cfg.stems]
         if not chosen:
@@ -97,9 +98,7 @@ def evaluate(
     records = _select(cfg)
     rows, examples = [], []
     for k, rec in enumerate(tqdm(records, desc="evaluate", unit="pair", disable=not progress)):
-        ref, _ = io.read(cfg.pairs / rec["clean"], "float64")
-        art, _ = io.read(cfg.pairs / rec["artifacted"], "float64")
-        mix = io.read(cfg.pairs / rec["mixture"], "float64")[0] if rec.get("mixture") else None
+        ref, art, mix = _read_pair(cfg.pairs, rec)
         inputs = Inputs(art, mix, ref, rec["sample_rate"])
         ref_views = Views(ref, inputs.rate)  # the reference's spectra, shared by all systems
         estimates = {}
@@ -135,6 +134,33 @@ def evaluate(
         )
         write_report(tmp, summary, examples, rows)
     return summary
+
+
+def _read_pair(folder: Path, rec: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A pair's reference, artifacted stem and mixture, checked against each other.
+
+    Raises:
+        StemProverError: a file whose rate differs from the manifest's, or whose channels
+            or length differ from the reference's.
+    """
+    keys = ("clean", "artifacted", "mixture") if rec.get("mixture") else ("clean", "artifacted")
+    audio = {}
+    for key in keys:
+        x, info = io.read(folder / rec[key], "float64")
+        if info.sample_rate != rec["sample_rate"]:
+            raise StemProverError(
+                f"sample rate {info.sample_rate} Hz, but the manifest says "
+                f"{rec['sample_rate']} Hz for pair {rec['id']}",
+                info.path,
+            )
+        if key != "clean" and x.shape != audio["clean"].shape:
+            raise StemProverError(
+                f"{x.shape[0]} channels x {x.shape[1]} samples, but the reference of pair "
+                f"{rec['id']} has {audio['clean'].shape[0]} x {audio['clean'].shape[1]}",
+                info.path,
+            )
+        audio[key] = x
+    return audio["clean"], audio["artifacted"], audio.get("mixture")
 
 
 def json_safe(obj):
@@ -192,6 +218,6 @@ def aggregate(rows: Sequence[dict], records: Sequence[dict]) -> dict:
     for (group, system), values in sorted(groups.items()):
         stats = {k: float(np.mean(v)) for k, v in values.items() if not k.endswith("_missing")}
         stats.update({k: len(v) for k, v in values.items() if k.endswith("_missing")})
-        stats["n"] = len(values.get("si_sdr", [])) + len(values.get("si_sdr_missing", []))
+        stats["n"] = len(values.get("si_sdr", []))  # scored pairs; si_sdr_missing the others
         out[group][system] = stats
     return dict(out)

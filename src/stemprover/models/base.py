@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -10,6 +9,13 @@ import torch
 
 from stemprover.audio.stft import StftConfig
 from stemprover.errors import StemProverError
+from stemprover.models.serialization import (
+    WEIGHTS_FILE,
+    enhancer_class,
+    read_meta,
+    refuse_pickle,
+)
+from stemprover.vocabulary import parse_adapters
 
 
 @runtime_checkable
@@ -55,36 +61,6 @@ class NullModel:
 
 BUILTIN_MODELS = {"null": NullModel}
 BUNDLED = Path(__file__).resolve().parent.parent / "weights"
-
-
-MODEL_KIND = "stemprover-latent-diffusion"  # config.json "kind" of an enhancement model
-FORMAT_VERSION = 1
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
-
-
-def read_meta(folder: Path) -> dict:
-    """``config.json`` of an enhancement model folder.
-
-    Raises:
-        StemProverError: no or unreadable config, another kind or format version.
-    """
-    path = folder / CONFIG_FILE
-    if not path.exists():
-        raise StemProverError(f"not a StemProver model folder (no {CONFIG_FILE})", folder)
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise StemProverError(f"unreadable model config ({err.msg})", path) from None
-    if meta.get("kind") != MODEL_KIND:
-        raise StemProverError(
-            f"not a StemProver model (kind {meta.get('kind')!r}, expected {MODEL_KIND!r})", path
-        )
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise StemProverError(
-            f"model format version {meta.get('format_version')} is not supported (this StemProver reads {FORMAT_VERSION})",
-            path,
-        )
-    return meta
 
 
 def model_config(folder: Path) -> dict | None:
@@ -140,7 +116,10 @@ def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling
             wrong kind or version, or a pickle file.
     """
     name = str(name_or_path)
+    wanted = parse_adapters(adapters or "none")  # a bad spec fails before anything loads
     if name in BUILTIN_MODELS:
+        if wanted:
+            raise StemProverError(f"the {name} model has no adapters (use --adapters none)")
         return BUILTIN_MODELS[name]()
     bundled = bundled_models()
     path = bundled.get(name, Path(name))
@@ -149,22 +128,20 @@ def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling
         raise StemProverError(
             f"unknown model {name!r}: not one of {', '.join(known)} and no such path"
         )
-    from stemprover.models.enhancer import StemProverModel, refuse_pickle
-
     if path.is_file():
         refuse_pickle(path)
         if path.suffix != ".safetensors":
             raise StemProverError("expected a model folder (config.json + model.safetensors)", path)
         path = path.parent
-    model = StemProverModel.load(path).configure(**sampling)
-    _attach_adapters(model, path, adapters or "none")
+    cls = enhancer_class(read_meta(path)["kind"])  # the registry: a saved kind names its class
+    model = cls.load(path).configure(**sampling)
+    _attach_adapters(model, path, wanted)
     return model
 
 
-def _attach_adapters(model, folder: Path, spec: str) -> None:
+def _attach_adapters(model, folder: Path, wanted: dict[str, float] | str) -> None:
     from stemprover.models import lora
 
-    wanted = lora.parse_adapters(spec)
     stored = model_adapters(folder)
     if wanted == "auto":
         if not stored:

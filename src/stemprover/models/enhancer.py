@@ -6,7 +6,6 @@ like any other model. Saved as ``config.json`` + ``model.safetensors``; never pi
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,16 +13,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from stemprover import __version__
 from stemprover.config import ModelConfig, from_dict, to_dict
 from stemprover.diffusion.schedulers import make_scheduler
 from stemprover.errors import StemProverError
 from stemprover.models import lora
 from stemprover.models.autoencoder import SpecAutoencoder
-from stemprover.models.base import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, read_meta
-from stemprover.models.base import MODEL_KIND as KIND
 from stemprover.models.control import ControlBranch
 from stemprover.models.denoiser import LatentDenoiser
+from stemprover.models.serialization import (
+    WEIGHTS_FILE,
+    load_into,
+    load_state,
+    read_meta,
+    save_module,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class Sampling:
             raise StemProverError(f"--steps must be >= 0, got {self.steps}")
         if not 0 < self.strength <= 1:
             raise StemProverError(f"--strength must be in (0, 1], got {self.strength}")
+
+
+KIND = "stemprover-latent-diffusion"  # config.json "kind" of this model family
 
 
 class StemProverModel(nn.Module):
@@ -125,9 +131,19 @@ class StemProverModel(nn.Module):
 
     def configure(self, **changes) -> StemProverModel:
         """Change sampling settings (steps, strength, seed, scheduler, cache_control)."""
-        self.sampling = replace(
-            self.sampling, **{k: v for k, v in changes.items() if v is not None}
-        )
+        sampling = replace(self.sampling, **{k: v for k, v in changes.items() if v is not None})
+        # The scheduler spreads ceil(steps / strength) steps over the trained timesteps
+        # (see sample): more than those it cannot take.
+        T = self.config.diffusion.train_timesteps
+        if math.ceil(sampling.steps / sampling.strength) > T:
+            limit = math.floor(sampling.strength * T)
+            while limit > 0 and math.ceil(limit / sampling.strength) > T:
+                limit -= 1
+            raise StemProverError(
+                f"--steps {sampling.steps} is more than this model can take at --strength "
+                f"{sampling.strength:g} (at most {limit})"
+            )
+        self.sampling = sampling
         self.restart_noise()
         return self
 
@@ -226,83 +242,11 @@ class StemProverModel(nn.Module):
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> StemProverModel:
         """Rebuild a saved model; refuses other kinds, versions and pickles."""
-        from safetensors.torch import load_file
-
         folder = Path(folder)
-        meta = read_meta(folder)
+        meta = read_meta(folder, (KIND,))
         model = cls(from_dict(ModelConfig, meta["config"]))
-        weights = folder / WEIGHTS_FILE
-        refuse_pickle(weights)
-        try:
-            state = load_file(str(weights), device=str(device))
-        except Exception as err:
-            raise StemProverError(f"cannot read weights ({err})", weights) from None
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise StemProverError(
-                f"weights do not match the config (missing {len(missing)}, unexpected {len(unexpected)})",
-                weights,
-            )
+        load_into(model, load_state(folder / WEIGHTS_FILE, str(device)), folder / WEIGHTS_FILE)
         return model.eval()
-
-
-def save_module(module: nn.Module, folder: str | Path, kind: str, config: dict, **extra) -> Path:
-    """Save any of StemProver's networks: ``config.json`` (kind, format version, package
-    version, config, ``extra``) and ``model.safetensors``; never pickle."""
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "kind": kind,
-        "format_version": FORMAT_VERSION,
-        "stemprover": __version__,
-        "config": config,
-        **extra,
-    }
-    (folder / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
-    save_file(state, str(folder / WEIGHTS_FILE))
-    return folder
-
-
-def load_saved(folder: str | Path, kind: str, what: str) -> tuple[dict, dict]:
-    """``(meta, state)`` of a folder written by :func:`save_module` for ``kind``.
-
-    Raises:
-        StemProverError: no such folder, another kind or format version, or a pickle.
-    """
-    from safetensors.torch import load_file
-
-    path = Path(folder) / CONFIG_FILE
-    if not path.exists():
-        raise StemProverError(f"no {what} here", folder)
-    meta = json.loads(path.read_text())
-    if meta.get("kind") != kind or meta.get("format_version") != FORMAT_VERSION:
-        raise StemProverError(
-            f"not a {what} (kind {meta.get('kind')!r}, format {meta.get('format_version')})", path
-        )
-    weights = Path(folder) / WEIGHTS_FILE
-    refuse_pickle(weights)
-    return meta, load_file(str(weights))
-
-
-def refuse_pickle(path: Path) -> None:
-    """Refuse pickle (and zipped torch.save) files: loading them can run arbitrary code."""
-    if not path.exists():
-        raise StemProverError("weights file missing", path)
-    with open(path, "rb") as f:
-        head = f.read(9)
-    # safetensors: an 8-byte little-endian header length, then a JSON header. Its first byte
-    # can be 0x80 (the pickle protocol marker) when the length ends in 0x80: check this first.
-    size = int.from_bytes(head[:8], "little") if len(head) == 9 else 0
-    if head[8:9] == b"{" and 0 < size <= path.stat().st_size - 8:
-        return
-    if head[:1] == b"\x80" or head[:2] == b"PK":
-        raise StemProverError(
-            "this is a pickle/torch.save file; StemProver only loads safetensors (pickles can run code)",
-            path,
-        )
 
 
 class AutoencoderRoundTrip:

@@ -18,6 +18,7 @@ import torch
 
 from stemprover.config import AdapterConfig, from_dict, to_dict
 from stemprover.errors import StemProverError
+from stemprover.models.serialization import read_json, refuse_pickle
 
 ADAPTER_KIND = "stemprover-adapter"
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter.json", "adapter.safetensors"
@@ -170,12 +171,16 @@ def save_adapter(model, artifact: str, cfg: AdapterConfig, folder: Path, fingerp
 
 
 def _read_meta(folder: Path) -> dict:
-    path = folder / ADAPTER_CONFIG
-    if not path.exists():
-        raise StemProverError(f"not an adapter folder (no {ADAPTER_CONFIG})", folder)
-    meta = json.loads(path.read_text())
+    meta = read_json(folder / ADAPTER_CONFIG, "an adapter folder")
     if meta.get("kind") != ADAPTER_KIND:
-        raise StemProverError(f"not a StemProver adapter (kind {meta.get('kind')!r})", path)
+        raise StemProverError(
+            f"not a StemProver adapter (kind {meta.get('kind')!r})", folder / ADAPTER_CONFIG
+        )
+    for key, kind in (("name", str), ("config", dict), ("base", str)):
+        if not isinstance(meta.get(key), kind):
+            raise StemProverError(
+                f"{ADAPTER_CONFIG} has no {key!r} ({kind.__name__})", folder / ADAPTER_CONFIG
+            )
     return meta
 
 
@@ -190,8 +195,6 @@ def load_adapter(model, folder: Path, fingerprint: str | None = None) -> str:
     """Inject and load a saved adapter; refuses one trained on another base, or one whose name
     the model already has. Returns its name."""
     from safetensors.torch import load_file
-
-    from stemprover.models.enhancer import refuse_pickle
 
     meta = _read_meta(folder)
     if meta["name"] in getattr(model, "lora_adapters", ()):
@@ -216,19 +219,3 @@ def load_adapter(model, folder: Path, fingerprint: str | None = None) -> str:
                 f"adapter weights do not fit the model: {result.unexpected_keys[:3]}", folder
             )
     return meta["name"]
-
-
-def parse_adapters(spec: str) -> dict[str, float] | str:
-    """``none`` -> {}; ``auto`` -> "auto"; ``a,b`` -> equal weights 1; ``a=0.7,b=0.3``."""
-    if spec in ("none", ""):
-        return {}
-    if spec == "auto":
-        return "auto"
-    out = {}
-    for item in spec.split(","):
-        name, _, weight = item.partition("=")
-        try:
-            out[name.strip()] = float(weight) if weight else 1.0
-        except ValueError:
-            raise StemProverError(f"bad adapter weight in {item!r} (use name=0.7)") from None
-    return out

@@ -1,0 +1,63 @@
+"""StemProver's names, defined once: stem types, artifact types, producers, devices, and the
+``--adapters`` grammar. CLI choices, the manifest schema, the simulators and the detector
+derive from these. Standard library only, so the CLI can check arguments before torch loads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from stemprover.errors import StemProverError
+
+ArtifactName = Literal[
+    "bleed", "musical_noise", "phasiness", "hf_loss", "transient_smear", "spectral_holes"
+]
+ARTIFACTS: tuple[ArtifactName, ...] = (
+    "bleed",
+    "musical_noise",
+    "phasiness",
+    "hf_loss",
+    "transient_smear",
+    "spectral_holes",
+)
+STEM_TYPES = ("vocals", "drums", "bass", "other")
+PRODUCERS = ("simulate", "mask", "umx", "external")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# A LoRA scale beyond this is no longer "more of the adapter": at 1e9 the output is
+# full-scale noise. 0 switches an adapter off.
+MAX_ADAPTER_WEIGHT = 2.0
+
+
+def parse_adapters(spec: str) -> dict[str, float] | Literal["auto"]:
+    """``none`` -> {}; ``auto`` -> "auto"; ``a,b`` -> equal weights 1; ``a=0.7,b=0.3``.
+
+    Raises:
+        StemProverError: an empty spec or name, a repeated name, or a weight that is not a
+            number in ``[0, MAX_ADAPTER_WEIGHT]`` (NaN, Inf and negatives included).
+    """
+    spec = spec.strip()
+    if not spec:
+        raise StemProverError("--adapters is empty: give none, auto, a,b or a=0.7,b=0.3")
+    if spec == "none":
+        return {}
+    if spec == "auto":
+        return "auto"
+    out: dict[str, float] = {}
+    for item in spec.split(","):
+        name, _, text = (part.strip() for part in item.partition("="))
+        if not name:
+            raise StemProverError(f"--adapters: an adapter name is missing in {spec!r}")
+        if name in out:
+            raise StemProverError(f"--adapters: {name!r} is given twice")
+        try:
+            weight = float(text) if text else 1.0
+        except ValueError:
+            raise StemProverError(f"bad adapter weight in {item!r} (use name=0.7)") from None
+        if not (math.isfinite(weight) and 0.0 <= weight <= MAX_ADAPTER_WEIGHT):
+            raise StemProverError(
+                f"adapter weight in {item!r} must be a number from 0 to {MAX_ADAPTER_WEIGHT:g}"
+            )
+        out[name] = weight
+    return out
