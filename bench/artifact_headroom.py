@@ -25,7 +25,7 @@ import numpy as np
 from stemprover.audio import io
 from stemprover.audio.stft import StftConfig, istft_np, stft_np
 from stemprover.data.artifacts import ARTIFACTS, simulate
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.bench import markdown_table, provenance, save_results
 from stemprover.evaluation.metrics import si_sdr
 

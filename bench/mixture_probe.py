@@ -27,7 +27,7 @@ from torch import nn
 
 from stemprover.audio import io
 from stemprover.config import load_config
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 from stemprover.diffusion.schedulers import make_scheduler
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.models.control import log_magnitude

@@ -23,7 +23,7 @@ import numpy as np
 
 from stemprover.analysis import analyze
 from stemprover.audio import io
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.bench import markdown_table, provenance, save_results
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.models.base import load_model

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 
 STEMS = ("vocals", "drums", "bass", "other")
 

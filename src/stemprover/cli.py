@@ -14,6 +14,7 @@ from pathlib import Path
 from stemprover.errors import StemProverError
 from stemprover.outputs import Terminated, check_writable, protect, protecting
 from stemprover.version import __version__
+from stemprover.vocabulary import DEVICES, PRODUCERS, SPLITS, STEM_TYPES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -45,7 +46,7 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stem",
         default="auto",
-        choices=["auto", "unknown", "vocals", "drums", "bass", "other"],
+        choices=["auto", "unknown", *STEM_TYPES],
         help="the inputs' stem type, for --adapters auto's per-stem adapters (default: from "
         "each file's name, e.g. drums.wav; unknown when the name says none)",
     )
@@ -53,7 +54,7 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
     p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
     p.add_argument("--scheduler", choices=["ddim", "dpm++"], help="diffusers sampler")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--segment", type=float, default=8.0, metavar="SEC", help="segment length")
     p.add_argument("--overlap", type=float, default=0.5, metavar="SEC", help="crossfade length")
     p.add_argument("--subtype", help="output sample format, e.g. PCM_16, PCM_24, FLOAT")
@@ -133,7 +134,7 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
         "--producer",
         action="append",
         metavar="NAME[=W]",
-        help="simulate, mask, umx or external, with an optional weight; repeatable "
+        help=f"{', '.join(PRODUCERS)}, with an optional weight; repeatable "
         "(default: simulate and mask equally)",
     )
     p.add_argument("--artifacts", help="comma-separated artifact types for simulate (default: all)")
@@ -144,17 +145,15 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
         "--separator", type=Path, help="trained umx separator folder (default: the bundled one)"
     )
     p.add_argument("--rate", type=int, default=44100)
-    p.add_argument(
-        "--split", choices=["train", "valid", "test"], help="put every song in one split"
-    )
+    p.add_argument("--split", choices=SPLITS, help="put every song in one split")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
 
 
 def _pairs(args: argparse.Namespace) -> int:
     protect([args.multitrack, args.soundfont, args.separator])
-    from stemprover.data.artifacts import ARTIFACTS
     from stemprover.data.pairs import PairsConfig, build_pairs
+    from stemprover.vocabulary import ARTIFACTS
 
     producers = {}
     for item in args.producer or ["simulate", "mask"]:
@@ -199,7 +198,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--model", help="model for the `model` system (added to --systems)")
     p.add_argument("--adapters", help=ADAPTERS_HELP)
-    p.add_argument("--split", default="test", choices=["train", "valid", "test", "all"])
+    p.add_argument("--split", default="test", choices=[*SPLITS, "all"])
     p.add_argument("--limit", type=int, default=0, help="at most N pairs")
     p.add_argument("--examples", type=int, default=4, help="pairs shown in the report")
     p.add_argument(
@@ -208,7 +207,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not give the model each pair's mixture (as `enhance` without --mix)",
     )
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
 

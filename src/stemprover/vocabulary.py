@@ -22,8 +22,10 @@ ARTIFACTS: tuple[ArtifactName, ...] = (
     "spectral_holes",
 )
 STEM_TYPES = ("vocals", "drums", "bass", "other")
-PRODUCERS = ("simulate", "mask", "umx", "external")
+# Producers of training pairs that run here (data/pairs.py maps each to its function).
+PRODUCERS = ("simulate", "mask", "umx")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+SPLITS = ("train", "valid", "test")
 
 # A LoRA scale beyond this is no longer "more of the adapter": at 1e9 the output is
 # full-scale noise. 0 switches an adapter off.

@@ -6,7 +6,7 @@ import soundfile as sf
 
 from stemprover.cli import main
 from stemprover.data.artifacts import ARTIFACTS
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 from stemprover.data.separators import check_external
 from stemprover.errors import StemProverError
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stemprover.cli import main
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 from stemprover.data.umx import UmxConfig, UmxSeparator, measured_artifacts, train_separator
 
 TINY = UmxConfig(

@@ -70,7 +70,7 @@ def test_pairs_then_evaluate_writes_metrics_and_report(tmp_path, capsys):
     assert "ex0.png" in page and "<audio" in page and (out / "ex0.png").stat().st_size > 1000
     assert "report.html" in capsys.readouterr().out
     # Each model is told its pair's stem type (what `--adapters auto` routes by).
-    from stemprover.data.pairs import read_manifest
+    from stemprover.data.manifest import read_manifest
     from stemprover.evaluation.run import EvalConfig, evaluate
 
     seen = []

@@ -9,7 +9,7 @@ import torch
 
 from stemprover.cli import main
 from stemprover.config import load_config
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 from stemprover.errors import StemProverError
 from stemprover.training import loop
 

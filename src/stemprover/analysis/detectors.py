@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from stemprover.audio.bands import BAND_NAMES, band_masks, band_of_hz
+from stemprover.audio.bands import BAND_NAMES, band_masks
 from stemprover.audio.dsp import smooth_time
 from stemprover.audio.stft import ANALYSIS_STFT, stft_np
 
@@ -175,27 +174,8 @@ DETECTORS: dict[str, tuple[Callable[[Features], np.ndarray], float, float]] = {
 }
 
 
-def analyze(stem: np.ndarray, rate: int, mix: np.ndarray | None = None, detector="auto") -> dict:
-    """Severity per artifact type: ``overall`` score, ``bands`` and ``time`` (per second).
-
-    Args:
-        detector: ``"auto"``: the bundled learned detector when the package has one, else
-            the hand-written detectors; ``"heuristic"``; a detector folder; a ``DetectorNet``.
-
-    Returns:
-        ``{type: {"score", "evidence", "bands": {band: score}, "time": [score per second]}}``.
-    """
-    from stemprover.analysis import learned
-
-    net = detector
-    if detector == "auto":
-        net = learned.bundled_detector()
-    elif detector == "heuristic":
-        net = None
-    elif isinstance(detector, str | Path):
-        net = learned.DetectorNet.load(Path(detector))
-    if net is not None:
-        return _analyze_learned(net, stem, rate, mix)
+def analyze_heuristic(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> dict:
+    """:func:`stemprover.analysis.analyze` with the hand-written detectors."""
     f = Features.of(np.atleast_2d(stem), rate, None if mix is None else np.atleast_2d(mix))
     masks = band_masks(ANALYSIS_STFT.n_fft, rate)
     frames_per_s = max(1, round(rate / ANALYSIS_STFT.hop))
@@ -218,34 +198,5 @@ def analyze(stem: np.ndarray, rate: int, mix: np.ndarray | None = None, detector
             "evidence": overall,
             "bands": per_band,
             "time": per_time,
-        }
-    return out
-
-
-def _analyze_learned(net, stem: np.ndarray, rate: int, mix: np.ndarray | None) -> dict:
-    """``analyze`` with the learned detector: sigmoid of mean logits per file, band, second."""
-    import librosa
-
-    from stemprover.analysis import learned
-
-    maps = net.maps(learned.features(stem, rate, mix))  # {type: (MELS, N)}
-    centres = librosa.mel_frequencies(learned.MELS + 2, fmin=20.0, fmax=learned.RATE / 2)[1:-1]
-    rows = band_of_hz(centres)
-    frames_per_s = max(1, round(learned.RATE / ANALYSIS_STFT.hop))
-    sig = lambda x: float(1 / (1 + np.exp(-x)))  # noqa: E731
-    out = {}
-    for name, logit in maps.items():
-        n = logit.shape[-1] // frames_per_s
-        out[name] = {
-            "score": sig(logit.mean()),
-            "evidence": float(logit.mean()),
-            "bands": {
-                b: sig(logit[rows == k].mean())
-                for k, b in enumerate(BAND_NAMES)
-                if (rows == k).any()
-            },
-            "time": [
-                sig(logit[:, i * frames_per_s : (i + 1) * frames_per_s].mean()) for i in range(n)
-            ],
         }
     return out

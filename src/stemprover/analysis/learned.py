@@ -40,6 +40,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from stemprover.audio.mel import mel_filterbank
 from stemprover.audio.stft import ANALYSIS_STFT, stft_np
 from stemprover.config import DetectorConfig
 from stemprover.errors import StemProverError
@@ -57,9 +58,7 @@ MIX_MAPS = slice(3, 5)  # the mixture's level and flag: zero when no mixture is 
 
 @cache
 def _mel_bank() -> np.ndarray:
-    import librosa
-
-    return librosa.filters.mel(sr=RATE, n_fft=ANALYSIS_STFT.n_fft, n_mels=MELS, fmin=20.0)
+    return mel_filterbank(RATE, ANALYSIS_STFT.n_fft, MELS, fmin=20.0)
 
 
 @cache
@@ -173,7 +172,7 @@ def _examples(pairs: Path, split: str, artifacts: tuple[str, ...], producers=Non
     Returns ``[(features (9, MELS, N), target (A,))]``.
     """
     from stemprover.audio import io
-    from stemprover.data.pairs import read_manifest
+    from stemprover.data.manifest import read_manifest
 
     out = []
     records = [

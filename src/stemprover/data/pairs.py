@@ -15,7 +15,6 @@ leaves nothing half-written.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +25,14 @@ from tqdm import tqdm
 from stemprover.audio import io
 from stemprover.data import synth
 from stemprover.data.artifacts import ARTIFACTS, simulate
+from stemprover.data.manifest import write_schema
 from stemprover.data.mixing import mix_song
 from stemprover.data.multitrack import Song, load_multitrack, track_folders
-from stemprover.data.separators import MaskDegradation, check_external, mask_separate
+from stemprover.data.separators import MaskDegradation, mask_separate
 from stemprover.errors import StemProverError
 from stemprover.version import __version__
-from stemprover.vocabulary import PRODUCERS
+from stemprover.vocabulary import PRODUCERS, SPLITS
 
-SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 SILENT_DB = -60.0
 
 
@@ -70,15 +69,21 @@ class PairsConfig:
     def __post_init__(self) -> None:
         bad = set(self.producers) - set(PRODUCERS)
         if bad:
-            raise StemProverError(f"unknown producers {sorted(bad)}; choose from {list(PRODUCERS)}")
+            hint = ""
+            if "external" in bad:
+                hint = " (external separators cannot make pairs yet: separate the songs yourself"
+                hint += " and use --multitrack)"
+            raise StemProverError(
+                f"unknown producers {sorted(bad)}; choose from {list(PRODUCERS)}{hint}"
+            )
         bad = set(self.artifacts) - set(ARTIFACTS)
         if bad:
             raise StemProverError(f"unknown artifact types {sorted(bad)}; known: {list(ARTIFACTS)}")
         lo, hi = self.severity
         if not 0 <= lo <= hi <= 1:
             raise StemProverError(f"severity range must satisfy 0 <= lo <= hi <= 1, got {lo}, {hi}")
-        if self.split not in (None, "train", "valid", "test"):
-            raise StemProverError(f"split must be train, valid or test, got {self.split!r}")
+        if self.split not in (None, *SPLITS):
+            raise StemProverError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
         if self.synthetic <= 0 and self.multitrack is None:
             raise StemProverError("nothing to build: give --synthetic N and/or --multitrack DIR")
 
@@ -102,6 +107,34 @@ def _synthetic_songs(cfg: PairsConfig) -> Iterator[Song]:
         yield Song(f"syn{cfg.seed}-{i:04d}", stems, None, f"synthetic:{soundfont.name}", song_seed)
 
 
+def _simulate(cfg: PairsConfig, song: Song, stem: str, mixture, seed: int, rng, separated):
+    clean = song.stems[stem]
+    count = min(len(cfg.artifacts), int(rng.choice([1, 1, 1, 2, 2, 3])))
+    kinds = rng.choice(len(cfg.artifacts), size=count, replace=False)
+    sev = {cfg.artifacts[k]: round(float(rng.uniform(*cfg.severity)), 4) for k in sorted(kinds)}
+    return sev, simulate(clean, mixture - clean, cfg.rate, sev, seed)
+
+
+def _mask(cfg: PairsConfig, song: Song, stem: str, mixture, seed: int, rng, separated):
+    deg = MaskDegradation.draw(rng)
+    return deg.artifacts(), mask_separate(song.stems[stem], mixture, cfg.rate, deg, seed)
+
+
+def _umx(cfg: PairsConfig, song: Song, stem: str, mixture, seed: int, rng, separated):
+    from stemprover.data.umx import measured_artifacts
+
+    separator, stems = separated()
+    est = stems.get(stem)
+    if est is None:
+        raise StemProverError(f"the umx separator has no {stem!r} stem", song.name)
+    return measured_artifacts(song.stems[stem], est, mixture, cfg.rate, separator.cfg), est
+
+
+# Each producer: (cfg, song, stem, mixture, seed, rng, separated) -> (artifacts, artifacted).
+PRODUCER_FUNCTIONS = {"simulate": _simulate, "mask": _mask, "umx": _umx}
+assert tuple(PRODUCER_FUNCTIONS) == PRODUCERS, "vocabulary.PRODUCERS names these"
+
+
 def _produce(
     cfg: PairsConfig, song: Song, stem: str, mixture: np.ndarray, seed: int, separated
 ) -> tuple[str, dict[str, float], np.ndarray]:
@@ -110,25 +143,10 @@ def _produce(
     names = list(cfg.producers)
     weights = np.array([cfg.producers[n] for n in names], dtype=float)
     producer = names[rng.choice(len(names), p=weights / weights.sum())]
-    clean = song.stems[stem]
-    if producer == "simulate":
-        count = min(len(cfg.artifacts), int(rng.choice([1, 1, 1, 2, 2, 3])))
-        kinds = rng.choice(len(cfg.artifacts), size=count, replace=False)
-        sev = {cfg.artifacts[k]: round(float(rng.uniform(*cfg.severity)), 4) for k in sorted(kinds)}
-        return producer, sev, simulate(clean, mixture - clean, cfg.rate, sev, seed)
-    if producer == "mask":
-        deg = MaskDegradation.draw(rng)
-        return producer, deg.artifacts(), mask_separate(clean, mixture, cfg.rate, deg, seed)
-    if producer == "umx":
-        from stemprover.data.umx import measured_artifacts
-
-        separator, stems = separated()
-        est = stems.get(stem)
-        if est is None:
-            raise StemProverError(f"the umx separator has no {stem!r} stem", song.name)
-        return producer, measured_artifacts(clean, est, mixture, cfg.rate, separator.cfg), est
-    check_external("demucs")
-    raise AssertionError("check_external always raises until external separators are wired")
+    artifacts, artifacted = PRODUCER_FUNCTIONS[producer](
+        cfg, song, stem, mixture, seed, rng, separated
+    )
+    return producer, artifacts, artifacted
 
 
 def build_pairs(
@@ -159,7 +177,7 @@ def build_pairs(
             f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in records)
         info = {"stemprover": __version__, "config": _jsonable(cfg), "pairs": len(records)}
         (staging / "dataset.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        shutil.copy(SCHEMA_PATH, staging / SCHEMA_PATH.name)
+        write_schema(staging)
     return out / "manifest.jsonl"
 
 
@@ -223,34 +241,6 @@ def _jsonable(cfg: PairsConfig) -> dict:
     for k, v in cfg.__dict__.items():
         out[k] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
     return out
-
-
-def read_manifest(folder: Path) -> list[dict]:
-    """The records of a pairs folder, validated against the schema."""
-    path = Path(folder) / "manifest.jsonl"
-    if not path.exists():
-        raise StemProverError("not a pairs folder (no manifest.jsonl)", folder)
-    records = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise StemProverError(f"line {number} is not JSON ({err.msg})", path) from None
-    validate_manifest(records)
-    return records
-
-
-def validate_manifest(records: list[dict]) -> None:
-    import jsonschema
-
-    schema = json.loads(SCHEMA_PATH.read_text())
-    for i, rec in enumerate(records):
-        try:
-            jsonschema.validate(rec, schema)
-        except jsonschema.ValidationError as err:
-            raise StemProverError(f"manifest record {i} ({rec.get('id')}): {err.message}") from None
 
 
 _SEPARATORS: dict = {}

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-STEMS = ("vocals", "drums", "bass", "other")
+from stemprover.vocabulary import STEM_TYPES
+
+STEMS = STEM_TYPES
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
 # Progressions as scale degrees (0-based), the stock of pop, rock, jazz and ballads.

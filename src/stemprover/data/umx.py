@@ -29,9 +29,10 @@ from stemprover.audio import io
 from stemprover.audio.stft import istft, stft
 from stemprover.config import UmxConfig
 from stemprover.errors import StemProverError
+from stemprover.vocabulary import STEM_TYPES
 
 KIND = "stemprover-umx-separator"
-STEMS = ("vocals", "drums", "bass", "other")
+STEMS = STEM_TYPES
 BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "separators" / "umx"
 
 
@@ -121,7 +122,7 @@ def _fit(x: np.ndarray, length: int) -> np.ndarray:
 
 def _load_songs(pairs: Path, split: str, rate: int) -> list[np.ndarray]:
     """Each training song as ``(1 + S, C, T)``: mixture then the stems (silent when absent)."""
-    from stemprover.data.pairs import read_manifest
+    from stemprover.data.manifest import read_manifest
 
     songs = {}
     for rec in read_manifest(pairs):

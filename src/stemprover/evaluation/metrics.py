@@ -18,10 +18,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemprover.audio.bands import BAND_NAMES, BANDS, band_masks
+from stemprover.audio.mel import mel_filterbank
 from stemprover.audio.stft import ANALYSIS_STFT, StftConfig, stft_np
 
 SILENT_DB = -60.0
 EPS = 1e-12
+
+
+# The metrics that reports and summaries show, in this order.
+MAIN_METRICS = (
+    "si_sdr",
+    "sdr",
+    "sdr_median",
+    "mel_snr",
+    "level_db",
+    "bleedless",
+    "fullness",
+    "phase_coherence",
+    "lsd",
+    "pesq",
+    "estoi",
+)
 
 
 def _silent(x: np.ndarray) -> bool:
@@ -91,9 +108,7 @@ def sdr_median(ref: np.ndarray, est: np.ndarray, rate: int) -> float:
 
 @functools.lru_cache(maxsize=16)
 def _filterbank(rate: int, n_fft: int, n_mels: int = 80) -> np.ndarray:
-    import librosa
-
-    return librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=20.0)
+    return mel_filterbank(rate, n_fft, n_mels, fmin=20.0)
 
 
 class Views:

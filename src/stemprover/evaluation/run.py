@@ -14,24 +14,10 @@ import numpy as np
 from tqdm import tqdm
 
 from stemprover.audio import io
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 from stemprover.errors import StemProverError
 from stemprover.evaluation.baselines import BASELINES, Inputs
-from stemprover.evaluation.metrics import Views, score
-
-MAIN_METRICS = (
-    "si_sdr",
-    "sdr",
-    "sdr_median",
-    "mel_snr",
-    "level_db",
-    "bleedless",
-    "fullness",
-    "phase_coherence",
-    "lsd",
-    "pesq",
-    "estoi",
-)
+from stemprover.evaluation.metrics import MAIN_METRICS, Views, score
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import numpy as np
 
 from stemprover.audio import io
 from stemprover.audio.bands import BAND_NAMES
-from stemprover.evaluation.run import MAIN_METRICS
+from stemprover.evaluation.metrics import MAIN_METRICS
 from stemprover.reports.plots import band_chart, spectrograms
 
 # The evaluation's metrics, with the improvement over the input right after SI-SDR.

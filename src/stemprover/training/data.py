@@ -10,7 +10,7 @@ import soxr
 import torch
 
 from stemprover.audio import io
-from stemprover.data.pairs import read_manifest
+from stemprover.data.manifest import read_manifest
 from stemprover.errors import StemProverError
 
 

@@ -1,0 +1,61 @@
+"""A pairs folder's ``manifest.jsonl``: one JSON record per pair, checked against the schema.
+
+The schema file holds the record's shape; its enums (splits, stem types, producers, artifact
+types) are filled from :mod:`stemprover.vocabulary`, so the names live in one place.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from stemprover.errors import StemProverError
+from stemprover.vocabulary import ARTIFACTS, PRODUCERS, SPLITS, STEM_TYPES
+
+MANIFEST = "manifest.jsonl"
+SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+
+
+@functools.cache
+def schema() -> dict:
+    """The record schema with the vocabulary's enums."""
+    out = json.loads(SCHEMA_PATH.read_text())
+    props = out["properties"]
+    props["split"]["enum"] = list(SPLITS)
+    props["stem"]["enum"] = list(STEM_TYPES)
+    props["producer"]["enum"] = list(PRODUCERS)
+    props["artifacts"]["propertyNames"]["enum"] = list(ARTIFACTS)
+    return out
+
+
+def write_schema(folder: Path) -> None:
+    """Put the schema beside a manifest, for readers outside StemProver."""
+    (folder / SCHEMA_PATH.name).write_text(json.dumps(schema(), indent=2) + "\n")
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    """The records of a pairs folder, validated against the schema."""
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise StemProverError(f"not a pairs folder (no {MANIFEST})", folder)
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            raise StemProverError(f"line {number} is not JSON ({err.msg})", path) from None
+    validate_manifest(records)
+    return records
+
+
+def validate_manifest(records: list[dict]) -> None:
+    import jsonschema
+
+    for i, rec in enumerate(records):
+        try:
+            jsonschema.validate(rec, schema())
+        except jsonschema.ValidationError as err:
+            raise StemProverError(f"manifest record {i} ({rec.get('id')}): {err.message}") from None
