@@ -43,7 +43,7 @@ def main() -> None:
     p.add_argument("--split", default="valid")
     p.add_argument("--limit", type=int, default=40)
     p.add_argument("--mix", action="store_true", help="give the analyzer the mixture")
-    p.add_argument("--save", action="store_true", help="write bench/results/analyze_auroc.*")
+    p.add_argument("--save", action="store_true", help="write bench/results/analyze_auroc/*")
     p.add_argument("--detector", default="auto", help="auto, heuristic or a detector folder")
     p.add_argument("--sweep", type=int, default=16, help="clean stems in the severity sweep")
     args = p.parse_args()
@@ -89,7 +89,7 @@ def main() -> None:
     print(md)
     if args.save:
         save_results(
-            Path(__file__).parent / "results",
+            Path(__file__).parent / "results" / "analyze_auroc",
             "analyze_auroc"
             + ("_heuristic" if args.detector == "heuristic" else "")
             + ("_mix" if args.mix else ""),

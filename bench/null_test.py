@@ -5,7 +5,7 @@
 
 Each file goes through `stemprover enhance --model null` in its own process; the output must
 match the input's rate, channels, frames and subtype, and its samples to 1e-4 (float) or
-within one LSB (integer). Results land in bench/results/null_test.{md,json}.
+within one LSB (integer). Results land in bench/results/null_test/null_test.{md,json}.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import soundfile as sf
 from stemprover.evaluation.bench import markdown_table as table
 from stemprover.evaluation.bench import measure, provenance, save_results
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).parent / "results" / "null_test"
 
 CASES = [  # name, seconds, rate, channels, subtype
     ("mono_22k_int16", 7, 22050, 1, "PCM_16"),

@@ -37,7 +37,7 @@ stemprover train --pairs "$DATA/train_pairs" --out "$RUN-wide" --config base --i
 DATA="$DATA" bash bench/detector_pairs.sh
 ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50 --set train.mixture_dropout=0.2"
 # name:steps:lr:data[:stem]. Only adapters that beat the base on their own type on the
-# held-out pairs ship (bench/results/adapter_eval_*.md; SI-SDR change, adapter vs base): bleed
+# held-out pairs ship (experiments/adapter_eval/results/adapter_eval_*.md; SI-SDR change, adapter vs base): bleed
 # +0.572 vs +0.008, musical noise +0.071 vs +0.010, transient smear +0.319 vs +0.003 (single),
 # phasiness +0.018 vs +0.002, spectral holes +0.037 vs +0.004 (mixed; 800 steps did worse:
 # phasiness +0.051 with SE 0.065 and -0.18 on simulate pairs, holes +0.027). Not shipped:
@@ -45,7 +45,7 @@ ADAPTER_SET="--set train.valid_pairs=8 --set train.validate_every=50 --set train
 # 50 steps; mixed, 500 steps at 0.0003: -0.001 vs -0.001).
 # A stem makes a per-stem adapter (`adapter.stems`, named bleed-drums), which `auto` uses on
 # that stem type in place of the all-stem one. Per-stem adapters ship when they win through
-# `auto` on calibration pairs (bench/per_stem_auto.py): bleed-drums +0.21 (SE 0.12) over the
+# `auto` on calibration pairs (experiments/per_stem_auto/per_stem_auto.py): bleed-drums +0.21 (SE 0.12) over the
 # all-stem adapters on 12 drums pairs. Not shipped: bleed on bass (-0.81 vs the all-stem
 # adapter on 24 bass pairs), vocals (+0.16, SE 0.09), other (+0.08, SE 0.63); transient smear
 # on drums (`transient_smear:400:0.001:single:drums`: +0.67, SE 0.13, on 24 drums smear pairs

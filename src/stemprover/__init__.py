@@ -1,7 +1,11 @@
 """StemProver: remove source-separation artifacts from music stems.
 
 The public API. Names load on first use (PEP 562), so ``import stemprover`` and the CLI's
-argument parsing do not import torch.
+argument parsing do not import torch::
+
+    import soundfile as sf, stemprover
+    stem, sr = sf.read("vocals.wav"); mix, _ = sf.read("song.wav")
+    clean = stemprover.enhance(stem, sr, mix=mix, stem_type="vocals")
 """
 
 from __future__ import annotations
@@ -12,15 +16,29 @@ from typing import TYPE_CHECKING
 from stemprover.version import __version__
 
 if TYPE_CHECKING:
+    from stemprover.api import EnhanceOptions, enhance, enhance_files, load_pipeline
     from stemprover.models.base import load_model
     from stemprover.pipeline import EnhancePipeline, enhance_paths
 
 _LAZY = {
+    "EnhanceOptions": "stemprover.api",
+    "enhance": "stemprover.api",
+    "enhance_files": "stemprover.api",
+    "load_pipeline": "stemprover.api",
     "EnhancePipeline": "stemprover.pipeline",
     "enhance_paths": "stemprover.pipeline",
     "load_model": "stemprover.models.base",
 }
-__all__ = ["EnhancePipeline", "__version__", "enhance_paths", "load_model"]
+__all__ = [
+    "EnhanceOptions",
+    "EnhancePipeline",
+    "__version__",
+    "enhance",
+    "enhance_files",
+    "enhance_paths",
+    "load_model",
+    "load_pipeline",
+]
 
 
 def __getattr__(name: str):

@@ -79,47 +79,50 @@ def _enhance(args: argparse.Namespace) -> int:
 
         io.probe(args.mix)
 
-    from stemprover.models.base import default_adapters, load_model
-    from stemprover.pipeline import EnhancePipeline, enhance_paths
+    from stemprover.api import EnhanceOptions, enhance_files
 
-    model = load_model(
+    options = EnhanceOptions(
         args.model,
-        adapters=args.adapters or default_adapters(args.model),
-        steps=args.steps,
-        strength=args.strength,
-        seed=args.seed,
-        scheduler=args.scheduler,
+        args.adapters,
+        args.steps,
+        args.strength,
+        args.seed,
+        args.scheduler,
+        args.device,
+        segment,
     )
-    pipeline = EnhancePipeline(model, segment, args.device, not args.quiet)
-    if pipeline.model_reads_mixture and args.mix is None and not args.quiet:
-        print(
-            "stemprover: note: this model can also read the mixture the stem came from (--mix FILE)",
-            file=sys.stderr,
-        )
-    batch = enhance_paths(
-        pipeline,
+    batch = enhance_files(
         args.inputs,
         args.output,
-        args.subtype,
-        args.overwrite,
+        options,
         mix=args.mix,
         stem=None if args.stem == "unknown" else args.stem,
+        subtype=args.subtype,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        on_file=lambda f: _print_file(f, args.quiet),
     )
-    for f in batch.files:
-        for warning in f.warnings:
-            print(f"stemprover: warning: {f.input}: {warning}", file=sys.stderr)
-        if f.error is None and f.adapters is not None:
-            chosen = ", ".join(f"{k}={v:.2f}" for k, v in f.adapters.items())
-            print(f"{f.input}: stem {f.stem or 'unknown'}, adapters {chosen}")
-        if f.error is not None:
-            _error(f"{f.input}: {f.error}")
-        elif not args.quiet:
-            rtf = f.seconds / max(f.audio_seconds, 1e-9)
-            print(f"{f.input} -> {f.output}  ({f.audio_seconds:.1f} s audio, RTF {rtf:.3f})")
+    for note in batch.notes if not args.quiet else ():
+        print(f"stemprover: note: {note}", file=sys.stderr)
     if batch.failed:
         _error(f"{len(batch.failed)} of {len(batch.files)} files failed")
         return EXIT_FAILED
     return EXIT_OK
+
+
+def _print_file(f, quiet: bool) -> None:
+    """One file's outcome, as soon as it is done."""
+    for warning in f.warnings:
+        print(f"stemprover: warning: {f.input}: {warning}", file=sys.stderr)
+    if f.error is not None:
+        _error(f"{f.input}: {f.error}")
+        return
+    if f.adapters is not None:
+        chosen = ", ".join(f"{k}={v:.2f}" for k, v in f.adapters.items())
+        print(f"{f.input}: stem {f.stem or 'unknown'}, adapters {chosen}")
+    if not quiet:
+        rtf = f.seconds / max(f.audio_seconds, 1e-9)
+        print(f"{f.input} -> {f.output}  ({f.audio_seconds:.1f} s audio, RTF {rtf:.3f})")
 
 
 # -- pairs -------------------------------------------------------------------------------
@@ -222,13 +225,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     systems = tuple(s for s in args.systems.split(",") if s)
     models = {}
     if args.model:
-        from stemprover.models.base import default_adapters, load_model
-        from stemprover.pipeline import EnhancePipeline
+        from stemprover.api import EnhanceOptions, load_pipeline
 
-        adapters = args.adapters or default_adapters(args.model)
-        models["model"] = EnhancePipeline(
-            load_model(args.model, adapters=adapters), device=args.device, progress=False
-        )
+        options = EnhanceOptions(args.model, args.adapters, device=args.device)
+        models["model"] = load_pipeline(options)
         systems = (*systems, "model") if "model" not in systems else systems
     cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples, args.mixture)
     summary = evaluate(cfg, args.out, models, args.overwrite, not args.quiet)
@@ -444,7 +444,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", type=Path, default=Path("bench/results"), help="results folder")
+    p.add_argument("--out", type=Path, default=Path("bench/results/bench"), help="results folder")
     p.add_argument("--model", default="default")
     p.add_argument(
         "--heldout",
@@ -459,6 +459,11 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--no-speed", action="store_true")
     p.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="measure on a tree with uncommitted changes (results are labelled not publishable)",
+    )
+    p.add_argument(
         "--render-only",
         action="store_true",
         help="rewrite bench.md from the bench.json in --out (measures nothing)",
@@ -466,12 +471,23 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from stemprover.evaluation.bench import BenchConfig, rerender, run_bench
+    from stemprover.evaluation.bench import (
+        BenchConfig,
+        is_dirty,
+        provenance,
+        rerender,
+        run_bench,
+    )
 
     if args.render_only:
         print(f"bench: {rerender(args.out)}")
         return EXIT_OK
 
+    if not args.allow_dirty and is_dirty(provenance()):
+        raise StemProverError(
+            "the working tree has uncommitted changes: a published number comes from a clean "
+            "revision (commit first, or --allow-dirty for a labelled trial run)"
+        )
     cfg = BenchConfig(
         model=args.model,
         heldout=args.heldout,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stemprover.api import EnhanceOptions, load_pipeline
 from stemprover.audio import io
 from stemprover.data.pairs import PairsConfig, build_pairs
 from stemprover.evaluation.run import EvalConfig, evaluate
-from stemprover.models.base import default_adapters, load_model
-from stemprover.pipeline import EnhancePipeline
 
 
 def run_demo(
@@ -26,9 +25,7 @@ def run_demo(
     Returns:
         The report's path, ``out/report/report.html``.
     """
-    enhancer = EnhancePipeline(
-        load_model(model, adapters=default_adapters(model)), device="auto", progress=False
-    )
+    enhancer = load_pipeline(EnhanceOptions(model=model))
     with io.atomic_dir(out, overwrite) as tmp:
         build_pairs(
             PairsConfig(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,6 +317,7 @@ def _fit_length(x: np.ndarray, length: int) -> np.ndarray:
 @dataclass
 class BatchResult:
     files: list[FileResult]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FileResult]:
@@ -389,6 +390,7 @@ def enhance_paths(
     overwrite: bool = False,
     mix: str | os.PathLike | None = None,
     stem: str | None = "auto",
+    on_file: Callable[[FileResult], None] | None = None,
 ) -> BatchResult:
     """Enhance files and folders; a bad file is recorded and the batch goes on.
 
@@ -397,16 +399,20 @@ def enhance_paths(
         stem: The inputs' stem type for ``--adapters auto`` (``--stem``): ``auto`` reads
             each file's name (:func:`~stemprover.data.multitrack.named_stem_type`), ``None``
             leaves it unknown.
+        on_file: Called with each file's result as soon as it is done.
     """
     from stemprover.vocabulary import STEM_TYPES
 
     if stem not in (None, "auto", *STEM_TYPES):
         raise StemProverError(f"unknown stem type {stem!r} (choose auto, {', '.join(STEM_TYPES)})")
     with outputs.protecting([*inputs, mix]):  # the inputs and the mixture are never replaced
-        return _enhance_pairs(pipeline, inputs, output, subtype, overwrite, mix, stem)
+        batch = _enhance_pairs(pipeline, inputs, output, subtype, overwrite, mix, stem, on_file)
+    if pipeline.model_reads_mixture and mix is None:
+        batch.notes.append("this model can also read the mixture the stem came from (--mix FILE)")
+    return batch
 
 
-def _enhance_pairs(pipeline, inputs, output, subtype, overwrite, mix, stem) -> BatchResult:
+def _enhance_pairs(pipeline, inputs, output, subtype, overwrite, mix, stem, on_file) -> BatchResult:
     from stemprover.data.multitrack import named_stem_type
 
     pairs = plan_outputs([Path(p) for p in inputs], None if output is None else Path(output))
@@ -432,6 +438,8 @@ def _enhance_pairs(pipeline, inputs, output, subtype, overwrite, mix, stem) -> B
             results.append(FileResult(src, error=err.message if same else str(err)))
         except (OSError, RuntimeError) as err:  # disk full, decoder crash: keep the batch going
             results.append(FileResult(src, error=f"{type(err).__name__}: {err}"))
+        if on_file is not None:
+            on_file(results[-1])
     return BatchResult(results)
 
 

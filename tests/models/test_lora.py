@@ -302,7 +302,7 @@ def test_stem_type_from_a_separator_output_name():
 
 
 def test_auto_gain_scales_detected_severity_into_weights(tmp_path):
-    """`<model>/adapters/auto.json` (bench/calibrate_auto.py) multiplies the severities `auto`
+    """`<model>/adapters/auto.json` (experiments/calibrate_auto/calibrate_auto.py) multiplies the severities `auto`
     uses as weights, at most 1."""
     import json
 

@@ -1,6 +1,6 @@
 """Reference systems evaluated the same way as the model.
 
-Settings were chosen by a grid search on 16 training pairs (``python bench/tune_baselines.py
+Settings were chosen by a grid search on 16 training pairs (``python experiments/tune_baselines/tune_baselines.py
 PAIRS``, pairs from ``stemprover pairs --synthetic 8 --seconds 10 --seed 1``) for the best mean
 SI-SDR improvement. On those pairs every setting of both classical filters lowered the mean
 SI-SDR (best: wiener -2.05 dB, spectral-gate -1.47 dB; both hurt most on nearly clean inputs),

@@ -116,12 +116,24 @@ def paired_difference(
     }
 
 
+DIRTY_BANNER = (
+    "> **NOT PUBLISHABLE: measured on a tree with uncommitted changes (`+dirty`).** "
+    "Commit, then re-run on the clean revision."
+)
+
+
+def is_dirty(meta: dict) -> bool:
+    return str(meta.get("git_revision", "")).endswith("+dirty")
+
+
 def save_results(folder: Path, name: str, meta: dict, data: dict, markdown: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.json").write_text(
         json.dumps(json_safe({**meta, **data}), indent=1, default=str, allow_nan=False) + "\n"
     )
     header = "\n".join(f"- {k}: `{v}`" for k, v in meta.items())
+    if is_dirty(meta):
+        header = DIRTY_BANNER + "\n\n" + header
     path = folder / f"{name}.md"
     path.write_text(f"# {name}\n\n{header}\n\n{markdown}\n")
     return path
@@ -239,10 +251,10 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     def pipe(model):
         return EnhancePipeline(model, device="auto", progress=False)
 
-    default = load_model(cfg.model)
+    default = load_model(cfg.model, adapters="none")
     models = {
-        "autoencoder": pipe(AutoencoderRoundTrip(load_model(cfg.model))),
-        "predictive": pipe(load_model(cfg.model, steps=0)),
+        "autoencoder": pipe(AutoencoderRoundTrip(load_model(cfg.model, adapters="none"))),
+        "predictive": pipe(load_model(cfg.model, adapters="none", steps=0)),
         "diffusion": pipe(default),
     }
     if model_adapters(cfg.model):

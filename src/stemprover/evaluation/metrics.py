@@ -84,7 +84,7 @@ def sdr_frames(ref: np.ndarray, est: np.ndarray, rate: int, window: float = 1.0)
 
     With one source, museval's image decomposition gives ``e_spat + e_interf + e_artif =
     est − ref`` exactly, so each frame's SDR is ``10·log10(Σ ref² / Σ (est − ref)²)`` over all
-    channels together (checked against museval 0.4.1: ``bench/museval_parity.py``). Only full
+    channels together (checked against museval 0.4.1: ``experiments/museval_parity/museval_parity.py``). Only full
     frames are scored and, as in museval, frames whose reference is digital silence are NaN
     (a merely quiet frame is scored).
     """

@@ -96,7 +96,7 @@ def default_adapters(name_or_path: str | Path) -> str:
     has adapters stored with it (the bundled default does), else ``none``.
 
     ``auto`` is the default mode because it measures better than the base alone on the
-    held-out set, on every stem and artifact type (bench/results/bench.md)."""
+    held-out set, on every stem and artifact type (bench/results/bench/bench.md)."""
     return "auto" if model_adapters(name_or_path) else "none"
 
 
@@ -104,10 +104,10 @@ def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling
     """A built-in or bundled model by name, or a trained model from its folder.
 
     Args:
-        adapters: ``none`` (also when ``None``), ``auto`` (weights chosen per file from the
-            analysis), names ``a,b`` or weighted ``a=0.7,b=0.3``; names are adapters stored
-            with the model or adapter folders. The CLI passes :func:`default_adapters` when
-            given none.
+        adapters: ``none``, ``auto`` (weights chosen per file from the analysis), names
+            ``a,b`` or weighted ``a=0.7,b=0.3``; names are adapters stored with the model or
+            adapter folders. ``None``: the model's default (:func:`default_adapters`), so
+            ``load_model("default")`` is what ``stemprover enhance`` runs.
         sampling: Sampling settings for diffusion models (steps, strength, seed, scheduler);
             ``None`` values keep the model's defaults. Ignored by the null model.
 
@@ -116,7 +116,9 @@ def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling
             wrong kind or version, or a pickle file.
     """
     name = str(name_or_path)
-    wanted = parse_adapters(adapters or "none")  # a bad spec fails before anything loads
+    if adapters is None:
+        adapters = default_adapters(name)
+    wanted = parse_adapters(adapters)  # a bad spec fails before anything loads
     if name in BUILTIN_MODELS:
         if wanted:
             raise StemProverError(f"the {name} model has no adapters (use --adapters none)")

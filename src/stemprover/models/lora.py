@@ -63,11 +63,11 @@ AUTO_CONFIG = "auto.json"
 
 def auto_gain(model_folder: Path) -> float:
     """``--adapters auto``'s weight per unit of detected severity, from
-    ``<model>/adapters/auto.json`` (written by ``bench/calibrate_auto.py``); 1 without one.
+    ``<model>/adapters/auto.json`` (written by ``experiments/calibrate_auto/calibrate_auto.py``); 1 without one.
 
     The detector's severities are not the adapters' best weights: on 24 drums pairs with only
     bleed they ranged 0.06-0.66, and auto gained +0.59 dB where the adapter at weight 1 gained
-    +2.80 (bench/results/adapter_eval_bleed_drums_routed.md).
+    +2.80 (experiments/adapter_eval/results/adapter_eval_bleed_drums_routed.md).
     """
     path = Path(model_folder) / "adapters" / AUTO_CONFIG
     if not path.exists():

@@ -355,7 +355,7 @@ def warm_start(model: StemProverModel, source: str | Path) -> None:
     """
     from stemprover.models.base import load_model
 
-    src = load_model(source)
+    src = load_model(source, adapters="none")
     if not isinstance(src, StemProverModel):
         raise StemProverError(f"--init needs a trained StemProver model, not {source!r}")
     target = model.state_dict()
@@ -448,7 +448,7 @@ def train_adapter(
         raise StemProverError(f"unknown stem types {unknown} (choose from {', '.join(STEM_TYPES)})")
     accelerator = Accelerator()
     torch.manual_seed(cfg.train.seed)
-    model = load_model(base)
+    model = load_model(base, adapters="none")
     if not isinstance(model, StemProverModel):
         raise StemProverError(f"adapters need a trained StemProver model, not {base!r}")
     if to_dict(model.config) != to_dict(cfg.model):

@@ -1,0 +1,169 @@
+"""The front door: what ``stemprover enhance`` and Python users call.
+
+``load_pipeline`` loads a model with its adapters and sampling settings into an
+:class:`~stemprover.pipeline.EnhancePipeline`; ``enhance`` cleans an array the way
+soundfile gives it; ``enhance_files`` cleans files and folders. The CLI only parses
+arguments and calls ``enhance_files``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stemprover.audio.chunking import SegmentConfig
+from stemprover.errors import StemProverError
+
+
+@dataclass(frozen=True)
+class EnhanceOptions:
+    """How to enhance: which model and adapters, how to sample, where to run.
+
+    Attributes:
+        model: ``default`` (bundled), ``null`` (identity) or a model folder.
+        adapters: ``None`` for the model's default (``auto`` for the bundled model), ``none``,
+            ``auto``, ``a,b`` or ``a=0.7,b=0.3``.
+        steps, strength, seed, scheduler: Sampling settings; ``None`` keeps the model's.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        segment: Segment and crossfade lengths (memory grows with these, not with files).
+    """
+
+    model: str = "default"
+    adapters: str | None = None
+    steps: int | None = None
+    strength: float | None = None
+    seed: int | None = None
+    scheduler: str | None = None
+    device: str = "auto"
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+
+
+def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False):
+    """The model of ``options`` with its adapters, ready to enhance.
+
+    Raises:
+        StemProverError: an unknown model or adapter, settings the model cannot take, or a
+            device this machine does not have.
+    """
+    from stemprover.models.base import load_model
+    from stemprover.pipeline import EnhancePipeline
+
+    options = options or EnhanceOptions()
+    model = load_model(
+        options.model,
+        adapters=options.adapters,
+        steps=options.steps,
+        strength=options.strength,
+        seed=options.seed,
+        scheduler=options.scheduler,
+    )
+    return EnhancePipeline(model, options.segment, options.device, progress)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_pipeline(options: EnhanceOptions):
+    return load_pipeline(options)
+
+
+def enhance(
+    audio: np.ndarray,
+    sample_rate: int,
+    mix: np.ndarray | None = None,
+    stem_type: str | None = None,
+    options: EnhanceOptions | None = None,
+) -> np.ndarray:
+    """Clean one stem held in memory, as soundfile reads it.
+
+    Args:
+        audio: ``(samples,)`` or ``(samples, channels)`` float samples.
+        sample_rate: Its rate in Hz.
+        mix: The mixture it was separated from, the same shape (recommended).
+        stem_type: ``vocals``, ``drums``, ``bass``, ``other`` or ``None`` (unknown).
+        options: Model and settings; the model is loaded once and kept for later calls.
+
+    Returns:
+        The cleaned stem, the same shape and dtype as ``audio`` (mono stays mono).
+
+    Raises:
+        StemProverError: a shape that is not (samples,) or (samples, channels), a mixture of
+            another shape, or non-finite samples.
+    """
+    from stemprover.vocabulary import STEM_TYPES
+
+    x = _as_channels_first(audio, "audio")
+    m = None if mix is None else _as_channels_first(mix, "mix")
+    if m is not None and m.shape != x.shape:
+        raise StemProverError(
+            f"mix has shape {np.shape(mix)}, the stem {np.shape(audio)}: they must match"
+        )
+    if stem_type not in (None, *STEM_TYPES):
+        raise StemProverError(f"unknown stem_type {stem_type!r} (choose {', '.join(STEM_TYPES)})")
+    if not isinstance(sample_rate, int | np.integer) or not 8000 <= sample_rate <= 192000:
+        raise StemProverError(f"sample_rate must be an integer 8000-192000 Hz, not {sample_rate!r}")
+    pipeline = _cached_pipeline(options or EnhanceOptions())
+    dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
+    y = pipeline(x.astype(dtype), int(sample_rate), m if m is None else m.astype(dtype), stem_type)
+    out = y.T  # (samples, channels)
+    return (
+        out[:, 0].astype(np.asarray(audio).dtype)
+        if np.ndim(audio) == 1
+        else out.astype(np.asarray(audio).dtype)
+    )
+
+
+MAX_CHANNELS = 64
+
+
+def _as_channels_first(a: np.ndarray, name: str) -> np.ndarray:
+    """soundfile's ``(samples,)`` / ``(samples, channels)`` to ``(channels, samples)``."""
+    a = np.asarray(a)
+    if a.ndim not in (1, 2) or a.size == 0:
+        raise StemProverError(
+            f"{name} must be (samples,) or (samples, channels) as soundfile reads it; "
+            f"got shape {a.shape}"
+        )
+    if not np.issubdtype(a.dtype, np.floating):
+        raise StemProverError(f"{name} must hold float samples in [-1, 1], not {a.dtype}")
+    x = np.atleast_2d(a.T) if a.ndim == 2 else a[None]
+    if x.shape[0] > MAX_CHANNELS:
+        raise StemProverError(
+            f"{name} has shape {a.shape}: {x.shape[0]} channels? Pass (samples, channels), "
+            "not (channels, samples)"
+        )
+    if not np.isfinite(x).all():
+        raise StemProverError(f"{name} contains NaN or Inf samples")
+    return x
+
+
+def enhance_files(
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike | None = None,
+    options: EnhanceOptions | None = None,
+    *,
+    mix: str | os.PathLike | None = None,
+    stem: str | None = "auto",
+    subtype: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_file=None,
+):
+    """Clean files and folders with the model loaded once; a bad file is recorded and the
+    batch goes on.
+
+    Args:
+        on_file: Called with each file's :class:`~stemprover.pipeline.FileResult` as soon as
+            it is done (the CLI prints it).
+
+    Returns:
+        A :class:`~stemprover.pipeline.BatchResult` (one result per file).
+    """
+    from stemprover.pipeline import enhance_paths
+
+    pipeline = load_pipeline(options, progress)
+    mix = None if mix is None else Path(mix)
+    return enhance_paths(pipeline, inputs, output, subtype, overwrite, mix, stem, on_file)
