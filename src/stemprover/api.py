@@ -50,13 +50,14 @@ def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False)
         StemProverError: an unknown model or adapter, settings the model cannot take, or a
             device this machine does not have.
     """
-    from stemprover.models.base import load_model
+    from stemprover.models.base import default_adapters, load_model
     from stemprover.pipeline import EnhancePipeline
 
     options = options or EnhanceOptions()
+    adapters = options.adapters
     model = load_model(
         options.model,
-        adapters=options.adapters,
+        adapters=adapters if adapters is not None else default_adapters(options.model),
         steps=options.steps,
         strength=options.strength,
         seed=options.seed,
