@@ -202,8 +202,9 @@ def test_mixture_is_aligned_through_segments_and_resampling(noise_file, tmp_path
     """The mixture travels with each segment (context, crossfades, resampling to the model's
     rate and back) exactly as the stem does."""
     from stemprover.audio.chunking import SegmentConfig
+    from stemprover.batch import enhance_paths
     from stemprover.models.base import NullModel
-    from stemprover.pipeline import EnhancePipeline, enhance_paths
+    from stemprover.pipeline import EnhancePipeline
 
     stem = noise_file("stem.wav", 3.0, 22050, 2, "FLOAT", seed=1)
     mix = noise_file("mix.wav", 3.0, 22050, 2, "FLOAT", seed=2)

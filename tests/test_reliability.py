@@ -428,8 +428,9 @@ def test_output_file_names_with_several_inputs_or_no_audio_suffix(song, tmp_path
 
 
 def test_adapter_sidecar_is_kept_without_overwrite(song, tmp_path, monkeypatch):
+    from stemprover.batch import enhance_paths
     from stemprover.models.base import NullModel
-    from stemprover.pipeline import EnhancePipeline, enhance_paths, sidecar
+    from stemprover.pipeline import EnhancePipeline, sidecar
 
     stem, _, _ = song
     model = NullModel()

@@ -17,8 +17,9 @@ from stemprover.version import __version__
 
 if TYPE_CHECKING:
     from stemprover.api import EnhanceOptions, enhance, enhance_files, load_pipeline
+    from stemprover.batch import enhance_paths
     from stemprover.models.base import load_model
-    from stemprover.pipeline import EnhancePipeline, enhance_paths
+    from stemprover.pipeline import EnhancePipeline
 
 _LAZY = {
     "EnhanceOptions": "stemprover.api",
@@ -26,7 +27,7 @@ _LAZY = {
     "enhance_files": "stemprover.api",
     "load_pipeline": "stemprover.api",
     "EnhancePipeline": "stemprover.pipeline",
-    "enhance_paths": "stemprover.pipeline",
+    "enhance_paths": "stemprover.batch",
     "load_model": "stemprover.models.base",
 }
 __all__ = [

@@ -161,9 +161,9 @@ def enhance_files(
             it is done (the CLI prints it).
 
     Returns:
-        A :class:`~stemprover.pipeline.BatchResult` (one result per file).
+        A :class:`~stemprover.batch.BatchResult` (one result per file).
     """
-    from stemprover.pipeline import enhance_paths
+    from stemprover.batch import enhance_paths
 
     pipeline = load_pipeline(options, progress)
     mix = None if mix is None else Path(mix)

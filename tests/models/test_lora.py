@@ -221,8 +221,9 @@ def test_per_stem_adapter_is_used_on_its_stem_type_only(tmp_path, capsys):
     import numpy as np
     import soundfile as sf
 
+    from stemprover.batch import enhance_paths
     from stemprover.models import load_model
-    from stemprover.pipeline import EnhancePipeline, enhance_paths
+    from stemprover.pipeline import EnhancePipeline
 
     model = _model()
     fingerprint = lora.base_fingerprint(model)

@@ -1,0 +1,205 @@
+"""The commands a user of separated stems runs: enhance, analyze, models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from stemprover.cli.common import ADAPTERS_HELP, EXIT_FAILED, EXIT_OK
+from stemprover.cli.common import error as _error
+from stemprover.errors import StemProverError
+from stemprover.outputs import check_writable, protect
+from stemprover.vocabulary import DEVICES, STEM_TYPES
+
+# -- enhance -----------------------------------------------------------------------------
+
+
+def _enhance_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="audio files or folders")
+    p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
+    p.add_argument(
+        "--model", default="default", help="bundled model name, `null`, or a model folder"
+    )
+    p.add_argument("--adapters", help=ADAPTERS_HELP)
+    p.add_argument(
+        "--mix",
+        type=Path,
+        help="the mixture the stem was separated from (one input file): read by models "
+        "trained with it and by --adapters auto",
+    )
+    p.add_argument(
+        "--stem",
+        default="auto",
+        choices=["auto", "unknown", *STEM_TYPES],
+        help="the inputs' stem type, for --adapters auto's per-stem adapters (default: from "
+        "each file's name, e.g. drums.wav; unknown when the name says none)",
+    )
+    p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
+    p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
+    p.add_argument("--seed", type=int, help="noise seed (same seed, same output)")
+    p.add_argument("--scheduler", choices=["ddim", "dpm++"], help="diffusers sampler")
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--segment", type=float, default=8.0, metavar="SEC", help="segment length")
+    p.add_argument("--overlap", type=float, default=0.5, metavar="SEC", help="crossfade length")
+    p.add_argument("--subtype", help="output sample format, e.g. PCM_16, PCM_24, FLOAT")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _enhance(args: argparse.Namespace) -> int:
+    from stemprover.audio.chunking import SegmentConfig
+    from stemprover.vocabulary import parse_adapters
+
+    # Everything that can be checked without the model is checked before it loads.
+    protect([*args.inputs, args.mix])
+    if args.adapters is not None:
+        parse_adapters(args.adapters)
+    try:
+        segment = SegmentConfig(seconds=args.segment, overlap=args.overlap)
+    except ValueError as err:
+        raise StemProverError(str(err)) from None
+    if args.mix is not None:
+        from stemprover.audio import io
+
+        io.probe(args.mix)
+
+    from stemprover.api import EnhanceOptions, enhance_files
+
+    options = EnhanceOptions(
+        args.model,
+        args.adapters,
+        args.steps,
+        args.strength,
+        args.seed,
+        args.scheduler,
+        args.device,
+        segment,
+    )
+    batch = enhance_files(
+        args.inputs,
+        args.output,
+        options,
+        mix=args.mix,
+        stem=None if args.stem == "unknown" else args.stem,
+        subtype=args.subtype,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        on_file=lambda f: _print_file(f, args.quiet),
+    )
+    for note in batch.notes if not args.quiet else ():
+        print(f"stemprover: note: {note}", file=sys.stderr)
+    if batch.failed:
+        _error(f"{len(batch.failed)} of {len(batch.files)} files failed")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _print_file(f, quiet: bool) -> None:
+    """One file's outcome, as soon as it is done."""
+    for warning in f.warnings:
+        print(f"stemprover: warning: {f.input}: {warning}", file=sys.stderr)
+    if f.error is not None:
+        _error(f"{f.input}: {f.error}")
+        return
+    if f.adapters is not None:
+        chosen = ", ".join(f"{k}={v:.2f}" for k, v in f.adapters.items())
+        print(f"{f.input}: stem {f.stem or 'unknown'}, adapters {chosen}")
+    if not quiet:
+        rtf = f.seconds / max(f.audio_seconds, 1e-9)
+        print(f"{f.input} -> {f.output}  ({f.audio_seconds:.1f} s audio, RTF {rtf:.3f})")
+
+
+# -- analyze -----------------------------------------------------------------------------
+
+ANALYSIS_MIN_FRAMES = 2048  # one frame of the analysis STFT
+
+
+def _analyze_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, help="stem to analyze")
+    p.add_argument("--mix", type=Path, help="the mixture it was separated from (better verdicts)")
+    p.add_argument("--json", type=Path, help="write the full report (bands, time) as JSON")
+    p.add_argument("--plot", type=Path, help="write a PNG of severity over time and per band")
+    p.add_argument(
+        "--detector",
+        default="auto",
+        help="auto (the bundled learned detector), heuristic, or a detector folder",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing --json/--plot files")
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    protect([args.file, args.mix])
+    for out in (args.json, args.plot):
+        if out is not None:
+            check_writable(out, args.overwrite)
+    from stemprover.analysis import analyze
+    from stemprover.audio import io
+
+    stem, info = io.read(args.file, "float64")
+    mix = None
+    if args.mix is not None:
+        mix, mix_info = io.read(args.mix, "float64")
+        if (mix_info.sample_rate, mix.shape) != (info.sample_rate, stem.shape):
+            raise StemProverError(
+                "mixture must match the stem's rate, channels and length", args.mix
+            )
+    if info.frames < ANALYSIS_MIN_FRAMES:
+        raise StemProverError(
+            f"too short to analyze ({info.frames} samples; at least {ANALYSIS_MIN_FRAMES})",
+            args.file,
+        )
+    if not stem.any():
+        raise StemProverError("digital silence: there is nothing to analyze", args.file)
+    report = analyze(stem, info.sample_rate, mix, args.detector)
+    for name, r in sorted(report.items(), key=lambda kv: -kv[1]["score"]):
+        worst = max(r["bands"], key=r["bands"].get)
+        print(f"{name:16s} severity {r['score']:.2f}   worst band {worst}")
+    if args.json:
+        with io.atomic_path(args.json, overwrite=args.overwrite) as tmp:
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "file": str(args.file),
+                        "mix": str(args.mix) if args.mix else None,
+                        "artifacts": report,
+                    },
+                    indent=1,
+                )
+            )
+    if args.plot:
+        from stemprover.reports.plots import analysis_plot
+
+        with io.atomic_path(args.plot, overwrite=args.overwrite) as tmp:
+            analysis_plot(report, tmp)
+    return EXIT_OK
+
+
+# -- models ------------------------------------------------------------------------------
+
+
+def _models_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", type=Path, help="also list models in these folders")
+
+
+def _models(args: argparse.Namespace) -> int:
+    from stemprover.models.base import BUILTIN_MODELS, bundled_models, model_adapters, model_config
+
+    print("built-in: " + ", ".join(BUILTIN_MODELS))
+    found = {f"bundled:{k}": v for k, v in bundled_models().items()}
+    for root in args.paths:
+        found.update(
+            {
+                str(p.parent): p.parent
+                for p in sorted(root.rglob("config.json"))
+                if model_config(p.parent) is not None
+            }
+        )
+    for name, folder in found.items():
+        size = (folder / "model.safetensors").stat().st_size / 1e6
+        adapters = ", ".join(model_adapters(folder)) or "none"
+        cfg = model_config(folder)
+        reads = ", reads the mixture (--mix)" if cfg.get("denoiser", {}).get("mixture") else ""
+        print(f"{name}: {folder} ({size:.1f} MB), adapters: {adapters}{reads}")
+    return EXIT_OK
