@@ -55,4 +55,4 @@ def test_load_model_default_is_what_the_cli_runs():
 
     assert default_adapters("default") == "auto"
     model = stemprover.load_model("default")
-    assert model.auto_adapters  # the bundled adapters, weighted per file
+    assert model.adapter_set.auto  # the bundled adapters, weighted per file

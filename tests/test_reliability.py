@@ -433,9 +433,9 @@ def test_adapter_sidecar_is_kept_without_overwrite(song, tmp_path, monkeypatch):
     from stemprover.pipeline import EnhancePipeline, sidecar
 
     stem, _, _ = song
-    model = NullModel()
-    model.auto_adapters = True
-    pipe = EnhancePipeline(model, progress=False)
+    from stemprover.models.lora import AdapterSet
+
+    pipe = EnhancePipeline(NullModel(), progress=False, adapters=AdapterSet([], {}, auto=True))
     monkeypatch.setattr(pipe, "_choose_adapters", lambda *a, **k: {"bleed": 0.5})
     out = tmp_path / "o.wav"
     sidecar(out).write_text("mine")

@@ -36,7 +36,7 @@ from stemprover.pipeline import EnhancePipeline
 
 def _at_gain(pipeline: EnhancePipeline, gain: float):
     def run(audio, rate, mix=None, stem=None):
-        pipeline.model.auto_gain = gain
+        pipeline.adapters.gain = gain
         return pipeline(audio, rate, mix=mix, stem=stem)
 
     return run

@@ -30,9 +30,9 @@ def main() -> None:
     for steps in (4, 10, 25):
         row = {"steps": steps}
         for cache in (True, False):
-            model = load_model(args.model, adapters="none", steps=steps)
-            model.configure(cache_control=cache)
-            pipe = EnhancePipeline(model, device="cpu", progress=False)
+            model = load_model(args.model, adapters="none")
+            sampling = model.sampling_options(steps=steps, cache_control=cache)
+            pipe = EnhancePipeline(model, device="cpu", progress=False, sampling=sampling)
             began = time.perf_counter()
             pipe(audio, 44100)
             row["cached_s" if cache else "uncached_s"] = time.perf_counter() - began

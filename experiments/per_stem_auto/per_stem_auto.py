@@ -30,11 +30,11 @@ from stemprover.pipeline import EnhancePipeline
 
 def _auto(pipeline: EnhancePipeline, keep: set[str] | None, stem_known: bool):
     """`auto` routing over only the adapters in ``keep`` (the others weigh 0)."""
-    infos = pipeline.model.adapter_infos
+    infos = pipeline.adapters.infos
     chosen = infos if keep is None else [i for i in infos if not i.stems or i.name in keep]
 
     def run(audio, rate, mix=None, stem=None):
-        pipeline.model.adapter_infos = chosen
+        pipeline.adapters.infos = chosen
         return pipeline(audio, rate, mix=mix, stem=stem if stem_known else None)
 
     return run
@@ -56,7 +56,7 @@ def main() -> None:
         for folder in args.extra:
             shutil.copytree(folder, model_dir / "adapters" / folder.name)
         pipeline = EnhancePipeline(load_model(model_dir, adapters="auto"), progress=False)
-    own = [i.name for i in pipeline.model.adapter_infos if args.stem in i.stems]
+    own = [i.name for i in pipeline.adapters.infos if args.stem in i.stems]
     if not own:
         p.error(f"the model has no per-stem adapter for {args.stem!r} (give one with --extra)")
     models = {"all-stem": _auto(pipeline, set(), stem_known=False)}

@@ -58,12 +58,16 @@ def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False)
     model = load_model(
         options.model,
         adapters=adapters if adapters is not None else default_adapters(options.model),
-        steps=options.steps,
-        strength=options.strength,
-        seed=options.seed,
-        scheduler=options.scheduler,
     )
-    return EnhancePipeline(model, options.segment, options.device, progress)
+    sampling = None
+    if hasattr(model, "sampling_options"):  # models that sample; others ignore the settings
+        sampling = model.sampling_options(
+            steps=options.steps,
+            strength=options.strength,
+            seed=options.seed,
+            scheduler=options.scheduler,
+        )
+    return EnhancePipeline(model, options.segment, options.device, progress, sampling)
 
 
 @functools.lru_cache(maxsize=2)

@@ -67,6 +67,11 @@ class EnhancePipeline:
         segment: Segmentation; memory grows with segment length, not file length.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         progress: Show a progress bar per file.
+        sampling: For models that sample: their settings (``model.sampling_options(...)``);
+            ``None``: the model's defaults. Each input draws its noise from a generator
+            seeded afresh, so an output never depends on what was enhanced before it.
+        adapters: The adapters' routing state; ``None`` takes over what
+            :func:`~stemprover.models.base.load_model` attached (``model.adapter_set``).
     """
 
     def __init__(
@@ -75,18 +80,37 @@ class EnhancePipeline:
         segment: SegmentConfig | None = None,
         device: str = "auto",
         progress: bool = True,
+        sampling=None,
+        adapters=None,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device)
         self.segment = segment or SegmentConfig()
         self.progress = progress
+        self.sampling = sampling
+        self.adapters = adapters if adapters is not None else getattr(model, "adapter_set", None)
         self.last_adapters: dict[str, float] | None = None
 
+    @property
+    def auto_adapters(self) -> bool:
+        return self.adapters is not None and self.adapters.auto
+
+    def _call_args(self, generator) -> dict:
+        """Keyword arguments of ``model.enhance``: sampling and noise for models that sample."""
+        if not hasattr(self.model, "sampling_options"):
+            return {}
+        return {"sampling": self.sampling, "generator": generator}
+
+    def _generator(self):
+        sampling = self.sampling or getattr(self.model, "default_sampling", None)
+        return torch.Generator().manual_seed(getattr(sampling, "seed", 0))
+
     def process_block(
-        self, block: np.ndarray, rate: int, mix: np.ndarray | None = None
+        self, block: np.ndarray, rate: int, mix: np.ndarray | None = None, generator=None
     ) -> np.ndarray:
         """Enhance one segment (context included), given the same segment of the mixture
-        when known. Shape: block, mix ``(C, n)`` -> ``(C, n)``."""
+        when known, drawing noise from ``generator``. Shape: block, mix ``(C, n)`` ->
+        ``(C, n)``."""
         cfg, model_rate = self.model.stft, self.model.sample_rate
         x = block
         if model_rate is not None and model_rate != rate:
@@ -100,11 +124,12 @@ class EnhancePipeline:
         t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
         with torch.inference_mode():
             spec = compress(stft(t, cfg), cfg)  # (C, F, N)
+            call = self._call_args(generator if generator is not None else self._generator())
             if mix is not None:
                 m = torch.from_numpy(np.ascontiguousarray(mix)).to(self.device)
-                spec = self.model.enhance(spec, mix=compress(stft(m, cfg), cfg))
+                spec = self.model.enhance(spec, mix=compress(stft(m, cfg), cfg), **call)
             else:
-                spec = self.model.enhance(spec)
+                spec = self.model.enhance(spec, **call)
             y = istft(decompress(spec, cfg), cfg, t.shape[-1]).cpu().numpy()  # (C, n')
         if x is not block:
             y = soxr.resample(y.T, model_rate, rate, quality="HQ").T
@@ -126,9 +151,9 @@ class EnhancePipeline:
         as64 = None if mix is None else mix.astype(np.float64, copy=False)
         report = analyze(audio.astype(np.float64, copy=False), rate, as64)
         scores = {name: r["score"] for name, r in report.items()}
-        gain = getattr(self.model, "auto_gain", 1.0)
-        weights = lora.route(self.model.adapter_infos, scores, stem, gain)
+        weights = lora.route(self.adapters.infos, scores, stem, self.adapters.gain)
         lora.set_weights(self.model, weights, merge=True)
+        self.adapters.weights = weights
         self.last_adapters = weights
         return weights
 
@@ -148,7 +173,6 @@ class EnhancePipeline:
 
         Shape: audio, mix ``(C, T)`` -> ``(C, T)``.
         """
-        self._restart_noise()
         audio = np.atleast_2d(audio)
         if mix is not None:
             mix = np.atleast_2d(mix).astype(audio.dtype, copy=False)
@@ -156,44 +180,48 @@ class EnhancePipeline:
                 raise StemProverError(
                     f"mixture shape {mix.shape} does not match the stem's {audio.shape}"
                 )
-        if getattr(self.model, "auto_adapters", False):
-            head = round(AUTO_ANALYSIS_SECONDS * rate)
-            self._choose_adapters(
-                audio[:, :head], rate, None if mix is None else mix[:, :head], stem
-            )
-        read, process = self._with_mixture(
-            array_reader(audio), None if mix is None else array_reader(mix), rate
-        )
-        length, overlap, context = self.segment.samples(rate)
-        blocks = overlap_add(read, process, audio.shape[-1], length, overlap, context)
+        read_mix = None if mix is None else array_reader(mix)
+        blocks, _ = self._stream(array_reader(audio), read_mix, audio.shape[-1], rate, stem)
         return np.concatenate([b[: audio.shape[0]] for b in blocks], axis=-1)
 
-    def _restart_noise(self) -> None:
-        """Each input starts the model's noise from its seed (models that draw none have no
-        ``restart_noise``), so that its output does not depend on what came before it."""
-        restart = getattr(self.model, "restart_noise", None)
-        if restart is not None:
-            restart()
+    def _stream(self, read_stem, read_mix, frames: int, rate: int, stem, on_segment=None):
+        """The one core of :meth:`__call__` and :meth:`enhance_file`: choose the adapters
+        from the first 30 s (``auto``), then enhance segment by segment with one noise
+        generator per input.
+
+        Returns:
+            ``(blocks, weights)``: an iterator of output blocks (the stem's channels first)
+            and the adapter weights ``auto`` chose (``None`` otherwise).
+        """
+        weights = None
+        if self.auto_adapters:
+            head = min(frames, round(AUTO_ANALYSIS_SECONDS * rate))
+            mix_head = None if read_mix is None else read_mix(0, head)
+            weights = self._choose_adapters(read_stem(0, head), rate, mix_head, stem)
+        read, process = self._with_mixture(read_stem, read_mix, rate, self._generator())
+        length, overlap, context = self.segment.samples(rate)
+        blocks = overlap_add(read, process, frames, length, overlap, context, on_segment)
+        return blocks, weights
 
     @property
     def model_reads_mixture(self) -> bool:
         return getattr(self.model, "reads_mixture", False)
 
-    def _with_mixture(self, read_stem, read_mix, rate: int):
+    def _with_mixture(self, read_stem, read_mix, rate: int, generator):
         """``(read, process)`` for :func:`overlap_add`. With a mixture (for a model that reads
         it), blocks carry the mixture's channels below the stem's, so both are cut, padded and
         given context alike; ``process`` passes them through, and callers keep the first
         ``C`` channels.
         """
         if read_mix is None or not self.model_reads_mixture:
-            return read_stem, lambda b: self.process_block(b, rate)
+            return read_stem, lambda b: self.process_block(b, rate, generator=generator)
 
         def read(start: int, stop: int) -> np.ndarray:
             return np.concatenate([read_stem(start, stop), read_mix(start, stop)])
 
         def process(block: np.ndarray) -> np.ndarray:
             stem, mix = np.split(block, 2)
-            return np.concatenate([self.process_block(stem, rate, mix), mix])
+            return np.concatenate([self.process_block(stem, rate, mix, generator), mix])
 
         return read, process
 
@@ -216,7 +244,6 @@ class EnhancePipeline:
             StemProverError: bad input, mixture or output; ``dst`` is then left untouched.
         """
         began = time.perf_counter()
-        self._restart_noise()
         info = io.probe(src)
         if info.frames < self.model.stft.n_fft:
             raise StemProverError(
@@ -232,18 +259,11 @@ class EnhancePipeline:
             raise StemProverError("mixture must match the stem's rate, channels and length", mix)
         result = FileResult(src, dst, audio_seconds=info.duration, stem=stem)
         outputs.check_writable(dst, overwrite)
-        if getattr(self.model, "auto_adapters", False):
+        if self.auto_adapters:
             outputs.check_writable(sidecar(dst), overwrite)
-            frames = min(info.frames, round(AUTO_ANALYSIS_SECONDS * info.sample_rate))
-            with io.BlockReader(info, "float64") as reader:
-                head = reader.read(0, frames)
-            mix_head = None
-            if mix_info is not None:
-                with io.BlockReader(mix_info, "float64") as reader:
-                    mix_head = reader.read(0, frames)
-            result.adapters = self._choose_adapters(head, info.sample_rate, mix_head, stem)
+        # auto analyses the mixture even for a model whose base does not read it
+        wants_mix = mix_info is not None and (self.model_reads_mixture or self.auto_adapters)
         peak = 0.0
-        length, overlap, context = self.segment.samples(info.sample_rate)
         bar = tqdm(
             total=round(info.duration, 2),
             unit="s",
@@ -254,9 +274,7 @@ class EnhancePipeline:
         with (
             io.BlockReader(info, info.compute_dtype) as reader,
             (
-                io.BlockReader(mix_info, info.compute_dtype)
-                if mix_info is not None and self.model_reads_mixture
-                else nullcontext()
+                io.BlockReader(mix_info, info.compute_dtype) if wants_mix else nullcontext()
             ) as mix_reader,
             io.AtomicWriter(
                 dst, info.sample_rate, info.channels, subtype or info.subtype, overwrite=overwrite
@@ -269,18 +287,15 @@ class EnhancePipeline:
                 peak = max(peak, float(np.abs(block).max(initial=0.0)))
                 return block
 
-            read, process = self._with_mixture(
-                read_stem, None if mix_reader is None else mix_reader.read, info.sample_rate
-            )
-            for out in overlap_add(
-                read,
-                process,
+            blocks, result.adapters = self._stream(
+                read_stem,
+                None if mix_reader is None else mix_reader.read,
                 info.frames,
-                length,
-                overlap,
-                context,
+                info.sample_rate,
+                stem,
                 on_segment=lambda s: bar.update((s.stop - s.start) / info.sample_rate),
-            ):
+            )
+            for out in blocks:
                 writer.write(out[: info.channels])
         bar.close()
         if peak == 0.0:

@@ -134,12 +134,18 @@ def test_band_attention_stays_within_bands():
 @pytest.mark.parametrize("scheduler", ["ddim", "dpm++"])
 def test_cached_and_uncached_control_agree(model, steps, scheduler):
     spec = _spec(model)
-    cached = model.configure(steps=steps, seed=4, scheduler=scheduler, cache_control=True).enhance(
-        spec
+    cached = model.enhance(
+        spec,
+        sampling=model.sampling_options(
+            steps=steps, seed=4, scheduler=scheduler, cache_control=True
+        ),
     )
-    uncached = model.configure(
-        steps=steps, seed=4, scheduler=scheduler, cache_control=False
-    ).enhance(spec)
+    uncached = model.enhance(
+        spec,
+        sampling=model.sampling_options(
+            steps=steps, seed=4, scheduler=scheduler, cache_control=False
+        ),
+    )
     assert cached.shape == spec.shape
     torch.testing.assert_close(cached, uncached, rtol=0, atol=0)
 
@@ -160,15 +166,21 @@ def mixed():
 @pytest.mark.parametrize("steps", [0, 3])
 def test_cached_and_uncached_control_agree_with_a_mixture(mixed, steps):
     spec, mix = _spec(mixed, seed=0), _spec(mixed, seed=1)
-    cached = mixed.configure(steps=steps, seed=4, cache_control=True).enhance(spec, mix)
-    uncached = mixed.configure(steps=steps, seed=4, cache_control=False).enhance(spec, mix)
+    cached = mixed.enhance(
+        spec, mix, sampling=mixed.sampling_options(steps=steps, seed=4, cache_control=True)
+    )
+    uncached = mixed.enhance(
+        spec, mix, sampling=mixed.sampling_options(steps=steps, seed=4, cache_control=False)
+    )
     torch.testing.assert_close(cached, uncached, rtol=0, atol=0)
 
 
 def test_mixture_reaches_the_output_and_zeros_mean_absent(mixed):
     spec, mix = _spec(mixed, seed=0), _spec(mixed, seed=1)
-    alone = mixed.configure(steps=0, seed=0).enhance(spec)
-    assert not torch.allclose(mixed.configure(seed=0).enhance(spec, mix), alone)
+    alone = mixed.enhance(spec, sampling=mixed.sampling_options(steps=0, seed=0))
+    assert not torch.allclose(
+        mixed.enhance(spec, mix, sampling=mixed.sampling_options(seed=0)), alone
+    )
     cond = _latents(mixed, 2)  # a zero latent is an absent mixture
     with torch.no_grad():
         for absent, none in zip(mixed.control(cond, 0 * cond), mixed.control(cond), strict=True):
@@ -230,9 +242,9 @@ def test_seed_makes_output_reproducible(model):
     with torch.no_grad():  # an untrained model outputs no residual, whatever the noise
         model.denoiser.conv_out.weight.normal_(0, 0.1)
     spec = _spec(model)
-    a = model.configure(steps=2, seed=1).enhance(spec)
-    b = model.configure(steps=2, seed=1).enhance(spec)
-    c = model.configure(steps=2, seed=2).enhance(spec)
+    a = model.enhance(spec, sampling=model.sampling_options(steps=2, seed=1))
+    b = model.enhance(spec, sampling=model.sampling_options(steps=2, seed=1))
+    c = model.enhance(spec, sampling=model.sampling_options(steps=2, seed=2))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -243,10 +255,12 @@ def test_an_input_enhances_alike_whatever_was_enhanced_before_it(model):
 
     from stemprover.pipeline import EnhancePipeline
 
-    model = StemProverModel(model.config).eval().configure(steps=2, strength=0.6)
+    model = StemProverModel(model.config).eval()
     with torch.no_grad():  # an untrained model outputs no residual, whatever the noise
         model.denoiser.conv_out.weight.normal_(0, 0.1)
-    pipe = EnhancePipeline(model, progress=False)
+    pipe = EnhancePipeline(
+        model, progress=False, sampling=model.sampling_options(steps=2, strength=0.6)
+    )
     rng = np.random.default_rng(0)
     a, b = (0.1 * rng.standard_normal((2, model.sample_rate // 2)) for _ in range(2))
     first = pipe(a, model.sample_rate)
@@ -261,8 +275,8 @@ def test_checkpoint_round_trip_is_exact(model, tmp_path):
         assert torch.equal(a, b), k
     spec = _spec(model)
     torch.testing.assert_close(
-        model.configure(steps=2, seed=0, scheduler="ddim").enhance(spec),
-        loaded.configure(steps=2, seed=0, scheduler="ddim").enhance(spec),
+        model.enhance(spec, sampling=model.sampling_options(steps=2, seed=0, scheduler="ddim")),
+        loaded.enhance(spec, sampling=loaded.sampling_options(steps=2, seed=0, scheduler="ddim")),
         rtol=0,
         atol=0,
     )
@@ -293,7 +307,7 @@ def test_untrained_model_passes_its_input_through():
     spec = _spec(model)
     latent = model.autoencoder.encode(spec[..., :28].to(torch.complex64))
     model.autoencoder.latent_scale.fill_(1 / float(latent.std()))  # unit-variance latents
-    out = model.configure(steps=4, strength=0.5, seed=0).enhance(spec)
+    out = model.enhance(spec, sampling=model.sampling_options(steps=4, strength=0.5, seed=0))
     err = (out - spec).abs().pow(2).sum() / spec.abs().pow(2).sum()
     assert err < 0.01
 

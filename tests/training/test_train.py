@@ -368,9 +368,9 @@ def test_warm_start_into_the_mixture_gain_head_computes_the_same(pairs, tmp_path
     x, m = (torch.randn(1, 8000, generator=g) * 0.1 for _ in range(2))
     spec, mix = (compress(stft(v, stem_only.stft), stem_only.stft) for v in (x, m))
     mixed.eval()
-    expected = stem_only.configure(steps=2, seed=3).enhance(spec)
+    expected = stem_only.enhance(spec, sampling=stem_only.sampling_options(steps=2, seed=3))
     for given in (mix, None):
-        got = mixed.configure(steps=2, seed=3).enhance(spec, given)
+        got = mixed.enhance(spec, given, sampling=mixed.sampling_options(steps=2, seed=3))
         torch.testing.assert_close(got, expected)
 
 

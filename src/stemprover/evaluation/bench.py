@@ -241,6 +241,7 @@ def make_heldout(cfg: BenchConfig) -> Path:
 
 def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     """Evaluate baselines and model modes on the held-out set; then the ``--steps`` sweep."""
+    from stemprover.api import EnhanceOptions, load_pipeline
     from stemprover.evaluation.run import EvalConfig, evaluate
     from stemprover.models.base import default_adapters, load_model, model_adapters
     from stemprover.models.enhancer import AutoencoderRoundTrip
@@ -248,17 +249,17 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
 
     pairs = make_heldout(cfg)
 
-    def pipe(model):
-        return EnhancePipeline(model, device="auto", progress=False)
+    def pipe(adapters: str, steps: int | None = None):
+        return load_pipeline(EnhanceOptions(cfg.model, adapters, steps))
 
-    default = load_model(cfg.model, adapters="none")
+    round_trip = AutoencoderRoundTrip(load_model(cfg.model, adapters="none"))
     models = {
-        "autoencoder": pipe(AutoencoderRoundTrip(load_model(cfg.model, adapters="none"))),
-        "predictive": pipe(load_model(cfg.model, adapters="none", steps=0)),
-        "diffusion": pipe(default),
+        "autoencoder": EnhancePipeline(round_trip, progress=False),
+        "predictive": pipe("none", steps=0),
+        "diffusion": pipe("none"),
     }
     if model_adapters(cfg.model):
-        models["adapters-auto"] = pipe(load_model(cfg.model, adapters="auto"))
+        models["adapters-auto"] = pipe("auto")
     for name in ("diffusion", "adapters-auto"):  # each mode that reads it also without --mix
         if name in models and models[name].model_reads_mixture:
             models[f"{name}-no-mix"] = _without_mixture(models[name])
@@ -268,9 +269,7 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     )
     # The sweep runs in the CLI's default mode, as the speed table does, so the two agree.
     mode = default_adapters(cfg.model)
-    sweep_models = {
-        f"steps={s}": pipe(load_model(cfg.model, adapters=mode, steps=s)) for s in cfg.sweep
-    }
+    sweep_models = {f"steps={s}": pipe(mode, steps=s) for s in cfg.sweep}
     sweep = evaluate(
         EvalConfig(pairs, ("input", *sweep_models), "test", limit=cfg.sweep_pairs, examples=0),
         out / "sweep_eval",

@@ -33,6 +33,10 @@ class SpectralModel(Protocol):
     def enhance(self, spec: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
         """Clean a compressed complex spectrogram.
 
+        Models that sample also have ``default_sampling`` and ``sampling_options(**changes)``
+        and take ``sampling=`` and ``generator=`` keywords here: sampling settings and the
+        noise are arguments of each call, never state on the model.
+
         Args:
             mix: The mixture's spectrogram, when known; models that do not use it ignore it.
 
@@ -100,7 +104,7 @@ def default_adapters(name_or_path: str | Path) -> str:
     return "auto" if model_adapters(name_or_path) else "none"
 
 
-def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling) -> SpectralModel:
+def load_model(name_or_path: str | Path, adapters: str | None = None) -> SpectralModel:
     """A built-in or bundled model by name, or a trained model from its folder.
 
     Args:
@@ -108,8 +112,6 @@ def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling
             ``a,b`` or weighted ``a=0.7,b=0.3``; names are adapters stored with the model or
             adapter folders. ``None``: the model's default (:func:`default_adapters`), so
             ``load_model("default")`` is what ``stemprover enhance`` runs.
-        sampling: Sampling settings for diffusion models (steps, strength, seed, scheduler);
-            ``None`` values keep the model's defaults. Ignored by the null model.
 
     Raises:
         StemProverError: unknown name, a path that holds no StemProver model, a model of the
@@ -136,23 +138,24 @@ def load_model(name_or_path: str | Path, adapters: str | None = None, **sampling
             raise StemProverError("expected a model folder (config.json + model.safetensors)", path)
         path = path.parent
     cls = enhancer_class(read_meta(path)["kind"])  # the registry: a saved kind names its class
-    model = cls.load(path).configure(**sampling)
+    model = cls.load(path)
     _attach_adapters(model, path, wanted)
     return model
 
 
 def _attach_adapters(model, folder: Path, wanted: dict[str, float] | str) -> None:
+    """Inject the wanted adapters and leave their routing state in ``model.adapter_set``,
+    which the pipeline that runs the model takes over."""
     from stemprover.models import lora
 
     stored = model_adapters(folder)
-    if wanted == "auto":
+    auto = wanted == "auto"
+    if auto:
         if not stored:
             raise StemProverError(
                 "--adapters auto: this model has no adapters stored with it", folder
             )
         wanted = dict.fromkeys(stored, 0.0)
-        model.auto_adapters = True
-        model.auto_gain = lora.auto_gain(folder)
     fingerprint = lora.base_fingerprint(model) if wanted else None
     weights, infos = {}, []
     for name, weight in wanted.items():
@@ -164,5 +167,5 @@ def _attach_adapters(model, folder: Path, wanted: dict[str, float] | str) -> Non
         infos.append(lora.adapter_info(source))
     if weights:
         lora.set_weights(model, weights, merge=True)
-    model.adapter_weights = weights
-    model.adapter_infos = infos  # how `auto` routes them (artifact, stem types)
+    gain = lora.auto_gain(folder) if auto else 1.0
+    model.adapter_set = lora.AdapterSet(infos, weights, auto, gain) if weights else None

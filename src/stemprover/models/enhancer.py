@@ -81,10 +81,10 @@ class StemProverModel(nn.Module):
         rows = bins // self.autoencoder.factor
         self.denoiser = LatentDenoiser(cfg.denoiser, latent, rows, cfg.stft.n_fft, cfg.sample_rate)
         self.control = ControlBranch(cfg.denoiser, latent)
-        self.sampling = Sampling(
+        # The model's recommended settings; each call may pass others (sampling=...).
+        self.default_sampling = Sampling(
             cfg.diffusion.steps, cfg.diffusion.strength, scheduler=cfg.diffusion.scheduler
         )
-        self._generator: torch.Generator | None = None
 
     def predict_residual(
         self,
@@ -129,9 +129,15 @@ class StemProverModel(nn.Module):
 
     # -- inference --------------------------------------------------------------------
 
-    def configure(self, **changes) -> StemProverModel:
-        """Change sampling settings (steps, strength, seed, scheduler, cache_control)."""
-        sampling = replace(self.sampling, **{k: v for k, v in changes.items() if v is not None})
+    def sampling_options(self, **changes) -> Sampling:
+        """The default sampling with ``changes`` (``None`` values keep the default), checked.
+
+        Raises:
+            StemProverError: steps the scheduler cannot take at that strength.
+        """
+        sampling = replace(
+            self.default_sampling, **{k: v for k, v in changes.items() if v is not None}
+        )
         # The scheduler spreads ceil(steps / strength) steps over the trained timesteps
         # (see sample): more than those it cannot take.
         T = self.config.diffusion.train_timesteps
@@ -143,19 +149,7 @@ class StemProverModel(nn.Module):
                 f"--steps {sampling.steps} is more than this model can take at --strength "
                 f"{sampling.strength:g} (at most {limit})"
             )
-        self.sampling = sampling
-        self.restart_noise()
-        return self
-
-    def restart_noise(self) -> None:
-        """Draw the noise from the seed again. The pipeline does this for each input, so that
-        a file's output does not depend on the files enhanced before it."""
-        self._generator = None
-
-    def _noise(self, like: torch.Tensor) -> torch.Tensor:
-        if self._generator is None:
-            self._generator = torch.Generator().manual_seed(self.sampling.seed)
-        return torch.randn(like.shape, generator=self._generator).to(like)
+        return sampling
 
     @property
     def uses_mixture(self) -> bool:
@@ -179,16 +173,29 @@ class StemProverModel(nn.Module):
         return bool(inputs.abs().amax() > 0) or bool(head.numel() and head.abs().amax() > 0)
 
     @torch.no_grad()
-    def enhance(self, spec: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+    def enhance(
+        self,
+        spec: torch.Tensor,
+        mix: torch.Tensor | None = None,
+        *,
+        sampling: Sampling | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Shape: spec, mix ``(B, F, N)`` complex (compressed) -> ``(B, F, N)``.
 
         Args:
             mix: The mixture's spectrogram, same shape; used by models trained with it.
+            sampling: How to sample (:meth:`sampling_options`); ``None``: the defaults.
+            generator: Draws the noise; ``None``: a new one seeded with ``sampling.seed``.
+                The pipeline passes one per input file, so that segments continue its noise.
         """
-        if mix is None or not self.reads_mixture:
-            return self.through_latent(spec, self.sample)
-        mix_latent = self.encode(mix)
-        return self.through_latent(spec, lambda cond: self.sample(cond, mix_latent))
+        sampling = sampling or self.default_sampling
+        if generator is None:
+            generator = torch.Generator().manual_seed(sampling.seed)
+        mix_latent = None if mix is None or not self.reads_mixture else self.encode(mix)
+        return self.through_latent(
+            spec, lambda cond: self.sample(cond, mix_latent, sampling, generator)
+        )
 
     def encode(self, spec: torch.Tensor) -> torch.Tensor:
         """Pad to the frame multiple and encode. Shape: ``(B, F, N)`` -> ``(B, L, F', N')``."""
@@ -203,7 +210,13 @@ class StemProverModel(nn.Module):
         latent = latent_fn(self.encode(spec))  # (B, L, F', N')
         return self.autoencoder.decode(latent)[..., : spec.shape[-1]].to(spec.dtype)
 
-    def sample(self, cond: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        cond: torch.Tensor,
+        mix: torch.Tensor | None,
+        opts: Sampling,
+        generator: torch.Generator,
+    ) -> torch.Tensor:
         """Sample the clean latent given the condition's (and the mixture's).
 
         The residual is noised to the timestep ``strength`` selects and denoised in ``steps``
@@ -211,9 +224,9 @@ class StemProverModel(nn.Module):
 
         Shape: cond, mix ``(B, L, F, N)`` -> ``(B, L, F, N)``.
         """
-        opts, T = self.sampling, self.config.diffusion.train_timesteps
+        T = self.config.diffusion.train_timesteps
         control = self.control(cond, mix)
-        noise = self._noise(cond)
+        noise = torch.randn(cond.shape, generator=generator).to(cond)
         zero = torch.zeros_like(cond)  # the residual starts from "nothing to fix"
         sched = make_scheduler(self.config.diffusion, opts.scheduler)
         if opts.steps == 0:

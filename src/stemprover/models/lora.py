@@ -40,6 +40,26 @@ class AdapterInfo:
     stems: tuple[str, ...] = ()
 
 
+@dataclass
+class AdapterSet:
+    """The adapters injected into a model and how inference weights them.
+
+    The LoRA layers live in the model; this routing state belongs to whoever runs it (the
+    :class:`~stemprover.pipeline.EnhancePipeline` takes it over from :func:`load_model`).
+
+    Attributes:
+        infos: Each adapter's name, artifact and stem types (how ``auto`` routes it).
+        weights: The fixed weights, or the last ones ``auto`` chose.
+        auto: Weigh per input from the detected severities (``--adapters auto``).
+        gain: ``auto``'s weight per unit of severity (at most 1 after the product).
+    """
+
+    infos: list[AdapterInfo]
+    weights: dict[str, float]
+    auto: bool = False
+    gain: float = 1.0
+
+
 def route(
     adapters: list[AdapterInfo], scores: dict[str, float], stem: str | None, gain: float = 1.0
 ) -> dict:

@@ -149,7 +149,9 @@ def validate(
     level = []  # output level relative to the input, dB: a drifting gain shows here
     model.eval()
     ae = EnhancePipeline(AutoencoderRoundTrip(model), device=device, progress=False)
-    pipe = EnhancePipeline(model.configure(seed=0), device=device, progress=False)
+    pipe = EnhancePipeline(
+        model, device=device, progress=False, sampling=model.sampling_options(seed=0)
+    )
     mixtures = data.mixture or [None] * len(data.clean)
     for clean, art, mix in list(zip(data.clean, data.artifacted, mixtures, strict=True))[:count]:
         clean, art = clean[:, :n].astype(np.float64), art[:, :n].astype(np.float64)
