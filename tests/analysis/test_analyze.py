@@ -6,16 +6,13 @@ import numpy as np
 import pytest
 
 from stemprover.analysis import analyze
-from stemprover.analysis.learned import (
-    MIX_MAPS,
-    DetectorConfig,
-    DetectorNet,
-    features,
-    train_detector,
-)
+from stemprover.analysis.learned import MIX_MAPS, features
 from stemprover.audio.bands import BAND_NAMES
 from stemprover.cli import main
+from stemprover.config import DetectorConfig
 from stemprover.data.artifacts import ARTIFACTS, simulate
+from stemprover.models.detector import DetectorNet
+from stemprover.training.detector import train_detector
 
 RATE = 16000
 

@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from stemprover.cli import main
+from stemprover.config import UmxConfig
 from stemprover.data.manifest import read_manifest
-from stemprover.data.umx import UmxConfig, UmxSeparator, measured_artifacts, train_separator
+from stemprover.data.umx import measured_artifacts
+from stemprover.models.separator import UmxSeparator
+from stemprover.training.separator import train_separator
 
 TINY = UmxConfig(
     sample_rate=16000,

@@ -11,7 +11,7 @@ from stemprover.cli import main
 from stemprover.config import load_config
 from stemprover.data.manifest import read_manifest
 from stemprover.errors import StemProverError
-from stemprover.training import loop
+from stemprover.training import engine, loop
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_enhance_resamples_to_the_model_rate_and_back(pairs, tmp_path):
 def test_interrupted_training_resumes_from_the_last_checkpoint(pairs, tmp_path, monkeypatch):
     cfg = load_config("tiny", ["train.ae_steps=5", "train.steps=3", "train.checkpoint_every=2"])
     run = tmp_path / "run"
-    real_save = loop.save_state
+    real_save = engine.save_state
     saved_steps = []
 
     def save_then_die(folder, modules, opt, info):
@@ -140,11 +140,11 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(pairs, tmp_path, 
         if info == {"step": 2, "stage": "autoencoder"}:
             raise KeyboardInterrupt  # killed right after the first checkpoint
 
-    monkeypatch.setattr(loop, "save_state", save_then_die)
+    monkeypatch.setattr(engine, "save_state", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         loop.train(cfg, pairs, run, progress=False)
     assert not (run / "model").exists()
-    monkeypatch.setattr(loop, "save_state", real_save)
+    monkeypatch.setattr(engine, "save_state", real_save)
     loop.train(cfg, pairs, run, progress=False)
     logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     ae_steps = [r["step"] for r in logged if r["stage"] == "autoencoder"]

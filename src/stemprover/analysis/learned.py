@@ -28,28 +28,18 @@ targets of a binary cross-entropy (clean stems: all zero), so scores rise with s
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import soxr
-import torch
-from torch import nn
-from tqdm import tqdm
 
 from stemprover.audio.mel import mel_filterbank
 from stemprover.audio.stft import ANALYSIS_STFT, stft_np
-from stemprover.config import DetectorConfig
-from stemprover.errors import StemProverError
 
-KIND = "stemprover-artifact-detector"
 RATE = 44100
 MELS = 64
 FLOOR_DB = -80.0
-BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "detector"
 EPS = 1e-12
 
 
@@ -120,120 +110,14 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
     return np.stack(maps).astype(np.float32)
 
 
-class DetectorNet(nn.Module):
-    """Shape: ``(B, cfg.inputs, MELS, N)`` -> logits ``(B, A, MELS, N)``, A = artifact types."""
-
-    def __init__(self, cfg: DetectorConfig, artifacts: tuple[str, ...]) -> None:
-        super().__init__()
-        self.cfg, self.artifacts = cfg, artifacts
-        c = cfg.channels
-        layers: list[nn.Module] = [nn.Conv2d(cfg.inputs, c, 3, padding=1), nn.GELU()]
-        for dil in ((1, 2), (2, 4), (4, 8), (8, 16)):  # receptive field ~31 bands x ~61 frames
-            norm = nn.BatchNorm2d(c) if cfg.norm == "batch" else nn.GroupNorm(4, c)
-            layers += [nn.Conv2d(c, c, 3, padding=dil, dilation=dil), norm, nn.GELU()]
-        layers.append(nn.Conv2d(c, len(artifacts), 1))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    @torch.no_grad()
-    def maps(self, feats: np.ndarray) -> dict[str, np.ndarray]:
-        """Logit map per artifact type. Shape: ``(9, MELS, N)`` -> ``{type: (MELS, N)}``."""
-        self.eval()
-        logits = self(torch.from_numpy(feats[: self.cfg.inputs])[None])[0].numpy()
-        return dict(zip(self.artifacts, logits, strict=True))
-
-    def save(self, folder: Path) -> Path:
-        from stemprover.models.serialization import save_module
-
-        return save_module(self, folder, KIND, asdict(self.cfg), artifacts=list(self.artifacts))
-
-    @classmethod
-    def load(cls, folder: Path) -> DetectorNet:
-        from stemprover.models.serialization import load_saved
-
-        meta, state = load_saved(folder, KIND, "artifact detector")
-        config = {"inputs": 5, "norm": "group", **meta["config"]}  # saved before both options
-        net = cls(DetectorConfig(**config), tuple(meta["artifacts"]))
-        net.load_state_dict(state)
-        return net.eval()
-
-
-@cache
-def bundled_detector() -> DetectorNet | None:
+def bundled_detector():
     """The detector shipped in the package, or ``None`` when there is none."""
-    return DetectorNet.load(BUNDLED) if (BUNDLED / "config.json").exists() else None
+    from stemprover.models.detector import bundled_detector as bundled
+
+    return bundled()
 
 
-def _examples(pairs: Path, split: str, artifacts: tuple[str, ...], producers=None):
-    """Features of every clean and artifacted stem, each with and without the mixture.
+def load_detector(folder: Path):
+    from stemprover.models.detector import DetectorNet
 
-    Returns ``[(features (9, MELS, N), target (A,))]``.
-    """
-    from stemprover.audio import io
-    from stemprover.data.manifest import read_manifest
-
-    out = []
-    records = [
-        r
-        for r in read_manifest(pairs)
-        if r["split"] == split and (not producers or r["producer"] in producers)
-    ]
-    if not records:
-        raise StemProverError(f"no {split!r} pairs to train the detector on", pairs)
-    for rec in tqdm(records, desc="features", leave=False):
-        mix, info = io.read(Path(pairs) / rec["mixture"], "float64")
-        for key, arts in (("clean", {}), ("artifacted", rec["artifacts"])):
-            x, _ = io.read(Path(pairs) / rec[key], "float64")
-            target = np.array([arts.get(a, 0.0) for a in artifacts], np.float32)
-            with_mix = features(x, info.sample_rate, mix)
-            alone = with_mix.copy()
-            alone[MIX_MAPS] = 0  # exactly features(x, rate): no mixture level, flag 0
-            out += [(alone, target), (with_mix, target)]
-    return out
-
-
-def train_detector(
-    pairs: Path,
-    out: Path,
-    cfg: DetectorConfig | None = None,
-    progress: bool = True,
-    producers: tuple[str, ...] | None = None,
-) -> Path:
-    """Train the detector on a pairs folder's train split (optionally only pairs from some
-    producers); returns ``out``."""
-    cfg = cfg or DetectorConfig()
-    from stemprover.data.artifacts import ARTIFACTS
-
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    examples = _examples(pairs, "train", ARTIFACTS, producers)
-    frames = round(cfg.seconds * RATE / ANALYSIS_STFT.hop)
-    net = DetectorNet(cfg, ARTIFACTS)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / "log.jsonl"
-    log.unlink(missing_ok=True)
-    net.train()
-    for step in tqdm(range(1, cfg.steps + 1), desc="detector", disable=not progress):
-        xs, ys = [], []
-        for k in rng.integers(len(examples), size=cfg.batch_size):
-            feats, target = examples[k]
-            start = int(rng.integers(0, max(1, feats.shape[-1] - frames)))
-            crop = feats[..., start : start + frames]
-            xs.append(np.pad(crop, [(0, 0), (0, 0), (0, frames - crop.shape[-1])], mode="edge"))
-            ys.append(target)
-        logits = net(torch.from_numpy(np.stack(xs))).mean(dim=(-2, -1))  # (B, A)
-        loss = nn.functional.binary_cross_entropy_with_logits(
-            logits, torch.from_numpy(np.stack(ys))
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step == 1 or step % 50 == 0 or step == cfg.steps:
-            with open(log, "a") as f:
-                f.write(json.dumps({"step": step, "loss": loss.item(), "time": time.time()}) + "\n")
-    return net.eval().save(out)
+    return DetectorNet.load(folder)

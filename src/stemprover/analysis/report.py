@@ -30,7 +30,7 @@ def analyze(stem: np.ndarray, rate: int, mix: np.ndarray | None = None, detector
     elif detector == "heuristic":
         net = None
     elif isinstance(detector, str | Path):
-        net = learned.DetectorNet.load(Path(detector))
+        net = learned.load_detector(Path(detector))
     if net is not None:
         return _analyze_learned(net, stem, rate, mix)
     return analyze_heuristic(stem, rate, mix)

@@ -206,7 +206,8 @@ def _separator(args: argparse.Namespace) -> int:
     protect([args.pairs])
     from stemprover.audio import io
     from stemprover.config import UmxConfig
-    from stemprover.data.umx import UmxSeparator, train_separator, validate_separator
+    from stemprover.models.separator import UmxSeparator
+    from stemprover.training.separator import train_separator, validate_separator
 
     cfg = UmxConfig(steps=args.steps, hidden=args.hidden, seed=args.seed)
     with io.atomic_dir(args.out, args.overwrite) as staging:  # nothing half-written on failure
@@ -232,9 +233,9 @@ def _detector_args(p: argparse.ArgumentParser) -> None:
 
 def _detector(args: argparse.Namespace) -> int:
     protect([args.pairs])
-    from stemprover.analysis.learned import train_detector
     from stemprover.audio import io
     from stemprover.config import DetectorConfig
+    from stemprover.training.detector import train_detector
 
     cfg = DetectorConfig(steps=args.steps, channels=args.channels, seed=args.seed)
     producers = tuple(args.producer) if args.producer else None

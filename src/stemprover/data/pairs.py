@@ -248,7 +248,7 @@ _SEPARATORS: dict = {}
 
 def _separator(folder: Path | None):
     """The umx separator at ``folder`` (``None``: bundled), loaded once per process."""
-    from stemprover.data.umx import UmxSeparator
+    from stemprover.models.separator import UmxSeparator
 
     key = str(folder)
     if key not in _SEPARATORS:

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from stemprover.audio.stft import compress, decompress, istft, stft
 from stemprover.config import RunConfig, to_dict
 from stemprover.diffusion.schedulers import make_scheduler
 from stemprover.errors import StemProverError
 from stemprover.models.enhancer import AutoencoderRoundTrip, StemProverModel
-from stemprover.training.checkpoint import load_state, save_state
 from stemprover.training.data import PairCrops
+from stemprover.training.engine import EngineSettings, Objective, fit
 from stemprover.training.losses import mrstft_loss, phase_coherence_loss, si_sdr_loss
 
 
@@ -179,77 +177,33 @@ def _run_stage(
     accelerator,
     progress: bool,
 ) -> None:
-    folder = run / "checkpoints" / stage.name
-    opt = torch.optim.AdamW(stage.params, lr=cfg.train.lr)
-    step = 0
-    if (folder / "state.safetensors").exists():
-        step = load_state(folder, {"model": model, "ema": ema}, opt)["step"]
-        accelerator.print(f"resuming {stage.name} from step {step}")
-    if step >= stage.steps:
-        return
-    # The EMA follows only what this stage trains; buffers (latent scale) are set before it.
-    ema_params = dict(ema.named_parameters())
-    trainable = {id(p) for p in stage.params}
-    tracked = [(ema_params[n], p) for n, p in model.named_parameters() if id(p) in trainable]
-    with torch.no_grad():
-        for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
-            b_ema.copy_(b)
-    rng = np.random.default_rng([cfg.train.seed, accelerator.process_index, step])
-    wrapped, opt = accelerator.prepare(model, opt)
-    bar = tqdm(
-        total=stage.steps,
-        initial=step,
-        desc=stage.name,
-        disable=not progress or not accelerator.is_main_process,
-    )
-    log = run / "log.jsonl"
-    started, budget = time.monotonic(), cfg.train.max_minutes * 60
-    while step < stage.steps:
-        batch = data.batch(cfg.train.batch_size, rng, progress=step / stage.steps)
+    """One stage through the training engine; checkpoints in ``run/checkpoints/<stage>/``."""
+    t = cfg.train
+
+    def loss(rng: np.random.Generator, progress_: float) -> dict[str, torch.Tensor]:
+        batch = data.batch(t.batch_size, rng, progress=progress_)
         clean, art, mix = (None if x is None else x.to(accelerator.device) for x in batch)
-        parts = stage.loss(clean, art, mix)
-        total = sum(parts.values())
-        opt.zero_grad(set_to_none=True)
-        accelerator.backward(total)
-        accelerator.clip_grad_norm_(stage.params, 1.0)
-        opt.step()
-        step += 1
-        # EMA warm-up as in diffusers' EMAModel: a short run is not averaged into its init.
-        decay = min(cfg.train.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for p_ema, p in tracked:
-                p_ema.lerp_(p, 1 - decay)
-        bar.update()
-        bar.set_postfix(loss=f"{total.item():.4f}")
-        # A wall-clock budget ends the stage early as if it had reached its last step.
-        last = step == stage.steps or (budget > 0 and time.monotonic() - started > budget)
-        record = {
-            "stage": stage.name,
-            "step": step,
-            "loss": total.item(),
-            **{k: v.item() for k, v in parts.items()},
-        }
-        if accelerator.is_main_process and (step % cfg.train.validate_every == 0 or last):
-            record.update(validate(ema, valid, cfg.train.valid_pairs))
-            bar.write(
-                json.dumps(
-                    {k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}
-                )
-            )
-        if accelerator.is_main_process:
-            with open(log, "a") as f:
-                f.write(json.dumps({**record, "time": time.time()}) + "\n")
-        if accelerator.is_main_process and (step % cfg.train.checkpoint_every == 0 or last):
-            save_state(
-                folder,
-                {"model": accelerator.unwrap_model(wrapped), "ema": ema},
-                opt,
-                {"step": step, "stage": stage.name},
-            )
-        if last and step < stage.steps:
-            accelerator.print(f"{stage.name}: time budget spent at step {step}")
-            break
-    bar.close()
+        return stage.loss(clean, art, mix)
+
+    settings = EngineSettings(
+        steps=stage.steps,
+        lr=t.lr,
+        seed=t.seed,
+        ema_decay=t.ema_decay,
+        checkpoint_every=t.checkpoint_every,
+        validate_every=t.validate_every,
+        max_minutes=t.max_minutes,
+    )
+    fit(
+        Objective(stage.name, model, stage.params, loss),
+        settings,
+        run / "log.jsonl",
+        checkpoints=run / "checkpoints" / stage.name,
+        ema=ema,
+        validate=lambda: validate(ema, valid, t.valid_pairs),
+        accelerator=accelerator,
+        progress=progress,
+    )
 
 
 def train(
