@@ -32,10 +32,10 @@ class AutoencoderConfig:
     # "vae": a learned AutoencoderKL; "patch": the lossless space-to-depth transform alone
     # (latent channels 2·patch², reconstruction exact), for when a VAE cannot be trained well
     # enough in the budget at hand.
-    kind: str = "vae"
+    kind: str = "patch"
     block_out_channels: tuple[int, ...] = (32, 64)
     latent_channels: int = 16
-    patch: int = 2  # space-to-depth factor before the VAE
+    patch: int = 4  # space-to-depth factor (before the VAE, when there is one)
     layers_per_block: int = 1
     norm_num_groups: int = 8
     kl_weight: float = 1e-6
@@ -45,16 +45,15 @@ class AutoencoderConfig:
 class DenoiserConfig:
     """The latent UNet (diffusers blocks) and its control branch."""
 
-    block_out_channels: tuple[int, ...] = (64, 128)
+    block_out_channels: tuple[int, ...] = (48, 96)
     layers_per_block: int = 1
     norm_num_groups: int = 8
     band_embedding: bool = True
     band_attention: bool = True
     attention_heads: int = 4
     # "gain": the clean residual is a bounded gain on the condition plus a correction,
-    # r0 = tanh(a/2)·z_cond + b (a mask-like bias); "residual": r0 is predicted directly
-    # (the default, so that models saved before the gain head load unchanged).
-    output: str = "residual"
+    # r0 = tanh(a/2)·z_cond + b (a mask-like bias); "residual": r0 is predicted directly.
+    output: str = "log_gain"
     # "log_gain": like "gain", but the gain is exp(tanh(a/2)·ln max_gain), in
     # (1/max_gain, max_gain): a spectral hole 30 dB deep needs a gain of ~5.6 on the
     # 0.5-compressed spectrum, which "gain" (at most 2) cannot give.
@@ -66,19 +65,19 @@ class DenoiserConfig:
     # Also give the control branch the log magnitude of each (real, imaginary) pair of the
     # condition's latent, relative to its loudest element. From signed real/imaginary parts
     # alone a convolution has to square to see level; masks depend on level in dB.
-    log_magnitude: bool = False
+    log_magnitude: bool = True
     # Also give the control branch the mixture the stem was separated from (its latent, and its
     # log magnitude when log_magnitude is on): what leaked in or was lost is in the mixture,
     # not in the stem. The extra input channels start at zero, so a model with them computes
     # what the same model without them does until they are trained; an absent mixture is
     # all zeros there (train.mixture_dropout teaches the model to work without one).
-    mixture: bool = False
+    mixture: bool = True
     # With mixture and a gain head: the clean latent may also take a share of the mixture's,
     # r0 += tanh(c/2)·z_mix, from a third output head that starts at zero. A mask on the
     # mixture is the form in which bleed is subtracted (z_stem − α·z_mix) and a phase is taken
     # from the mixture (where the stem dominates it); through the control branch alone the
     # UNet has to rebuild the mixture's values in its correction head.
-    mixture_gain: bool = False
+    mixture_gain: bool = True
 
 
 @dataclass(frozen=True)
@@ -88,14 +87,16 @@ class DiffusionConfig:
     train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     scheduler: str = "ddim"
-    steps: int = 4
-    strength: float = 0.4
-    # Share of training samples noised from a zero residual instead of the true one, so that
-    # inference (which starts from zero) is in distribution.
-    condition_start_prob: float = 0.5
+    # One DDIM step from strength 0.2: more steps or a higher strength changed nothing or
+    # harmed nearly clean stems (docs/research-log.md).
+    steps: int = 1
+    strength: float = 0.2
+    # Share of training samples noised from a zero residual instead of the true one. Sampling
+    # always starts from zero, so by default training does too.
+    condition_start_prob: float = 1.0
     # Training timesteps are drawn below train_strength·T: sampling starts at strength·T, so
     # capacity spent on noisier timesteps is never used.
-    train_strength: float = 1.0
+    train_strength: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,8 @@ def test_a_five_input_detector_still_loads_and_reads_the_first_five_maps(tmp_pat
     net = DetectorNet(DetectorConfig(channels=4, inputs=5), ARTIFACTS).eval()
     net.save(tmp_path)
     cfg = json.loads((tmp_path / "config.json").read_text())
-    del cfg["config"]["inputs"]  # as saved before the option existed
+    del cfg["config"]["inputs"]  # as saved before the option existed, in format 1
+    cfg["format_version"] = 1
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     old = DetectorNet.load(tmp_path)
     assert old.cfg.inputs == 5

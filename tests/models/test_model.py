@@ -371,3 +371,17 @@ def test_bundled_models_are_enhancement_models_only(capsys):
     assert main(["models", str(BUNDLED)]) == 0
     listed = capsys.readouterr().out
     assert "weights/default" in listed and "detector" not in listed
+
+
+def test_a_format_1_folder_loads_with_the_defaults_of_its_time(model, tmp_path):
+    """The code's defaults are the shipped architecture; a format 1 config that lacks a field
+    added later is migrated with the default it had then (a direct residual head)."""
+    import json
+
+    folder = model.save(tmp_path / "m")
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["format_version"] == 2
+    del meta["config"]["denoiser"]["output"]
+    meta["format_version"] = 1
+    (folder / "config.json").write_text(json.dumps(meta))
+    assert load_model(folder).config.denoiser.output == "residual"

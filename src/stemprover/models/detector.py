@@ -53,8 +53,7 @@ class DetectorNet(nn.Module):
         from stemprover.models.serialization import load_saved
 
         meta, state = load_saved(folder, KIND, "artifact detector")
-        config = {"inputs": 5, "norm": "group", **meta["config"]}  # saved before both options
-        net = cls(DetectorConfig(**config), tuple(meta["artifacts"]))
+        net = cls(DetectorConfig(**meta["config"]), tuple(meta["artifacts"]))
         net.load_state_dict(state)
         return net.eval()
 

@@ -17,7 +17,51 @@ from typing import Any
 from stemprover.errors import StemProverError
 from stemprover.version import __version__
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+# Format 1 configs left out fields that were added later; these were the defaults then.
+# Format 2 changed the code's defaults to the shipped architecture, so a format 1 folder
+# is migrated by filling what it lacks from here, never by the code's current defaults.
+_V1_DEFAULTS = {
+    "stemprover-latent-diffusion": {
+        "autoencoder": {"kind": "vae", "patch": 2},
+        "denoiser": {
+            "block_out_channels": [64, 128],
+            "output": "residual",
+            "log_magnitude": False,
+            "mixture": False,
+            "mixture_gain": False,
+        },
+        "diffusion": {
+            "steps": 4,
+            "strength": 0.4,
+            "train_strength": 1.0,
+            "condition_start_prob": 0.5,
+        },
+    },
+    # detectors saved before these options read 5 feature maps with group norm
+    "stemprover-artifact-detector": {"inputs": 5, "norm": "group"},
+}
+
+
+def _filled(config: dict, defaults: dict) -> dict:
+    out = dict(config)
+    for key, value in defaults.items():
+        if isinstance(value, dict):
+            out[key] = _filled(out.get(key) or {}, value)
+        else:
+            out.setdefault(key, value)
+    return out
+
+
+def migrate(meta: dict) -> dict:
+    """A saved ``config.json`` brought to :data:`FORMAT_VERSION`."""
+    if meta.get("format_version") == 1:
+        defaults = _V1_DEFAULTS.get(meta.get("kind"), {})
+        meta = {**meta, "config": _filled(meta["config"], defaults), "format_version": 2}
+    return meta
+
+
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 # Enhancement model kinds -> "module:Class". Each class has ``load(folder) -> model``.
@@ -76,15 +120,15 @@ def read_meta(folder: Path, kinds: tuple[str, ...] | None = None, what: str = ""
     if meta.get("kind") not in kinds:
         expected = " or ".join(repr(k) for k in kinds)
         raise StemProverError(f"not {what} (kind {meta.get('kind')!r}, expected {expected})", path)
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in (1, FORMAT_VERSION):
         raise StemProverError(
             f"model format version {meta.get('format_version')} is not supported "
-            f"(this StemProver reads {FORMAT_VERSION})",
+            f"(this StemProver reads 1 to {FORMAT_VERSION})",
             path,
         )
     if not isinstance(meta.get("config"), dict):
         raise StemProverError(f"{CONFIG_FILE} has no 'config' object", path)
-    return meta
+    return migrate(meta)
 
 
 def save_module(module, folder: str | Path, kind: str, config: dict, **extra) -> Path:
