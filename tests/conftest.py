@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+# The reliability tests' fixtures (`song`, `pairs`); a module's own fixture of a name wins.
+pytest_plugins = ["tests.reliability_common"]
+
 
 def write_noise(
     path: Path, seconds: float, rate: int, channels: int, subtype: str, seed: int = 0

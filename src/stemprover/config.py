@@ -142,24 +142,22 @@ class TrainConfig:
 class AdapterConfig:
     """A LoRA adapter: where it goes, its size, and its mild-to-severe curriculum."""
 
-    # Rank 8 on every resnet conv of the base denoiser made a 472 KB file, 5.8% of the 8.2 MB
-    # base; rank 4 keeps adapters under 5% (370 KB, 4.4% of the bundled base, with conv_in of
-    # both branches and the denoiser's conv_out). On a model that reads the mixture, LoRA on
-    # those two is what opens the mixture's zero-initialised channels and gain head (README:
-    # a bleed adapter made so gains +0.57 dB on held-out bleed pairs, the stem-only one +0.06).
+    # Rank 4 keeps an adapter under 5% of the base's size. On a model that reads the mixture,
+    # LoRA on conv_in of both branches and the denoiser's conv_out is what opens the mixture's
+    # zero-initialised channels and gain head, which is where adapters gain
+    # (docs/research-log.md).
     rank: int = 4
     alpha: float = 4.0
     target_modules: tuple[str, ...] = ("conv1", "conv2", "conv_in", "conv_out")
     include_control: bool = True
     # Progressive targeting: training starts on pairs up to this severity and widens to all.
     curriculum_start: float = 0.4
-    # Identity pairs for adapters (train.identity_pairs is the base's): with a quarter of them
-    # a smear adapter gained +0.002 dB on its validation pairs in 300 steps, without +0.21.
+    # Identity pairs for adapters (train.identity_pairs is the base's): off, because they
+    # stop an adapter from learning its artifact at all.
     identity_pairs: float = 0.0
     # Stem types to train on (empty: all): a per-stem adapter, named `bleed-drums`. `auto`
     # gives it its artifact's weight on stems of those types (from --stem or the file name),
-    # in place of the all-stem adapter. Bleed per stem vs the all-stem adapter, 24 new pairs
-    # each: drums +0.55 dB (SE 0.20), bass -0.81 (README), so only drums ships.
+    # in place of the all-stem adapter. Worth it only where measured to win.
     stems: tuple[str, ...] = ()
 
 

@@ -1,7 +1,11 @@
 import csv
 import json
 
+import pytest
+
 from stemprover.cli import main
+from stemprover.data.manifest import read_manifest
+from stemprover.errors import StemProverError
 
 
 def test_pairs_then_evaluate_writes_metrics_and_report(tmp_path, capsys):
@@ -81,3 +85,21 @@ def test_pairs_then_evaluate_writes_metrics_and_report(tmp_path, capsys):
 
     evaluate(EvalConfig(pairs, ("spy",), examples=0), tmp_path / "e2", {"spy": spy}, progress=False)
     assert seen == [r["stem"] for r in read_manifest(pairs)] and len(set(seen)) == 4
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ev") / "pairs"
+    argv = ["pairs", "--out", str(out), "--synthetic", "2", "--seconds", "1.0"]
+    assert main([*argv, "--rate", "16000", "--seed", "2", "-q"]) == 0
+    return out
+
+
+def test_evaluate_can_score_one_stem_type(pairs):
+    from stemprover.evaluation.run import EvalConfig, _select
+
+    chosen = _select(EvalConfig(pairs, split="all", stems=("drums",)))
+    assert chosen and {r["stem"] for r in chosen} == {"drums"}
+    assert len(chosen) == sum(r["stem"] == "drums" for r in read_manifest(pairs))
+    with pytest.raises(StemProverError, match="no piano pairs"):
+        _select(EvalConfig(pairs, split="all", stems=("piano",)))

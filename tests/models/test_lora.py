@@ -285,23 +285,6 @@ def test_per_stem_adapter_is_used_on_its_stem_type_only(tmp_path, capsys):
         lora.load_adapter(auto.model, folder / "adapters" / "musical_noise")
 
 
-def test_stem_type_from_a_separator_output_name():
-    from stemprover.data.multitrack import named_stem_type
-
-    names = {
-        "vocals": "vocals",
-        "htdemucs_drums": "drums",
-        "Song (Bass)": "bass",
-        "other": "other",
-        "no_vocals": "other",
-        "lead_vox": "vocals",
-        "take3": None,
-        "whatever": None,  # not a hi-hat
-        "mixture": None,
-    }
-    assert {n: named_stem_type(n) for n in names} == names
-
-
 def test_auto_gain_scales_detected_severity_into_weights(tmp_path):
     """`<model>/adapters/auto.json` (experiments/calibrate_auto/calibrate_auto.py) multiplies the severities `auto`
     uses as weights, at most 1."""
@@ -334,12 +317,3 @@ def test_auto_gain_scales_detected_severity_into_weights(tmp_path):
     (folder / "adapters" / "auto.json").write_text(json.dumps({"gain": -1}))
     with pytest.raises(StemProverError, match="gain must be a positive number"):
         load_model(folder, adapters="auto")
-
-
-def test_enhance_stem_choices_are_the_stem_types():
-    from stemprover.cli import build_parser
-    from stemprover.data.multitrack import STEM_TYPES
-
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    stem = next(a for a in sub.choices["enhance"]._actions if a.dest == "stem")
-    assert tuple(stem.choices) == ("auto", "unknown", *STEM_TYPES)

@@ -11,33 +11,7 @@ from stemprover.cli import main
 from stemprover.config import load_config
 from stemprover.data.manifest import read_manifest
 from stemprover.errors import StemProverError
-from stemprover.training import engine, loop
-
-
-@pytest.fixture(scope="module")
-def pairs(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "pairs"
-    # 5 songs x 4 stems = 20 pairs; the 80/10/10 rule would leave no valid split at 5 songs.
-    assert (
-        main(
-            [
-                "pairs",
-                "--out",
-                str(out),
-                "--synthetic",
-                "5",
-                "--seconds",
-                "1.5",
-                "--rate",
-                "16000",
-                "--seed",
-                "2",
-                "-q",
-            ]
-        )
-        == 0
-    )
-    return out
+from stemprover.training import engine, init, loop
 
 
 def _train_tiny(pairs, run, *overrides):
@@ -295,60 +269,6 @@ def test_adapter_training_and_use(pairs, tmp_path, capsys, monkeypatch):
     assert "unknown adapter 'crackle'" in capsys.readouterr().err
 
 
-def test_pair_crops_pool_several_folders_in_order(pairs, tmp_path):
-    from stemprover.training.data import PairCrops
-
-    one = PairCrops(pairs, "train", 16000, 0.5)
-    both = PairCrops([pairs, pairs], "train", 16000, 0.5)
-    assert len(both) == 2 * len(one)
-    assert both.records[: len(one)] == one.records == both.records[len(one) :]
-    np.testing.assert_array_equal(both.clean[len(one)], one.clean[0])
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    (empty / "manifest.jsonl").write_text("")
-    with pytest.raises(StemProverError, match="no 'train' pairs"):
-        PairCrops([empty], "train", 16000, 0.5)
-
-
-def test_identity_pairs_give_the_clean_crop_as_input(pairs):
-    from stemprover.training.data import PairCrops
-
-    plain = PairCrops(pairs, "train", 16000, 0.5)
-    clean, art, mix = PairCrops(pairs, "train", 16000, 0.5, identity=1.0).batch(
-        6, np.random.default_rng(0)
-    )
-    assert torch.equal(clean, art) and mix is None
-    clean0, art0, _ = plain.batch(6, np.random.default_rng(0))
-    assert not torch.equal(clean0, art0)  # the pairs themselves differ
-
-
-def test_mixture_crops_come_from_the_same_place(pairs, tmp_path):
-    """With every mixture replaced by 2 x its clean stem, each mixture crop is 2 x its clean
-    crop; the clean and artifacted crops are those drawn without mixtures."""
-    import shutil
-
-    from stemprover.training.data import PairCrops
-
-    copy = tmp_path / "pairs"
-    shutil.copytree(pairs, copy)
-    records = read_manifest(copy)
-    (copy / "mixture").mkdir()
-    for rec in records:  # a mixture of its own per pair (songs share one)
-        audio, rate = sf.read(copy / rec["clean"], dtype="float32")
-        rec["mixture"] = f"mixture/{rec['id']}.wav"
-        sf.write(copy / rec["mixture"], 2 * audio, rate, subtype="FLOAT")
-    (copy / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    rng = np.random.default_rng(3)
-    clean, art, mix = PairCrops(copy, "train", 16000, 0.5, mixture=True).batch(8, rng)
-    torch.testing.assert_close(mix, 2 * clean)
-    plain = PairCrops(copy, "train", 16000, 0.5).batch(8, np.random.default_rng(3))
-    assert torch.equal(plain[0], clean) and torch.equal(plain[1], art)
-    rec = records[0]
-    (copy / rec["mixture"]).unlink()
-    with pytest.raises(StemProverError, match="mixture"):
-        PairCrops(copy, rec["split"], 16000, 0.5, mixture=True)
-
-
 def test_warm_start_into_the_mixture_gain_head_computes_the_same(pairs, tmp_path):
     """The gain head's output convolution is widened with zeros: before training, the wider
     model computes what the stem-only one does, with or without a mixture."""
@@ -363,7 +283,7 @@ def test_warm_start_into_the_mixture_gain_head_computes_the_same(pairs, tmp_path
         "tiny", [gain, "model.denoiser.mixture=true", "model.denoiser.mixture_gain=true"]
     )
     mixed = StemProverModel(mixed_cfg.model)
-    loop.warm_start(mixed, base)
+    init.warm_start(mixed, base)
     g = torch.Generator().manual_seed(0)
     x, m = (torch.randn(1, 8000, generator=g) * 0.1 for _ in range(2))
     spec, mix = (compress(stft(v, stem_only.stft), stem_only.stft) for v in (x, m))
@@ -383,7 +303,7 @@ def test_mixture_model_trains_from_a_stem_only_model_and_enhances_with_mix(pairs
     base = _train_tiny(pairs, tmp_path / "base", "train.steps=2")
     mixed_cfg = load_config("tiny", ["model.denoiser.mixture=true"])
     mixed = StemProverModel(mixed_cfg.model)
-    loop.warm_start(mixed, base)
+    init.warm_start(mixed, base)
     stem_only = StemProverModel.load(base)
     g = torch.Generator().manual_seed(0)
     x, m = (torch.randn(1, 8000, generator=g) * 0.1 for _ in range(2))
@@ -391,7 +311,7 @@ def test_mixture_model_trains_from_a_stem_only_model_and_enhances_with_mix(pairs
     mixed.eval()
     torch.testing.assert_close(mixed.enhance(spec, mix), stem_only.enhance(spec))
     with pytest.raises(StemProverError, match="does not fit"):
-        loop.warm_start(
+        init.warm_start(
             StemProverModel(load_config("tiny", ["model.denoiser.layers_per_block=2"]).model),
             base,
         )
@@ -469,13 +389,3 @@ def test_per_stem_adapter_trains_only_on_its_stem(pairs, tmp_path, monkeypatch):
             where=lambda r: False,
             what=f"pairs with {kind} on piano stems",
         )
-
-
-def test_evaluate_can_score_one_stem_type(pairs):
-    from stemprover.evaluation.run import EvalConfig, _select
-
-    chosen = _select(EvalConfig(pairs, split="all", stems=("drums",)))
-    assert chosen and {r["stem"] for r in chosen} == {"drums"}
-    assert len(chosen) == sum(r["stem"] == "drums" for r in read_manifest(pairs))
-    with pytest.raises(StemProverError, match="no piano pairs"):
-        _select(EvalConfig(pairs, split="all", stems=("piano",)))

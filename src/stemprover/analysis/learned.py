@@ -1,7 +1,7 @@
 """A learned artifact detector: a small dilated CNN over gain-normalised spectral features.
 
-The hand-written detectors (``detectors.py``) rank only ``hf_loss`` reliably (see
-bench/results/analyze_auroc/analyze_auroc.md), so ``analyze`` uses this network when one is bundled or given.
+The hand-written detectors (``detectors.py``) rank only ``hf_loss`` reliably
+(``bench/analyze_auroc.py``), so ``analyze`` uses this network when one is bundled or given.
 It reads a stem (and, when given, its mixture) as feature maps on 64 mel bands at 44.1 kHz:
 
 0. the stem's mid level in dB relative to the file's own 99th percentile (gain-invariant),

@@ -100,7 +100,7 @@ def default_adapters(name_or_path: str | Path) -> str:
     has adapters stored with it (the bundled default does), else ``none``.
 
     ``auto`` is the default mode because it measures better than the base alone on the
-    held-out set, on every stem and artifact type (bench/results/bench/bench.md)."""
+    held-out set (``stemprover bench``)."""
     return "auto" if model_adapters(name_or_path) else "none"
 
 

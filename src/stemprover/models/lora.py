@@ -67,8 +67,8 @@ def route(
     1) goes to the adapter trained for this stem type when the model has one, else to its
     all-stem adapter; the others get 0. ``stem`` is ``None`` when the stem type is unknown.
 
-    Per stem type is worth it only where measured (README: bleed on drums +0.55 dB over the
-    all-stem adapter, on bass -0.81), so a model ships per-stem adapters only for those.
+    Per stem type is worth it only where it measures better than the all-stem adapter, so a
+    model ships per-stem adapters only for those (docs/research-log.md).
     """
     specific = {(a.artifact, s) for a in adapters for s in a.stems}
     weights = {}
@@ -83,11 +83,10 @@ AUTO_CONFIG = "auto.json"
 
 def auto_gain(model_folder: Path) -> float:
     """``--adapters auto``'s weight per unit of detected severity, from
-    ``<model>/adapters/auto.json`` (written by ``experiments/calibrate_auto/calibrate_auto.py``); 1 without one.
+    ``<model>/adapters/auto.json`` (``experiments/calibrate_auto``); 1 without one.
 
-    The detector's severities are not the adapters' best weights: on 24 drums pairs with only
-    bleed they ranged 0.06-0.66, and auto gained +0.59 dB where the adapter at weight 1 gained
-    +2.80 (experiments/adapter_eval/results/adapter_eval_bleed_drums_routed.md).
+    The detector's severities are not the adapters' best weights, so a model may carry a
+    calibrated gain; for the bundled one 1 measured best.
     """
     path = Path(model_folder) / "adapters" / AUTO_CONFIG
     if not path.exists():

@@ -239,3 +239,12 @@ def test_mixture_must_match_and_goes_with_one_file(noise_file, tmp_path, capsys)
     same = noise_file("same.wav", 2.0, 22050, 1, seed=3)
     assert main([*args, str(stem), "-o", str(tmp_path / "b.wav"), "--mix", str(same)]) == 0
     np.testing.assert_array_equal(sf.read(tmp_path / "b.wav")[0], sf.read(stem)[0])
+
+
+def test_enhance_stem_choices_are_the_stem_types():
+    from stemprover.cli import build_parser
+    from stemprover.data.multitrack import STEM_TYPES
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    stem = next(a for a in sub.choices["enhance"]._actions if a.dest == "stem")
+    assert tuple(stem.choices) == ("auto", "unknown", *STEM_TYPES)

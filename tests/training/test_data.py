@@ -1,0 +1,65 @@
+"""PairCrops: the training crops drawn from pairs folders."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from stemprover.data.manifest import read_manifest
+from stemprover.errors import StemProverError
+
+
+def test_pair_crops_pool_several_folders_in_order(pairs, tmp_path):
+    from stemprover.training.data import PairCrops
+
+    one = PairCrops(pairs, "train", 16000, 0.5)
+    both = PairCrops([pairs, pairs], "train", 16000, 0.5)
+    assert len(both) == 2 * len(one)
+    assert both.records[: len(one)] == one.records == both.records[len(one) :]
+    np.testing.assert_array_equal(both.clean[len(one)], one.clean[0])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "manifest.jsonl").write_text("")
+    with pytest.raises(StemProverError, match="no 'train' pairs"):
+        PairCrops([empty], "train", 16000, 0.5)
+
+
+def test_identity_pairs_give_the_clean_crop_as_input(pairs):
+    from stemprover.training.data import PairCrops
+
+    plain = PairCrops(pairs, "train", 16000, 0.5)
+    clean, art, mix = PairCrops(pairs, "train", 16000, 0.5, identity=1.0).batch(
+        6, np.random.default_rng(0)
+    )
+    assert torch.equal(clean, art) and mix is None
+    clean0, art0, _ = plain.batch(6, np.random.default_rng(0))
+    assert not torch.equal(clean0, art0)  # the pairs themselves differ
+
+
+def test_mixture_crops_come_from_the_same_place(pairs, tmp_path):
+    """With every mixture replaced by 2 x its clean stem, each mixture crop is 2 x its clean
+    crop; the clean and artifacted crops are those drawn without mixtures."""
+    import shutil
+
+    from stemprover.training.data import PairCrops
+
+    copy = tmp_path / "pairs"
+    shutil.copytree(pairs, copy)
+    records = read_manifest(copy)
+    (copy / "mixture").mkdir()
+    for rec in records:  # a mixture of its own per pair (songs share one)
+        audio, rate = sf.read(copy / rec["clean"], dtype="float32")
+        rec["mixture"] = f"mixture/{rec['id']}.wav"
+        sf.write(copy / rec["mixture"], 2 * audio, rate, subtype="FLOAT")
+    (copy / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    rng = np.random.default_rng(3)
+    clean, art, mix = PairCrops(copy, "train", 16000, 0.5, mixture=True).batch(8, rng)
+    torch.testing.assert_close(mix, 2 * clean)
+    plain = PairCrops(copy, "train", 16000, 0.5).batch(8, np.random.default_rng(3))
+    assert torch.equal(plain[0], clean) and torch.equal(plain[1], art)
+    rec = records[0]
+    (copy / rec["mixture"]).unlink()
+    with pytest.raises(StemProverError, match="mixture"):
+        PairCrops(copy, rec["split"], 16000, 0.5, mixture=True)
