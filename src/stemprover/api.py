@@ -88,7 +88,8 @@ def enhance(
         audio: ``(samples,)`` or ``(samples, channels)`` float samples.
         sample_rate: Its rate in Hz.
         mix: The mixture it was separated from, the same shape (recommended).
-        stem_type: ``vocals``, ``drums``, ``bass``, ``other`` or ``None`` (unknown).
+        stem_type: ``vocals``, ``drums``, ``bass``, ``other``, ``instrumental`` or ``None``
+            (unknown).
         options: Model and settings; the model is loaded once and kept for later calls.
 
     Returns:
@@ -98,7 +99,7 @@ def enhance(
         StemProverError: a shape that is not (samples,) or (samples, channels), a mixture of
             another shape, or non-finite samples.
     """
-    from stemprover.vocabulary import STEM_TYPES
+    from stemprover.vocabulary import SEPARATED_STEMS as STEM_TYPES
 
     x = _as_channels_first(audio, "audio")
     m = None if mix is None else _as_channels_first(mix, "mix")

@@ -97,11 +97,11 @@ def enhance_paths(
     Args:
         mix: The mixture of a single input file (``--mix``).
         stem: The inputs' stem type for ``--adapters auto`` (``--stem``): ``auto`` reads
-            each file's name (:func:`~stemprover.data.multitrack.named_stem_type`), ``None``
+            each file's name (:func:`~stemprover.vocabulary.named_stem_type`), ``None``
             leaves it unknown.
         on_file: Called with each file's result as soon as it is done.
     """
-    from stemprover.vocabulary import STEM_TYPES
+    from stemprover.vocabulary import SEPARATED_STEMS as STEM_TYPES
 
     if stem not in (None, "auto", *STEM_TYPES):
         raise StemProverError(f"unknown stem type {stem!r} (choose auto, {', '.join(STEM_TYPES)})")
@@ -113,7 +113,7 @@ def enhance_paths(
 
 
 def _enhance_pairs(pipeline, inputs, output, subtype, overwrite, mix, stem, on_file) -> BatchResult:
-    from stemprover.data.multitrack import named_stem_type
+    from stemprover.vocabulary import named_stem_type
 
     pairs = plan_outputs([Path(p) for p in inputs], None if output is None else Path(output))
     if not pairs:

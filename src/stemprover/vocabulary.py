@@ -6,6 +6,7 @@ derive from these. Standard library only, so the CLI can check arguments before 
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal
 
 from stemprover.errors import StemProverError
@@ -21,7 +22,18 @@ ARTIFACTS: tuple[ArtifactName, ...] = (
     "transient_smear",
     "spectral_holes",
 )
+# The stems a song is rendered and separated into (four-stem separators: Demucs, Open-Unmix).
 STEM_TYPES = ("vocals", "drums", "bass", "other")
+# Two-stem separators (karaoke: Spleeter 2stems, UVR, audio-separator) give vocals and
+# everything else; that "everything else" is a stem type of its own.
+INSTRUMENTAL = "instrumental"
+SEPARATED_STEMS = (*STEM_TYPES, INSTRUMENTAL)
+STEM_KEYWORDS = {
+    "vocals": ("vocal", "vox", "voice", "sing", "lead"),
+    "drums": ("drum", "kick", "snare", "hat", "perc", "cymbal", "tom", "overhead"),
+    "bass": ("bass",),
+    INSTRUMENTAL: ("instrumental", "accompaniment", "karaoke", "inst"),
+}
 # Producers of training pairs that run here (data/pairs.py maps each to its function).
 PRODUCERS = ("simulate", "mask", "umx")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -63,3 +75,23 @@ def parse_adapters(spec: str) -> dict[str, float] | Literal["auto"]:
             )
         out[name] = weight
     return out
+
+
+def named_stem_type(filename: str) -> str | None:
+    """The stem type a separator's output name says (``vocals``, ``htdemucs_drums``,
+    ``Song (Bass)``, ``song_(Instrumental)``, ``no_vocals`` and ``accompaniment`` ->
+    ``instrumental``), or ``None`` when it names none (``take3``).
+
+    A word of the name must begin with a keyword, so ``whatever`` is not a hi-hat; a name
+    that says nothing is unknown, not ``other``.
+    """
+    words = [w for w in re.split(r"[^a-z0-9]+", filename.lower()) if w]
+    if len(words) >= 2 and words[-2] == "no" and words[-1].startswith("vocal"):
+        return INSTRUMENTAL  # demucs --two-stems: everything but the vocals
+    if len(words) >= 2 and words[-2] == "no":  # another two-stem split: all but that stem
+        return "other"
+    for kind in (INSTRUMENTAL, *STEM_TYPES):
+        keys = STEM_KEYWORDS.get(kind, (kind,))
+        if any(w.startswith(k) for w in words for k in keys):
+            return kind
+    return None

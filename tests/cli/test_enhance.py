@@ -243,8 +243,8 @@ def test_mixture_must_match_and_goes_with_one_file(noise_file, tmp_path, capsys)
 
 def test_enhance_stem_choices_are_the_stem_types():
     from stemprover.cli import build_parser
-    from stemprover.data.multitrack import STEM_TYPES
+    from stemprover.vocabulary import SEPARATED_STEMS
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     stem = next(a for a in sub.choices["enhance"]._actions if a.dest == "stem")
-    assert tuple(stem.choices) == ("auto", "unknown", *STEM_TYPES)
+    assert tuple(stem.choices) == ("auto", "unknown", *SEPARATED_STEMS)

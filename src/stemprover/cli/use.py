@@ -11,7 +11,7 @@ from stemprover.cli.common import ADAPTERS_HELP, EXIT_FAILED, EXIT_OK
 from stemprover.cli.common import error as _error
 from stemprover.errors import StemProverError
 from stemprover.outputs import check_writable, protect
-from stemprover.vocabulary import DEVICES, STEM_TYPES
+from stemprover.vocabulary import DEVICES, SEPARATED_STEMS
 
 # -- enhance -----------------------------------------------------------------------------
 
@@ -32,7 +32,7 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stem",
         default="auto",
-        choices=["auto", "unknown", *STEM_TYPES],
+        choices=["auto", "unknown", *SEPARATED_STEMS],
         help="the inputs' stem type, for --adapters auto's per-stem adapters (default: from "
         "each file's name, e.g. drums.wav; unknown when the name says none)",
     )

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from stemprover.errors import StemProverError
-from stemprover.vocabulary import ARTIFACTS, PRODUCERS, SPLITS, STEM_TYPES
+from stemprover.vocabulary import ARTIFACTS, PRODUCERS, SEPARATED_STEMS, SPLITS
 
 MANIFEST = "manifest.jsonl"
 SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
@@ -23,7 +23,7 @@ def schema() -> dict:
     out = json.loads(SCHEMA_PATH.read_text())
     props = out["properties"]
     props["split"]["enum"] = list(SPLITS)
-    props["stem"]["enum"] = list(STEM_TYPES)
+    props["stem"]["enum"] = list(SEPARATED_STEMS)
     props["producer"]["enum"] = list(PRODUCERS)
     props["artifacts"]["propertyNames"]["enum"] = list(ARTIFACTS)
     return out

@@ -7,7 +7,6 @@ optionally ``mixture``; or stems with free names, mapped to the four stem types 
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,13 +17,7 @@ import soxr
 
 from stemprover.audio import io
 from stemprover.errors import StemProverError
-from stemprover.vocabulary import STEM_TYPES
-
-STEM_KEYWORDS = {
-    "vocals": ("vocal", "vox", "voice", "sing", "lead"),
-    "drums": ("drum", "kick", "snare", "hat", "perc", "cymbal", "tom", "overhead"),
-    "bass": ("bass",),
-}
+from stemprover.vocabulary import INSTRUMENTAL, STEM_KEYWORDS, named_stem_type
 
 
 @dataclass
@@ -38,27 +31,13 @@ class Song:
     seed: int
 
 
-def named_stem_type(filename: str) -> str | None:
-    """The stem type a separator's output name says (``vocals``, ``htdemucs_drums``,
-    ``Song (Bass)``, ``no_vocals`` -> other), or ``None`` when it names none (``take3``).
-
-    Stricter than :func:`stem_type`: a word of the name must begin with a keyword, so
-    ``whatever`` is not a hi-hat; a name that says nothing is unknown, not ``other``.
-    """
-    words = [w for w in re.split(r"[^a-z0-9]+", filename.lower()) if w]
-    if len(words) == 2 and words[0] == "no":  # two-stem output: everything but that stem
-        return "other"
-    for kind in STEM_TYPES:
-        keys = STEM_KEYWORDS.get(kind, (kind,))
-        if any(w.startswith(k) for w in words for k in keys):
-            return kind
-    return None
-
-
 def stem_type(filename: str) -> str | None:
-    """The stem type a file name denotes; ``None`` for the mixture."""
+    """The stem type a file name denotes; ``None`` for the mixture and for an accompaniment
+    (the sum of the other stems, which would count them twice)."""
     name = filename.lower()
     if name.startswith("mixture") or name == "mix":
+        return None
+    if named_stem_type(filename) == INSTRUMENTAL:
         return None
     for kind, words in STEM_KEYWORDS.items():
         if any(w in name for w in words):

@@ -309,9 +309,9 @@ def train_adapter(
     from accelerate import Accelerator
 
     from stemprover.data.artifacts import ARTIFACTS
-    from stemprover.data.multitrack import STEM_TYPES
     from stemprover.models import lora
     from stemprover.models.base import load_model
+    from stemprover.vocabulary import SEPARATED_STEMS as STEM_TYPES
 
     if name not in ARTIFACTS:
         raise StemProverError(f"adapter name must be an artifact type: {', '.join(ARTIFACTS)}")
