@@ -18,6 +18,7 @@ import numpy as np
 
 from stemprover.audio.chunking import SegmentConfig
 from stemprover.errors import StemProverError
+from stemprover.songs import WriteOptions
 
 
 @dataclass(frozen=True)
@@ -152,24 +153,49 @@ def enhance_files(
     options: EnhanceOptions | None = None,
     *,
     mix: str | os.PathLike | None = None,
+    mix_dir: str | os.PathLike | None = None,
+    filename: str | None = None,
+    fmt: str | None = None,
     stem: str | None = "auto",
+    write: WriteOptions | None = None,
     subtype: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
     on_file=None,
 ):
-    """Clean files and folders with the model loaded once; a bad file is recorded and the
-    batch goes on.
+    """Clean files, song folders and trees of songs with the model loaded once
+    (:mod:`stemprover.songs` says which mixture goes with which stem and where outputs go).
+
+    Everything that can be checked without the model is checked first: a bad request raises
+    before the model loads, and when no file can be enhanced the model is never loaded.
 
     Args:
+        mix: The mixture of every input (one song); ``mix_dir``: the folder of song mixtures.
+        filename: Output names inside ``output`` (``{song}/{stem}.{ext}``); ``fmt``: format.
+        write: Subtype, overwrite, clip mode, consistency (``subtype`` and ``overwrite`` are
+            shorthands when ``write`` is not given).
         on_file: Called with each file's :class:`~stemprover.pipeline.FileResult` as soon as
             it is done (the CLI prints it).
 
     Returns:
         A :class:`~stemprover.batch.BatchResult` (one result per file).
     """
-    from stemprover.batch import enhance_paths
+    from stemprover import outputs
+    from stemprover.batch import BatchResult, check_stem, enhance_jobs, preflight
+    from stemprover.pipeline import FileResult
+    from stemprover.songs import plan
 
+    check_stem(stem)
+    write = write or WriteOptions(subtype, overwrite)
+    paths = [Path(p) for p in inputs]
+    mix, mix_dir = (None if p is None else Path(p) for p in (mix, mix_dir))
+    with outputs.protecting([*paths, mix, mix_dir]):
+        jobs = plan(paths, None if output is None else Path(output), mix, mix_dir, filename, fmt)
+    errors = {k: e for k, (_, e) in enumerate(preflight(jobs)) if e is not None}
+    if len(errors) == len(jobs):  # nothing to do: the model is not even loaded
+        results = [FileResult(j.src, error=errors[k]) for k, j in enumerate(jobs)]
+        for r in results if on_file is not None else ():
+            on_file(r)
+        return BatchResult(results)
     pipeline = load_pipeline(options, progress)
-    mix = None if mix is None else Path(mix)
-    return enhance_paths(pipeline, inputs, output, subtype, overwrite, mix, stem, on_file)
+    return enhance_jobs(pipeline, jobs, write, stem, on_file, errors)

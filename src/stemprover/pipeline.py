@@ -7,6 +7,7 @@ read -> segment -> (resample) -> STFT -> compress -> model -> decompress -> iSTF
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from tqdm import tqdm
 from stemprover import outputs
 from stemprover.audio import io
 from stemprover.audio.chunking import SegmentConfig, array_reader, overlap_add
+from stemprover.audio.clip import ClippingWriter
+from stemprover.audio.conform import check_mixture, conformed
 from stemprover.audio.stft import compress, decompress, istft, stft
 from stemprover.errors import StemProverError
 from stemprover.models.base import SpectralModel
@@ -233,12 +236,17 @@ class EnhancePipeline:
         overwrite: bool = False,
         mix: Path | None = None,
         stem: str | None = None,
+        clip_mode: str = "clamp",
     ) -> FileResult:
-        """Enhance ``src`` into ``dst`` keeping rate, channels, length and (unless given) subtype.
+        """Enhance ``src`` into ``dst`` keeping rate, channels, length and (unless given or
+        the output format cannot store it) subtype.
 
         Args:
-            mix: The mixture ``src`` was separated from (same rate, channels and length).
+            mix: The mixture ``src`` was separated from; another rate, mono/stereo and a
+                length a few milliseconds off are conformed (:mod:`stemprover.audio.conform`).
             stem: Its stem type, for ``--adapters auto`` (``None``: unknown).
+            clip_mode: Samples over full scale: ``clamp``, ``rescale`` or ``none``
+                (:mod:`stemprover.audio.clip`); a warning says when it happened.
 
         Raises:
             StemProverError: bad input, mixture or output; ``dst`` is then left untouched.
@@ -251,12 +259,17 @@ class EnhancePipeline:
                 src,
             )
         mix_info = None if mix is None else io.probe(mix)
-        if mix_info is not None and (mix_info.sample_rate, mix_info.channels, mix_info.frames) != (
-            info.sample_rate,
-            info.channels,
-            info.frames,
-        ):
-            raise StemProverError("mixture must match the stem's rate, channels and length", mix)
+        if mix_info is not None:
+            check_mixture(info, mix_info)  # before any work: a mixture that cannot fit
+        with tempfile.TemporaryDirectory(prefix=".stemprover-mix-") as scratch:
+            if mix_info is not None:
+                mix_info = conformed(info, mix_info, Path(scratch))
+            return self._enhance_file(
+                began, info, dst, subtype, overwrite, mix_info, stem, clip_mode
+            )
+
+    def _enhance_file(self, began, info, dst, subtype, overwrite, mix_info, stem, clip_mode):
+        src = info.path
         result = FileResult(src, dst, audio_seconds=info.duration, stem=stem)
         outputs.check_writable(dst, overwrite)
         if self.auto_adapters:
@@ -276,8 +289,13 @@ class EnhancePipeline:
             (
                 io.BlockReader(mix_info, info.compute_dtype) if wants_mix else nullcontext()
             ) as mix_reader,
-            io.AtomicWriter(
-                dst, info.sample_rate, info.channels, subtype or info.subtype, overwrite=overwrite
+            ClippingWriter(
+                dst,
+                info.sample_rate,
+                info.channels,
+                io.output_subtype(dst, subtype, info.subtype),
+                overwrite,
+                clip_mode,
             ) as writer,
         ):
 
@@ -298,6 +316,8 @@ class EnhancePipeline:
             for out in blocks:
                 writer.write(out[: info.channels])
         bar.close()
+        if writer.warning() is not None:
+            result.warnings.append(writer.warning())
         if peak == 0.0:
             result.warnings.append("input is digital silence; output is silence too")
         elif peak >= 1.0:

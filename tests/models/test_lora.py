@@ -270,7 +270,8 @@ def test_per_stem_adapter_is_used_on_its_stem_type_only(tmp_path, capsys):
     assert batch.files[0].adapters["musical_noise-drums"] > 0
     from stemprover.cli import main
 
-    args = ["enhance", str(tmp_path / "drums.wav"), "--model", str(folder), "-q"]
+    # Not -q: that silences per-file lines, the adapters chosen included.
+    args = ["enhance", str(tmp_path / "drums.wav"), "--model", str(folder)]
     assert main([*args, "-o", str(tmp_path / "o4.wav"), "--stem", "unknown"]) == 0
     assert "stem unknown, adapters musical_noise=0.9" in capsys.readouterr().out
     assert main([*args, "-o", str(tmp_path / "o5.wav")]) == 0

@@ -281,6 +281,15 @@ def _quantize(block: np.ndarray, subtype: str) -> np.ndarray:
     return q.astype(np.int32) << (32 - bits)
 
 
+def output_subtype(path: Path, wanted: str | None, fallback: str) -> str:
+    """``wanted`` (``--subtype``), else the input's ``fallback`` when the output's format can
+    store it, else that format's default (a FLOAT input written as FLAC or MP3)."""
+    if wanted is not None:
+        return wanted
+    fmt = _format_for_suffix(path)
+    return fallback if sf.check_format(fmt, fallback) else sf.default_subtype(fmt)
+
+
 def is_audio_path(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES
 

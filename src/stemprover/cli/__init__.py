@@ -62,6 +62,15 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+class _Help(argparse.HelpFormatter):
+    """Shows each option's default where it has one and its help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        quiet = action.default in (None, False, argparse.SUPPRESS) or not action.option_strings
+        return text if quiet or "default" in text else f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stemprover",
@@ -70,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stemprover {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (help_text, add_args, run) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=_Help,
+        )
         add_args(p)
         p.add_argument("--debug", action="store_true", help="show the traceback of a failure")
         p.set_defaults(run=run)

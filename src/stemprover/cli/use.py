@@ -13,28 +13,64 @@ from stemprover.errors import StemProverError
 from stemprover.outputs import check_writable, protect
 from stemprover.vocabulary import DEVICES, SEPARATED_STEMS
 
+CLIP_MODES = ("clamp", "rescale", "none")  # audio/clip.py; here so that --help loads no numpy
+FORMATS = ("wav", "flac", "ogg", "aiff", "mp3")  # songs.FORMATS
+
 # -- enhance -----------------------------------------------------------------------------
 
 
 def _enhance_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="audio files or folders")
-    p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
     p.add_argument(
-        "--model", default="default", help="bundled model name, `null`, or a model folder"
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="IN",
+        help="stem files, a separator's song folder (e.g. separated/htdemucs/song) or a tree "
+        "of song folders",
     )
-    p.add_argument("--adapters", help=ADAPTERS_HELP)
+    p.add_argument("-o", "--output", type=Path, help="output file (one input) or folder")
     p.add_argument(
         "--mix",
         type=Path,
-        help="the mixture the stem was separated from (one input file): read by models "
-        "trained with it and by --adapters auto",
+        help="the mixture the inputs were separated from (one song); a song folder's own "
+        "mixture.* or SONG.* beside SONG_(Stem).* is found without it",
     )
+    p.add_argument(
+        "--mix-dir",
+        type=Path,
+        help="folder of mixtures for a tree of songs: song folder NAME takes DIR/NAME.*",
+    )
+    p.add_argument(
+        "--consistent",
+        action="store_true",
+        help="make each song's cleaned stems sum to its mixture (needs all of its stems)",
+    )
+    p.add_argument(
+        "--filename",
+        metavar="TEMPLATE",
+        help="output names inside -o, e.g. '{song}/{stem}.{ext}' (fields: song, stem, type, "
+        "ext); default: the inputs' own names",
+    )
+    p.add_argument(
+        "--format", dest="fmt", choices=FORMATS, help="output format (default: the input's)"
+    )
+    p.add_argument(
+        "--subtype", help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's)"
+    )
+    p.add_argument(
+        "--clip-mode",
+        default="clamp",
+        choices=CLIP_MODES,
+        help="samples over full scale: clamp them, rescale the file, or leave them (a warning "
+        "says when it happens)",
+    )
+    p.add_argument("--model", default="default", help="bundled model name, null, or a folder")
+    p.add_argument("--adapters", help=ADAPTERS_HELP)
     p.add_argument(
         "--stem",
         default="auto",
         choices=["auto", "unknown", *SEPARATED_STEMS],
-        help="the inputs' stem type, for --adapters auto's per-stem adapters (default: from "
-        "each file's name, e.g. drums.wav; unknown when the name says none)",
+        help="the inputs' stem type, for --adapters auto (auto: from each file's name)",
     )
     p.add_argument("--steps", type=int, help="denoising steps; 0 = predictive single pass")
     p.add_argument("--strength", type=float, help="img2img strength in (0, 1]")
@@ -43,17 +79,17 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--segment", type=float, default=8.0, metavar="SEC", help="segment length")
     p.add_argument("--overlap", type=float, default=0.5, metavar="SEC", help="crossfade length")
-    p.add_argument("--subtype", help="output sample format, e.g. PCM_16, PCM_24, FLOAT")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or per-file lines")
 
 
 def _enhance(args: argparse.Namespace) -> int:
     from stemprover.audio.chunking import SegmentConfig
     from stemprover.vocabulary import parse_adapters
 
-    # Everything that can be checked without the model is checked before it loads.
-    protect([*args.inputs, args.mix])
+    # Everything that can be checked without the model is checked before it loads
+    # (files and mixtures: in enhance_files, before it loads the model).
+    protect([*args.inputs, args.mix, args.mix_dir])
     if args.adapters is not None:
         parse_adapters(args.adapters)
     try:
@@ -64,8 +100,13 @@ def _enhance(args: argparse.Namespace) -> int:
         from stemprover.audio import io
 
         io.probe(args.mix)
+    if args.device != "auto":
+        from stemprover.pipeline import resolve_device
+
+        resolve_device(args.device)
 
     from stemprover.api import EnhanceOptions, enhance_files
+    from stemprover.songs import WriteOptions
 
     options = EnhanceOptions(
         args.model,
@@ -82,9 +123,11 @@ def _enhance(args: argparse.Namespace) -> int:
         args.output,
         options,
         mix=args.mix,
+        mix_dir=args.mix_dir,
+        filename=args.filename,
+        fmt=args.fmt,
         stem=None if args.stem == "unknown" else args.stem,
-        subtype=args.subtype,
-        overwrite=args.overwrite,
+        write=WriteOptions(args.subtype, args.overwrite, args.clip_mode, args.consistent),
         progress=not args.quiet,
         on_file=lambda f: _print_file(f, args.quiet),
     )
@@ -103,12 +146,13 @@ def _print_file(f, quiet: bool) -> None:
     if f.error is not None:
         _error(f"{f.input}: {f.error}")
         return
+    if quiet:
+        return
     if f.adapters is not None:
         chosen = ", ".join(f"{k}={v:.2f}" for k, v in f.adapters.items())
         print(f"{f.input}: stem {f.stem or 'unknown'}, adapters {chosen}")
-    if not quiet:
-        rtf = f.seconds / max(f.audio_seconds, 1e-9)
-        print(f"{f.input} -> {f.output}  ({f.audio_seconds:.1f} s audio, RTF {rtf:.3f})")
+    rtf = f.seconds / max(f.audio_seconds, 1e-9)
+    print(f"{f.input} -> {f.output}  ({f.audio_seconds:.1f} s audio, RTF {rtf:.3f})")
 
 
 # -- analyze -----------------------------------------------------------------------------
