@@ -91,11 +91,12 @@ def enhance_jobs(
             if on_file is not None:
                 on_file(results[-1])
         bar.close()
+        notes = []
         if options.consistent:
             from stemprover.consistency import make_consistent
 
-            make_consistent(jobs, results, options.overwrite)
-    batch = BatchResult(results)
+            notes = make_consistent(jobs, results)
+    batch = BatchResult(results, notes)
     if pipeline.model_reads_mixture and any(j.mix is None for j in jobs):
         batch.notes.append("this model can also read the mixture the stem came from (--mix FILE)")
     return batch
