@@ -13,6 +13,11 @@ so the gentlest settings won. They are fixed here:
   ``mixture - stem``, is the interference estimate; gain ``P_s / (P_s + β P_o)`` with PSDs
   smoothed over 5 frames, ``β`` 0.02 and a -3 dB gain floor. Without a mixture it falls back to
   a minimum-statistics noise estimate (the stationary floor of the stem itself).
+- ``mix-consistency``: each stem plus an equal share of what the song's stems leave out of
+  the mixture (needs the song's other stems).
+- ``wiener-mc``: the multichannel Wiener filter over all of a song's stems and its mixture,
+  as Open-Unmix applies it (``norbert.wiener`` with the stems' magnitudes, one EM
+  iteration, no soft mask): the separator-agnostic classical refinement.
 - ``oracle``: the phase-sensitive ideal ratio mask ``|S| cos(φ_S − φ_A) / |A|`` from the
   clean reference S, bounded to [0, 4] and applied to the artifacted stem A. Per bin it is the
   least-squares optimal real gain (Erdogan et al. 2015, "Phase-sensitive and recognition-boosted
@@ -42,6 +47,8 @@ class Inputs:
     mixture: np.ndarray | None
     reference: np.ndarray
     rate: int
+    # The song's other stems as the separator gave them (song-level systems read them).
+    siblings: tuple[np.ndarray, ...] = ()
 
 
 def do_nothing(x: Inputs) -> np.ndarray:
@@ -77,6 +84,25 @@ def _smooth_max(a: np.ndarray, frames: int) -> np.ndarray:
     return maximum_filter1d(a, size=frames, axis=-1, mode="nearest")
 
 
+def mix_consistency(x: Inputs) -> np.ndarray:
+    if x.mixture is None or not x.siblings:
+        return x.artifacted
+    left_out = x.mixture - x.artifacted - sum(x.siblings)
+    return x.artifacted + left_out / (1 + len(x.siblings))
+
+
+def wiener_mc(x: Inputs, iterations: int = 1) -> np.ndarray:
+    import norbert
+
+    if x.mixture is None or not x.siblings:
+        return x.artifacted
+    stems = np.stack([x.artifacted, *x.siblings])  # (S, C, T)
+    v = np.abs(stft_np(stems)).transpose(3, 2, 1, 0)  # (N, F, C, S)
+    mix = stft_np(x.mixture).transpose(2, 1, 0)  # (N, F, C)
+    y = norbert.wiener(v, mix, iterations, use_softmask=False)  # (N, F, C, S)
+    return istft_np(np.ascontiguousarray(y[..., 0].transpose(2, 1, 0)), x.artifacted.shape[-1])
+
+
 def oracle(x: Inputs) -> np.ndarray:
     s, a = stft_np(x.reference), stft_np(x.artifacted)
     mask = np.clip(np.real(s * np.conj(a)) / (np.abs(a) ** 2 + 1e-12), 0.0, 4.0)
@@ -87,5 +113,7 @@ BASELINES: dict[str, Callable[[Inputs], np.ndarray]] = {
     "input": do_nothing,
     "spectral-gate": spectral_gate,
     "wiener": wiener,
+    "mix-consistency": mix_consistency,
+    "wiener-mc": wiener_mc,
     "oracle": oracle,
 }

@@ -26,7 +26,7 @@ from stemprover.errors import StemProverError
 from stemprover.evaluation.run import json_safe
 
 HELDOUT_SEED = 9001
-GROUP_ORDER = ("all", "stem:", "artifact:", "producer:")
+GROUP_ORDER = ("all", "stem:", "artifact:", "producer:", "input:")
 TABLE_METRICS = (
     "si_sdr",
     "si_sdr_improvement",
@@ -243,6 +243,7 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     """Evaluate baselines and model modes on the held-out set; then the ``--steps`` sweep."""
     from stemprover.api import EnhanceOptions, load_pipeline
     from stemprover.evaluation.run import EvalConfig, evaluate
+    from stemprover.evaluation.song import ConsistentSong
     from stemprover.models.base import default_adapters, load_model, model_adapters
     from stemprover.models.enhancer import AutoencoderRoundTrip
     from stemprover.pipeline import EnhancePipeline
@@ -260,10 +261,13 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     }
     if model_adapters(cfg.model):
         models["adapters-auto"] = pipe("auto")
+    default = models.get("adapters-auto", models["diffusion"])
+    models["song-consistent"] = ConsistentSong(default)  # --consistent over each song
     for name in ("diffusion", "adapters-auto"):  # each mode that reads it also without --mix
         if name in models and models[name].model_reads_mixture:
             models[f"{name}-no-mix"] = _without_mixture(models[name])
-    systems = ("input", "spectral-gate", "wiener", *models, "oracle")
+    baselines = ("input", "spectral-gate", "wiener", "mix-consistency", "wiener-mc")
+    systems = (*baselines, *models, "oracle")
     summary = evaluate(
         EvalConfig(pairs, systems, "test"), out / "heldout_eval", models, overwrite=True
     )
@@ -318,6 +322,7 @@ def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
                 markdown_table(rows, ["group", *systems]),
                 "",
             ]
+        parts += _no_harm_table(summary, systems)
     if sweep:
         rows = [
             {"steps": s.split("=")[1], **{m: v.get(m, float("nan")) for m in TABLE_METRICS}}
@@ -344,6 +349,34 @@ def render(summary: dict, sweep: dict, speed_rows: list[dict]) -> str:
             "",
         ]
     return "\n".join(parts)
+
+
+def _no_harm_table(summary: dict, systems: list[str]) -> list[str]:
+    """Per input-quality bin: mean SI-SDR change and the share of pairs that lose > 0.5 dB."""
+    bins = sorted((g for g in summary if g.startswith("input:")), key=_bin_order)
+    if not bins:
+        return []
+    rows = []
+    for g in bins:
+        row = {"input SI-SDR": g.split(":", 1)[1], "pairs": summary[g]["input"]["n"]}
+        for s in systems:
+            stats = summary[g].get(s, {})
+            change, worse = stats.get("si_sdr_improvement"), stats.get("worse_0.5db")
+            row[s] = "" if change is None else f"{change:+.2f} ({100 * (worse or 0):.0f}%)"
+        rows.append(row)
+    return [
+        "### No harm: SI-SDR change by input quality (share of pairs losing more than 0.5 dB)",
+        "",
+        markdown_table(rows, ["input SI-SDR", "pairs", *systems]),
+        "",
+    ]
+
+
+def _bin_order(group: str) -> int:
+    from stemprover.evaluation.run import INPUT_BINS
+
+    names = [name for _, name in INPUT_BINS]
+    return names.index(group.split(":", 1)[1])
 
 
 def _previous_quality(out: Path) -> tuple[dict, dict]:

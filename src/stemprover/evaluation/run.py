@@ -82,16 +82,29 @@ def evaluate(
             f"unknown systems {unknown}; choose from {[*BASELINES, *models]}{hint}"
         )
     records = _select(cfg)
+    by_song: dict[str, list[dict]] = defaultdict(list)
+    for rec in read_manifest(cfg.pairs):
+        by_song[rec["song"]].append(rec)
     rows, examples = [], []
     for k, rec in enumerate(tqdm(records, desc="evaluate", unit="pair", disable=not progress)):
         ref, art, mix = _read_pair(cfg.pairs, rec)
-        inputs = Inputs(art, mix, ref, rec["sample_rate"])
+        others = [
+            r for r in by_song[rec["song"]] if r["id"] != rec["id"] and r["split"] == rec["split"]
+        ]
+        siblings = [_read_pair(cfg.pairs, r)[1] for r in others]
+        inputs = Inputs(art, mix, ref, rec["sample_rate"], tuple(siblings))
         ref_views = Views(ref, inputs.rate)  # the reference's spectra, shared by all systems
         estimates = {}
         for system in cfg.systems:
             if system in models:
+                song = {}
+                if getattr(models[system], "wants_song", False):  # song mode: the siblings too
+                    song = {
+                        "song": rec["song"],
+                        "siblings": [(x, r["stem"]) for x, r in zip(siblings, others, strict=True)],
+                    }
                 est = models[system](
-                    art, inputs.rate, mix=mix if cfg.mixture else None, stem=rec["stem"]
+                    art, inputs.rate, mix=mix if cfg.mixture else None, stem=rec["stem"], **song
                 )
             else:
                 est = BASELINES[system](inputs)
@@ -169,6 +182,14 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+INPUT_BINS = ((5.0, "<5 dB"), (10.0, "5-10 dB"), (15.0, "10-15 dB"), (math.inf, ">=15 dB"))
+
+
+def input_bin(si_sdr: float) -> str:
+    """The input-quality bin of a pair, by the artifacted stem's SI-SDR."""
+    return next(name for top, name in INPUT_BINS if si_sdr < top)
+
+
 def aggregate(rows: Sequence[dict], records: Sequence[dict]) -> dict:
     """Mean of each metric and its improvement over ``input``, by system and by group.
 
@@ -189,6 +210,9 @@ def aggregate(rows: Sequence[dict], records: Sequence[dict]) -> dict:
             f"producer:{rec['producer']}",
             *(f"artifact:{a}" for a in rec["artifacts"]),
         ]
+        start = base.get((row["pair_id"], "si_sdr"))
+        if start is not None and math.isfinite(start):
+            keys.append(f"input:{input_bin(start)}")
         for metric in MAIN_METRICS:
             value = row.get(metric)
             for key in keys:
@@ -203,6 +227,9 @@ def aggregate(rows: Sequence[dict], records: Sequence[dict]) -> dict:
     out: dict = defaultdict(dict)
     for (group, system), values in sorted(groups.items()):
         stats = {k: float(np.mean(v)) for k, v in values.items() if not k.endswith("_missing")}
+        gains = values.get("si_sdr_improvement", [])
+        if gains:  # the no-harm rule: how many pairs lose more than half a decibel
+            stats["worse_0.5db"] = float(np.mean(np.array(gains) < -0.5))
         stats.update({k: len(v) for k, v in values.items() if k.endswith("_missing")})
         stats["n"] = len(values.get("si_sdr", []))  # scored pairs; si_sdr_missing the others
         out[group][system] = stats
