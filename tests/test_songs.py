@@ -200,3 +200,17 @@ def test_errors_arrive_before_the_model_loads(song, tmp_path, capsys, monkeypatc
             pytest.skip("this machine has CUDA")
     code = main(["enhance", *argv])
     assert code == 1 and says in capsys.readouterr().err
+
+
+def test_report_shows_each_stem_before_after_and_removed(song, tmp_path):
+    folder = shutil.copytree(song, tmp_path / "track")
+    report = tmp_path / "report"
+    args = [str(folder), "-o", str(tmp_path / "out"), "--report", str(report)]
+    assert _null(*args) == 0
+    page = (report / "report.html").read_text()
+    for s in STEMS:
+        assert f"{s}.wav" in page
+    assert page.count("<audio") == 3 * len(STEMS)  # before, after, removed
+    assert "little changed" in page  # the null model removes nothing, and says so
+    assert "before</th><th>after" in page and "lost highs" in page
+    assert len(list(report.glob("stem*.png"))) == len(STEMS)

@@ -162,6 +162,7 @@ def enhance_files(
     overwrite: bool = False,
     progress: bool = True,
     on_file=None,
+    report: str | os.PathLike | None = None,
 ):
     """Clean files, song folders and trees of songs with the model loaded once
     (:mod:`stemprover.songs` says which mixture goes with which stem and where outputs go).
@@ -176,6 +177,8 @@ def enhance_files(
             shorthands when ``write`` is not given).
         on_file: Called with each file's :class:`~stemprover.pipeline.FileResult` as soon as
             it is done (the CLI prints it).
+        report: A folder for ``report.html``: what cleaning changed in each stem
+            (:mod:`stemprover.reports.stems`).
 
     Returns:
         A :class:`~stemprover.batch.BatchResult` (one result per file).
@@ -192,10 +195,20 @@ def enhance_files(
     with outputs.protecting([*paths, mix, mix_dir]):
         jobs = plan(paths, None if output is None else Path(output), mix, mix_dir, filename, fmt)
     errors = {k: e for k, (_, e) in enumerate(preflight(jobs)) if e is not None}
+    if report is not None:
+        outputs.check_destination(report)
+        if Path(report).exists() and any(Path(report).iterdir()) and not write.overwrite:
+            raise StemProverError("report folder exists and is not empty (use --overwrite)", report)
     if len(errors) == len(jobs):  # nothing to do: the model is not even loaded
         results = [FileResult(j.src, error=errors[k]) for k, j in enumerate(jobs)]
         for r in results if on_file is not None else ():
             on_file(r)
-        return BatchResult(results)
+        return BatchResult(results, jobs=jobs)
     pipeline = load_pipeline(options, progress)
-    return enhance_jobs(pipeline, jobs, write, stem, on_file, errors)
+    batch = enhance_jobs(pipeline, jobs, write, stem, on_file, errors)
+    if report is not None:
+        from stemprover.reports.stems import write_stem_report
+
+        with outputs.atomic_dir(report, write.overwrite) as folder:
+            write_stem_report(folder, batch.files, {j.src: j.mix for j in jobs})
+    return batch

@@ -22,6 +22,7 @@ from stemprover.songs import Job, WriteOptions, plan
 class BatchResult:
     files: list[FileResult]
     notes: list[str] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
 
     @property
     def failed(self) -> list[FileResult]:
@@ -96,7 +97,7 @@ def enhance_jobs(
             from stemprover.consistency import make_consistent
 
             notes = make_consistent(jobs, results)
-    batch = BatchResult(results, notes)
+    batch = BatchResult(results, notes, jobs)
     if pipeline.model_reads_mixture and any(j.mix is None for j in jobs):
         batch.notes.append("this model can also read the mixture the stem came from (--mix FILE)")
     return batch

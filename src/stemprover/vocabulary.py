@@ -23,6 +23,25 @@ ARTIFACTS: tuple[ArtifactName, ...] = (
     "spectral_holes",
 )
 # The stems a song is rendered and separated into (four-stem separators: Demucs, Open-Unmix).
+# What a musician calls each artifact (reports, analyze).
+ARTIFACT_WORDS = {
+    "bleed": "bleed",
+    "musical_noise": "musical noise",
+    "phasiness": "phasiness",
+    "hf_loss": "lost highs",
+    "transient_smear": "smeared attacks",
+    "spectral_holes": "spectral holes",
+}
+# The bands of audio/bands.py in Hz, for people.
+BAND_HZ = {
+    "sub_bass": "20-60 Hz",
+    "bass": "60-250 Hz",
+    "low_mid": "250-500 Hz",
+    "mid": "500 Hz-2 kHz",
+    "high_mid": "2-4 kHz",
+    "presence": "4-6 kHz",
+    "brilliance": "6 kHz and up",
+}
 STEM_TYPES = ("vocals", "drums", "bass", "other")
 # Two-stem separators (karaoke: Spleeter 2stems, UVR, audio-separator) give vocals and
 # everything else; that "everything else" is a stem type of its own.
@@ -95,3 +114,8 @@ def named_stem_type(filename: str) -> str | None:
         if any(w.startswith(k) for w in words for k in keys):
             return kind
     return None
+
+
+def severity_word(score: float) -> str:
+    """A detector severity in [0, 1] in words."""
+    return "low" if score < 0.33 else "moderate" if score < 0.66 else "high"

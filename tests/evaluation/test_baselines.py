@@ -53,3 +53,14 @@ def test_without_the_song_both_give_the_input_back():
 )
 def test_input_quality_bins(value, name):
     assert input_bin(value) == name
+
+
+def test_report_drops_group_tables_identical_to_all(tmp_path):
+    from stemprover.reports.html import write_report
+
+    group = {"input": {"si_sdr": 5.0, "si_sdr_improvement": 0.0, "n": 1}}
+    other = {"input": {"si_sdr": 7.0, "si_sdr_improvement": 0.0, "n": 1}}
+    page = write_report(
+        tmp_path, {"all": group, "stem:bass": group, "stem:drums": other}, []
+    ).read_text()
+    assert "<h3>stem:bass</h3>" not in page and "<h3>stem:drums</h3>" in page

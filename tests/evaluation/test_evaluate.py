@@ -72,6 +72,10 @@ def test_pairs_then_evaluate_writes_metrics_and_report(tmp_path, capsys):
     assert set(summary["all"]) == systems
     page = (out / "report.html").read_text()
     assert "ex0.png" in page and "<audio" in page and (out / "ex0.png").stat().st_size > 1000
+    # In words: who won, the oracle as an unattainable bound, what each column means.
+    assert "Best: " in page or "No system beat the input" in page
+    assert "oracle (unattainable)" in page and "unattainable bound" in page
+    assert "What the columns mean" in page and "bleedless" in page
     assert "report.html" in capsys.readouterr().out
     # Each model is told its pair's stem type (what `--adapters auto` routes by).
     from stemprover.data.manifest import read_manifest

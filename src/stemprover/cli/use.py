@@ -64,6 +64,13 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
         help="samples over full scale: clamp them, rescale the file, or leave them (a warning "
         "says when it happens)",
     )
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/report.html: before/after spectrograms, what was removed, players, "
+        "the artifacts detected before and after",
+    )
     p.add_argument("--model", default="default", help="bundled model name, null, or a folder")
     p.add_argument("--adapters", help=ADAPTERS_HELP)
     p.add_argument(
@@ -90,6 +97,10 @@ def _enhance(args: argparse.Namespace) -> int:
     # Everything that can be checked without the model is checked before it loads
     # (files and mixtures: in enhance_files, before it loads the model).
     protect([*args.inputs, args.mix, args.mix_dir])
+    if args.report is not None:
+        from stemprover.outputs import check_destination
+
+        check_destination(args.report)
     if args.adapters is not None:
         parse_adapters(args.adapters)
     try:
@@ -130,9 +141,12 @@ def _enhance(args: argparse.Namespace) -> int:
         write=WriteOptions(args.subtype, args.overwrite, args.clip_mode, args.consistent),
         progress=not args.quiet,
         on_file=lambda f: _print_file(f, args.quiet),
+        report=args.report,
     )
     for note in batch.notes if not args.quiet else ():
         print(f"stemprover: note: {note}", file=sys.stderr)
+    if args.report is not None and not args.quiet:
+        print(f"report: {args.report / 'report.html'}")
     if batch.failed:
         _error(f"{len(batch.failed)} of {len(batch.files)} files failed")
         return EXIT_FAILED
@@ -197,9 +211,16 @@ def _analyze(args: argparse.Namespace) -> int:
     if not stem.any():
         raise StemProverError("digital silence: there is nothing to analyze", args.file)
     report = analyze(stem, info.sample_rate, mix, args.detector)
+    from stemprover.vocabulary import ARTIFACT_WORDS, BAND_HZ, severity_word
+
+    print(f"{'artifact':16s} severity          where it is worst")
     for name, r in sorted(report.items(), key=lambda kv: -kv[1]["score"]):
         worst = max(r["bands"], key=r["bands"].get)
-        print(f"{name:16s} severity {r['score']:.2f}   worst band {worst}")
+        word = ARTIFACT_WORDS.get(name, name)
+        print(
+            f"{word:16s} {severity_word(r['score']):8s} ({r['score']:.2f})   "
+            f"worst in {worst} ({BAND_HZ.get(worst, '')})"
+        )
     if args.json:
         with io.atomic_path(args.json, overwrite=args.overwrite) as tmp:
             tmp.write_text(

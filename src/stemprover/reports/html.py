@@ -31,10 +31,60 @@ def _fmt(v) -> str:
     return f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
+METRIC_HELP = {
+    "si_sdr": "scale-invariant signal-to-distortion ratio to the clean reference (dB, higher is better)",
+    "si_sdr_improvement": "SI-SDR of the system minus that of the input on the same pair (dB)",
+    "sdr": "BSS Eval v4 SDR over the whole file (dB, higher is better)",
+    "sdr_median": "median of 1 s framewise SDR, as SiSEC/museval report it (dB)",
+    "mel_snr": "signal-to-noise ratio of the mel spectra (dB, higher is better)",
+    "level_db": "output level relative to the clean reference (dB, 0 is right)",
+    "bleedless": "how little energy the output has that the reference lacks (higher is better)",
+    "fullness": "how little of the reference's energy the output misses (higher is better)",
+    "phase_coherence": "agreement of the output's phase with the reference's (1 is perfect)",
+    "lsd": "log-spectral distance to the reference (dB, lower is better)",
+    "pesq": "PESQ-WB speech quality, vocals only (1 to 4.6, higher is better)",
+    "estoi": "ESTOI speech intelligibility, vocals only (0 to 1, higher is better)",
+}
+UNATTAINABLE = ("oracle",)  # built from the clean reference: an upper bound, not a competitor
+
+
+def winner(summary: dict) -> str:
+    """In words: which system gained most SI-SDR over the input on all pairs."""
+    rows = summary.get("all", {})
+    gains = {
+        s: v["si_sdr_improvement"]
+        for s, v in rows.items()
+        if s not in ("input", *UNATTAINABLE) and v.get("si_sdr_improvement") is not None
+    }
+    if not gains:
+        return "Only the input was scored."
+    best = max(gains, key=gains.get)
+    line = f"Best: {best}, {gains[best]:+.2f} dB SI-SDR over the input on average"
+    if gains[best] <= 0:
+        line = f"No system beat the input; the closest was {best} ({gains[best]:+.2f} dB SI-SDR)"
+    oracle = rows.get("oracle", {}).get("si_sdr_improvement")
+    if oracle is not None:
+        line += f". The oracle ({oracle:+.2f} dB) uses the clean reference: an unattainable bound"
+    return line + "."
+
+
+def _glossary() -> str:
+    items = "".join(
+        f"<li><b>{m}</b>: {html.escape(METRIC_HELP[m])}</li>"
+        for m in TABLE_METRICS
+        if m in METRIC_HELP
+    )
+    return f"<details><summary>What the columns mean</summary><ul>{items}</ul></details>"
+
+
+def _label(system: str) -> str:
+    return f"{system} (unattainable)" if system in UNATTAINABLE else system
+
+
 def _table(group: str, systems: dict[str, dict]) -> str:
     head = "".join(f"<th>{m}</th>" for m in TABLE_METRICS)
     body = "".join(
-        f"<tr><td>{html.escape(s)}</td>"
+        f"<tr><td>{html.escape(_label(s))}</td>"
         + "".join(f"<td>{_fmt(v.get(m))}</td>" for m in TABLE_METRICS)
         + f"<td>{v.get('n', '')}</td></tr>"
         for s, v in systems.items()
@@ -49,10 +99,13 @@ def write_report(
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>StemProver evaluation</title>"
         f"<style>{STYLE}</style></head><body><h1>StemProver evaluation</h1>",
-        "<p>Means over pairs; <i>improvement</i> is system minus input on the same pair. "
-        "Higher is better except lsd (log-spectral distance, dB).</p>",
+        f"<p class='verdict'><b>{html.escape(winner(summary))}</b></p>",
+        "<p>Means over pairs; <i>improvement</i> is system minus input on the same pair.</p>",
+        _glossary(),
     ]
     for group in sorted(summary, key=lambda g: (g != "all", g)):
+        if group != "all" and summary[group] == summary.get("all"):
+            continue  # the same pairs as "all": the table would repeat it
         parts.append(_table(group, summary[group]))
     if rows:
         parts.append("<h2>Per band</h2>")
