@@ -251,3 +251,10 @@ def test_enhance_stem_choices_are_the_stem_types():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     stem = next(a for a in sub.choices["enhance"]._actions if a.dest == "stem")
     assert tuple(stem.choices) == ("auto", "unknown", *SEPARATED_STEMS)
+
+
+def test_models_says_what_each_model_and_adapter_is_for(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "null (built-in)" in out and "default (bundled)" in out and "MB)" in out
+    assert "trained on: " in out and "adapter hf_loss-drums: removes lost highs on drums" in out

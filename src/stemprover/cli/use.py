@@ -249,10 +249,11 @@ def _models_args(p: argparse.ArgumentParser) -> None:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from stemprover.models.base import BUILTIN_MODELS, bundled_models, model_adapters, model_config
+    from stemprover.models.base import BUILTIN_MODELS, bundled_models, model_config
 
-    print("built-in: " + ", ".join(BUILTIN_MODELS))
-    found = {f"bundled:{k}": v for k, v in bundled_models().items()}
+    for name in BUILTIN_MODELS:
+        print(f"{name} (built-in): the identity; runs the whole path and gives the input back")
+    found = {f"{k} (bundled)": v for k, v in bundled_models().items()}
     for root in args.paths:
         found.update(
             {
@@ -262,9 +263,29 @@ def _models(args: argparse.Namespace) -> int:
             }
         )
     for name, folder in found.items():
-        size = (folder / "model.safetensors").stat().st_size / 1e6
-        adapters = ", ".join(model_adapters(folder)) or "none"
-        cfg = model_config(folder)
-        reads = ", reads the mixture (--mix)" if cfg.get("denoiser", {}).get("mixture") else ""
-        print(f"{name}: {folder} ({size:.1f} MB), adapters: {adapters}{reads}")
+        _describe_model(name, folder)
     return EXIT_OK
+
+
+def _describe_model(name: str, folder: Path) -> None:
+    """What a model is for, what it was trained on, its size, and its adapters."""
+    from stemprover.models import lora
+    from stemprover.models.base import model_adapters, model_config
+    from stemprover.vocabulary import ARTIFACT_WORDS
+
+    size = (folder / "model.safetensors").stat().st_size / 1e6
+    about = {}
+    if (folder / "about.json").exists():
+        about = json.loads((folder / "about.json").read_text())
+    reads = model_config(folder).get("denoiser", {}).get("mixture")
+    print(f"{name}: {folder} ({size:.1f} MB)")
+    print(f"  for: {about.get('purpose', 'an enhancement model trained with stemprover train')}")
+    if "trained_on" in about:
+        print(f"  trained on: {about['trained_on']}")
+    print(f"  reads the mixture (--mix): {'yes' if reads else 'no'}")
+    for adapter, path in model_adapters(folder).items():
+        info = lora.adapter_info(path)
+        kb = (path / "adapter.safetensors").stat().st_size / 1e3
+        stems = ", ".join(info.stems) if info.stems else "every stem type"
+        word = ARTIFACT_WORDS.get(info.artifact, info.artifact)
+        print(f"  adapter {adapter}: removes {word} on {stems} ({kb:.0f} KB)")
