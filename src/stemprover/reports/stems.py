@@ -45,7 +45,7 @@ def verdict(before: dict[str, float], after: dict[str, float], removed_db: float
         what = f"worse: more {words(up)}"
     else:
         what = f"mixed: less {words(down)}, more {words(up)}"
-    return f"{what}; the removed part is {removed_db:.1f} dB below the input"
+    return f"{what}; input − output is {-removed_db:.1f} dB below the input"
 
 
 def _stem_section(folder: Path, k: int, result, mix: Path | None) -> str:
