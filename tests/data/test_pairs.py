@@ -125,3 +125,20 @@ def test_manifest_schema_rejects_bad_records(tmp_path):
 def test_external_separator_without_install_is_a_clear_error():
     with pytest.raises(StemProverError, match=r"not installed|weights"):
         check_external("demucs")
+
+
+@pytest.mark.parametrize("producer", ["mask", "umx"])
+def test_instrumental_pairs_for_two_stem_separators(tmp_path, producer):
+    """--instrumental adds each song's instrumental (mixture minus vocals) as a stem type."""
+    import numpy as np
+    import soundfile as sf
+
+    out = tmp_path / "p"
+    argv = ["pairs", "--out", str(out), "--synthetic", "1", "--seconds", "1.5", "--rate", "16000"]
+    assert main([*argv, "--producer", producer, "--instrumental", "--seed", "4", "-q"]) == 0
+    records = read_manifest(out)
+    (inst,) = [r for r in records if r["stem"] == "instrumental"]
+    song = out / "songs" / inst["song"]
+    mixture, vocals = (sf.read(song / f"{n}.wav")[0] for n in ("mixture", "vocals"))
+    np.testing.assert_allclose(sf.read(out / inst["clean"])[0], mixture - vocals, atol=1e-6)
+    assert inst["producer"] == producer and (out / inst["artifacted"]).exists()

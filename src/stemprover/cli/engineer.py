@@ -35,6 +35,12 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--rate", type=int, default=44100)
     p.add_argument("--split", choices=SPLITS, help="put every song in one split")
+    p.add_argument(
+        "--instrumental",
+        action="store_true",
+        help="also a pair of each song's instrumental (all but the vocals), as two-stem "
+        "separators give it",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
 
@@ -67,6 +73,7 @@ def _pairs(args: argparse.Namespace) -> int:
         rate=args.rate,
         split=args.split,
         separator=args.separator,
+        instrumental=args.instrumental,
     )
     manifest = build_pairs(cfg, args.out, args.overwrite, not args.quiet)
     count = len(manifest.read_text().splitlines())

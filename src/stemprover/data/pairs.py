@@ -31,7 +31,7 @@ from stemprover.data.multitrack import Song, load_multitrack, track_folders
 from stemprover.data.separators import MaskDegradation, mask_separate
 from stemprover.errors import StemProverError
 from stemprover.version import __version__
-from stemprover.vocabulary import PRODUCERS, SPLITS
+from stemprover.vocabulary import INSTRUMENTAL, PRODUCERS, SPLITS
 
 SILENT_DB = -60.0
 
@@ -52,6 +52,8 @@ class PairsConfig:
         rate: Sample rate of the pairs.
         split: Put every song in this split instead of the 80/10/10 rule.
         separator: Folder of a trained ``umx`` separator (``None``: the bundled one).
+        instrumental: Also make a pair of each song's instrumental (all but the vocals), as
+            two-stem separators give it.
     """
 
     synthetic: int = 0
@@ -65,6 +67,7 @@ class PairsConfig:
     rate: int = 44100
     split: str | None = None
     separator: Path | None = None
+    instrumental: bool = False
 
     def __post_init__(self) -> None:
         bad = set(self.producers) - set(PRODUCERS)
@@ -107,36 +110,38 @@ def _synthetic_songs(cfg: PairsConfig) -> Iterator[Song]:
         yield Song(f"syn{cfg.seed}-{i:04d}", stems, None, f"synthetic:{soundfont.name}", song_seed)
 
 
-def _simulate(cfg: PairsConfig, song: Song, stem: str, mixture, seed: int, rng, separated):
-    clean = song.stems[stem]
+def _simulate(cfg: PairsConfig, stem: str, clean, mixture, seed: int, rng, separated):
     count = min(len(cfg.artifacts), int(rng.choice([1, 1, 1, 2, 2, 3])))
     kinds = rng.choice(len(cfg.artifacts), size=count, replace=False)
     sev = {cfg.artifacts[k]: round(float(rng.uniform(*cfg.severity)), 4) for k in sorted(kinds)}
     return sev, simulate(clean, mixture - clean, cfg.rate, sev, seed)
 
 
-def _mask(cfg: PairsConfig, song: Song, stem: str, mixture, seed: int, rng, separated):
+def _mask(cfg: PairsConfig, stem: str, clean, mixture, seed: int, rng, separated):
     deg = MaskDegradation.draw(rng)
-    return deg.artifacts(), mask_separate(song.stems[stem], mixture, cfg.rate, deg, seed)
+    return deg.artifacts(), mask_separate(clean, mixture, cfg.rate, deg, seed)
 
 
-def _umx(cfg: PairsConfig, song: Song, stem: str, mixture, seed: int, rng, separated):
+def _umx(cfg: PairsConfig, stem: str, clean, mixture, seed: int, rng, separated):
     from stemprover.data.umx import measured_artifacts
 
     separator, stems = separated()
-    est = stems.get(stem)
-    if est is None:
-        raise StemProverError(f"the umx separator has no {stem!r} stem", song.name)
-    return measured_artifacts(song.stems[stem], est, mixture, cfg.rate, separator.cfg), est
+    if stem == INSTRUMENTAL:  # a four-stem separator's instrumental: all but its vocals
+        est = sum(v for k, v in stems.items() if k != "vocals")
+    elif stem in stems:
+        est = stems[stem]
+    else:
+        raise StemProverError(f"the umx separator has no {stem!r} stem")
+    return measured_artifacts(clean, est, mixture, cfg.rate, separator.cfg), est
 
 
-# Each producer: (cfg, song, stem, mixture, seed, rng, separated) -> (artifacts, artifacted).
+# Each producer: (cfg, stem, clean, mixture, seed, rng, separated) -> (artifacts, artifacted).
 PRODUCER_FUNCTIONS = {"simulate": _simulate, "mask": _mask, "umx": _umx}
 assert tuple(PRODUCER_FUNCTIONS) == PRODUCERS, "vocabulary.PRODUCERS names these"
 
 
 def _produce(
-    cfg: PairsConfig, song: Song, stem: str, mixture: np.ndarray, seed: int, separated
+    cfg: PairsConfig, stem: str, clean: np.ndarray, mixture: np.ndarray, seed: int, separated
 ) -> tuple[str, dict[str, float], np.ndarray]:
     """Draw a producer and make the artifacted stem; ``separated()`` gives the umx stems."""
     rng = np.random.default_rng([seed, 3])
@@ -144,7 +149,7 @@ def _produce(
     weights = np.array([cfg.producers[n] for n in names], dtype=float)
     producer = names[rng.choice(len(names), p=weights / weights.sum())]
     artifacts, artifacted = PRODUCER_FUNCTIONS[producer](
-        cfg, song, stem, mixture, seed, rng, separated
+        cfg, stem, clean, mixture, seed, rng, separated
     )
     return producer, artifacts, artifacted
 
@@ -200,6 +205,8 @@ def _write_song(cfg: PairsConfig, song: Song, root: Path, split: str) -> list[di
             cache["out"] = separator, separator.separate(np.asarray(mixture, np.float64), cfg.rate)
         return cache["out"]
 
+    if cfg.instrumental and "vocals" in stems:  # the two-stem split: vocals and all the rest
+        stems[INSTRUMENTAL] = (mixture - stems["vocals"]).astype(np.float32)
     for stem, clean in stems.items():
         io.write(song_dir / f"{stem}.wav", clean, cfg.rate, "FLOAT")
         level = 20 * np.log10(np.sqrt(np.mean(clean.astype(np.float64) ** 2)) + 1e-12)
@@ -211,7 +218,7 @@ def _write_song(cfg: PairsConfig, song: Song, root: Path, split: str) -> list[di
             ).generate_state(1)[0]
         )
         producer, artifacts, artifacted = _produce(
-            cfg, song, stem, np.asarray(mixture, np.float64), seed, separated
+            cfg, stem, clean, np.asarray(mixture, np.float64), seed, separated
         )
         pair_id = f"{song.name}-{stem}-{producer}"
         io.write(root / "artifacted" / f"{pair_id}.wav", artifacted, cfg.rate, "FLOAT")
