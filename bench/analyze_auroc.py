@@ -18,7 +18,7 @@ import numpy as np
 from stemprover.analysis import DETECTORS, analyze
 from stemprover.audio import io
 from stemprover.data.artifacts import simulate
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
+from stemprover.evaluation.results import markdown_table, provenance, save_results
 
 SWEEP = (0.25, 0.5, 0.75, 1.0)
 

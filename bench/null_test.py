@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from stemprover.evaluation.bench import markdown_table as table
-from stemprover.evaluation.bench import measure, provenance, save_results
+from stemprover.evaluation.results import markdown_table as table
+from stemprover.evaluation.results import measure, provenance, save_results
 
 RESULTS = Path(__file__).parent / "results" / "null_test"
 

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
+from stemprover.evaluation.results import markdown_table, provenance, save_results
 
 METRICS = ("si_sdr_improvement", "mel_snr", "bleedless", "fullness", "phase_coherence")
 

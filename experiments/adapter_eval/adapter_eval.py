@@ -14,7 +14,7 @@ enhances the others in its column.
 import argparse
 from pathlib import Path
 
-from stemprover.evaluation.bench import markdown_table, on_stems, provenance, save_results
+from stemprover.evaluation.results import markdown_table, on_stems, provenance, save_results
 from stemprover.evaluation.run import EvalConfig, evaluate
 from stemprover.models.base import load_model, model_adapters
 from stemprover.models.lora import adapter_info

@@ -26,8 +26,8 @@ from stemprover.audio import io
 from stemprover.audio.stft import StftConfig, istft_np, stft_np
 from stemprover.data.artifacts import ARTIFACTS, simulate
 from stemprover.data.manifest import read_manifest
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
 from stemprover.evaluation.metrics import si_sdr
+from stemprover.evaluation.results import markdown_table, provenance, save_results
 
 RESULTS = Path(__file__).parent / "results"
 MODEL_STFT = StftConfig(n_fft=1024, hop=256, compress=1.0)

@@ -22,7 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
-from stemprover.evaluation.bench import (
+from stemprover.evaluation.results import (
     markdown_table,
     paired_difference,
     provenance,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
+from stemprover.evaluation.results import markdown_table, provenance, save_results
 from stemprover.models import load_model
 from stemprover.pipeline import EnhancePipeline
 

@@ -20,8 +20,8 @@ import numpy as np
 from stemprover.audio import io
 from stemprover.audio.stft import ANALYSIS_STFT, istft_np, stft_np
 from stemprover.data.artifacts import hf_loss_cutoff
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
 from stemprover.evaluation.metrics import si_sdr
+from stemprover.evaluation.results import markdown_table, provenance, save_results
 
 
 def main() -> None:

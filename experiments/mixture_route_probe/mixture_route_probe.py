@@ -24,8 +24,8 @@ import numpy as np
 from stemprover.analysis import analyze
 from stemprover.audio import io
 from stemprover.data.manifest import read_manifest
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
 from stemprover.evaluation.metrics import si_sdr
+from stemprover.evaluation.results import markdown_table, provenance, save_results
 from stemprover.models.base import load_model
 from stemprover.pipeline import EnhancePipeline
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from stemprover.audio import io
-from stemprover.evaluation.bench import markdown_table, provenance, save_results
 from stemprover.evaluation.metrics import sdr_median
+from stemprover.evaluation.results import markdown_table, provenance, save_results
 
 
 def main() -> None:

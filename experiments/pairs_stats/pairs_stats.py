@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from stemprover.evaluation.bench import markdown_table as table
-from stemprover.evaluation.bench import provenance, save_results
+from stemprover.evaluation.results import markdown_table as table
+from stemprover.evaluation.results import provenance, save_results
 
 RESULTS = Path(__file__).parent / "results"
 

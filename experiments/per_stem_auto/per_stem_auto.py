@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from stemprover.evaluation.bench import (
+from stemprover.evaluation.results import (
     markdown_table,
     paired_difference,
     provenance,

@@ -5,8 +5,9 @@ import subprocess
 
 import numpy as np
 
-from stemprover.evaluation import bench
-from stemprover.evaluation.bench import BenchConfig, provenance
+from stemprover.evaluation import bench, results
+from stemprover.evaluation.bench import BenchConfig
+from stemprover.evaluation.results import provenance
 
 
 def test_provenance_marks_untracked_files_dirty_and_ignores_ignored_ones(tmp_path, monkeypatch):
@@ -66,7 +67,9 @@ def test_render_only_rewrites_markdown_from_json_keeping_provenance(tmp_path):
     group = {s: {"si_sdr_improvement": d, "sdr": 8.0 + d, "n": 2} for s, d in [("a", 0.1)]}
     summary = {"all": group, "stem:bass": group}
     meta = {"command": "stemprover bench", "git_revision": "abc1234"}
-    bench.save_results(tmp_path, "bench", meta, {"summary": summary, "sweep": {}, "speed": []}, "")
+    results.save_results(
+        tmp_path, "bench", meta, {"summary": summary, "sweep": {}, "speed": []}, ""
+    )
     assert main(["bench", "--render-only", "--out", str(tmp_path)]) == 0
     md = (tmp_path / "bench.md").read_text()
     assert "### sdr by stem, artifact and producer" in md and "| stem:bass | 8.1 |" in md
@@ -76,7 +79,7 @@ def test_render_only_rewrites_markdown_from_json_keeping_provenance(tmp_path):
 
 def test_quality_only_rerun_keeps_the_last_speed_table(tmp_path, monkeypatch):
     rows = [{"steps": 1, "adapters": "none (default)", "audio_s": 60.0, "rtf_enhance": 0.2}]
-    bench.save_results(tmp_path, "bench", {"git_revision": "old"}, {"speed": rows}, "")
+    results.save_results(tmp_path, "bench", {"git_revision": "old"}, {"speed": rows}, "")
     summary = {"all": {"input": {"si_sdr_improvement": 0.0}}}
 
     def quality(cfg, out):
@@ -100,12 +103,12 @@ def test_on_stems_runs_a_per_stem_system_only_on_its_stem_types():
     def system(tag):
         return lambda audio, rate, mix=None, stem=None: (tag, stem, mix)
 
-    drums = bench.on_stems(system("adapter"), system("base"), ("drums",))
+    drums = results.on_stems(system("adapter"), system("base"), ("drums",))
     assert drums(None, 44100, mix="m", stem="drums") == ("adapter", "drums", "m")
     assert drums(None, 44100, mix="m", stem="vocals") == ("base", "vocals", "m")
     assert drums(None, 44100) == ("base", None, None)
     every = system("adapter")
-    assert bench.on_stems(every, system("base"), ()) is every
+    assert results.on_stems(every, system("base"), ()) is every
 
 
 def test_paired_difference_is_per_pair():
@@ -114,6 +117,6 @@ def test_paired_difference_is_per_pair():
         for p, a, b in (("x", 1.0, 2.0), ("y", 5.0, 4.0), ("z", 0.0, 3.0))
         for s, v in (("a", a), ("b", b))
     ]
-    diff = bench.paired_difference(rows, "b", "a")
+    diff = results.paired_difference(rows, "b", "a")
     assert diff["better"] == "2/3" and diff["mean"] == 1.0
     assert abs(diff["se"] - np.std([1.0, -1.0, 3.0], ddof=1) / np.sqrt(3)) < 1e-12

@@ -300,13 +300,8 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from stemprover.evaluation.bench import (
-        BenchConfig,
-        is_dirty,
-        provenance,
-        rerender,
-        run_bench,
-    )
+    from stemprover.evaluation.bench import BenchConfig, rerender, run_bench
+    from stemprover.evaluation.results import is_dirty, provenance
 
     if args.render_only:
         print(f"bench: {rerender(args.out)}")
