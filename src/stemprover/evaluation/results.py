@@ -34,12 +34,17 @@ def provenance() -> dict:
     except (OSError, subprocess.CalledProcessError):
         rev = "unknown"
     return {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": " ".join([_program(), *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
         f"{platform.release()}, torch {torch.__version__} ({torch.get_num_threads()} threads)",
         "git_revision": rev,
     }
+
+
+def _program() -> str:
+    name = Path(sys.argv[0]).name
+    return "stemprover" if name in ("__main__.py", "stemprover") else name
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
