@@ -278,11 +278,10 @@ def _describe_model(name: str, folder: Path) -> None:
     if (folder / "about.json").exists():
         about = json.loads((folder / "about.json").read_text())
     reads = model_config(folder).get("denoiser", {}).get("mixture")
-    print(f"{name}: {folder} ({size:.1f} MB)")
+    print(f"{name}: {folder} ({size:.1f} MB){', reads the mixture (--mix)' if reads else ''}")
     print(f"  for: {about.get('purpose', 'an enhancement model trained with stemprover train')}")
     if "trained_on" in about:
         print(f"  trained on: {about['trained_on']}")
-    print(f"  reads the mixture (--mix): {'yes' if reads else 'no'}")
     for adapter, path in model_adapters(folder).items():
         info = lora.adapter_info(path)
         kb = (path / "adapter.safetensors").stat().st_size / 1e3
