@@ -183,7 +183,7 @@ def main() -> None:
     meta["harm_weight"] = args.harm_weight
     path = save_results(
         Path(__file__).parent / "results",
-        "gated_wiener",
+        args.name,
         meta,
         {"rows": rows, "summary": summary},
         md,
