@@ -214,3 +214,18 @@ def test_report_shows_each_stem_before_after_and_removed(song, tmp_path):
     assert "little changed" in page  # the null model removes nothing, and says so
     assert "before</th><th>after" in page and "lost highs" in page
     assert len(list(report.glob("stem*.png"))) == len(STEMS)
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["enhance", "--help"], ["enhance", "MISSING"]])
+def test_help_and_early_errors_do_not_import_torch(tmp_path, argv):
+    import subprocess
+    import sys
+
+    argv = [str(tmp_path / "missing.wav") if a == "MISSING" else a for a in argv]
+    code = (
+        "import sys\nfrom stemprover.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip().splitlines()[-1] == "NO TORCH"

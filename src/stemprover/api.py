@@ -184,9 +184,8 @@ def enhance_files(
         A :class:`~stemprover.batch.BatchResult` (one result per file).
     """
     from stemprover import outputs
-    from stemprover.batch import BatchResult, check_stem, enhance_jobs, preflight
-    from stemprover.pipeline import FileResult
-    from stemprover.songs import plan
+    from stemprover.outcome import BatchResult, FileResult
+    from stemprover.songs import check_stem, plan, preflight
 
     check_stem(stem)
     write = write or WriteOptions(subtype, overwrite)
@@ -204,6 +203,8 @@ def enhance_files(
         for r in results if on_file is not None else ():
             on_file(r)
         return BatchResult(results, jobs=jobs)
+    from stemprover.batch import enhance_jobs  # loads torch: only once there is work
+
     pipeline = load_pipeline(options, progress)
     batch = enhance_jobs(pipeline, jobs, write, stem, on_file, errors)
     if report is not None:

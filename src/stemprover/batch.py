@@ -6,63 +6,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from stemprover import outputs
-from stemprover.audio import io
 from stemprover.errors import StemProverError
-from stemprover.pipeline import EnhancePipeline, FileResult
-from stemprover.songs import Job, WriteOptions, plan
-
-
-@dataclass
-class BatchResult:
-    files: list[FileResult]
-    notes: list[str] = field(default_factory=list)
-    jobs: list[Job] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[FileResult]:
-        return [f for f in self.files if f.error is not None]
-
-
-def preflight(jobs: list[Job], min_frames: int = 1) -> list[tuple[Job, str | None]]:
-    """Check every stem and mixture before any model loads: each job with the one-line error
-    that stops it (``None``: ready). Needs no torch.
-    """
-    from stemprover.audio.conform import check_mixture
-
-    checked: dict[Path, io.AudioInfo | StemProverError] = {}
-
-    def probe(path: Path):
-        if path not in checked:
-            try:
-                checked[path] = io.probe(path)
-            except StemProverError as err:
-                checked[path] = err
-        return checked[path]
-
-    out = []
-    for job in jobs:
-        info = probe(job.src)
-        error = None
-        if isinstance(info, StemProverError):
-            error = info.message if info.path in (None, str(job.src)) else str(info)
-        elif info.frames < min_frames:
-            error = f"file is shorter than one STFT frame ({info.frames} < {min_frames} samples)"
-        elif job.mix is not None:
-            mix = probe(job.mix)
-            try:
-                if isinstance(mix, StemProverError):
-                    raise mix
-                check_mixture(info, mix)
-            except StemProverError as err:
-                error = str(err)
-        out.append((job, error))
-    return out
+from stemprover.outcome import BatchResult, FileResult
+from stemprover.pipeline import EnhancePipeline
+from stemprover.songs import Job, WriteOptions, check_stem, plan, preflight
 
 
 def enhance_jobs(
@@ -150,12 +102,3 @@ def enhance_paths(
         )
     errors = {k: e for k, (_, e) in enumerate(preflight(jobs)) if e is not None}
     return enhance_jobs(pipeline, jobs, WriteOptions(subtype, overwrite), stem, on_file, errors)
-
-
-def check_stem(stem: str | None) -> None:
-    from stemprover.vocabulary import SEPARATED_STEMS
-
-    if stem not in (None, "auto", *SEPARATED_STEMS):
-        raise StemProverError(
-            f"unknown stem type {stem!r} (choose auto, {', '.join(SEPARATED_STEMS)})"
-        )

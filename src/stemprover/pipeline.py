@@ -10,7 +10,6 @@ import json
 import tempfile
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from stemprover.audio.conform import check_mixture, conformed
 from stemprover.audio.stft import compress, decompress, istft, stft
 from stemprover.errors import StemProverError
 from stemprover.models.base import SpectralModel
+from stemprover.outcome import FileResult
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -43,20 +43,6 @@ def resolve_device(name: str = "auto") -> torch.device:
     if not available[name]:
         raise StemProverError(f"device {name!r} is not available on this machine")
     return torch.device(name)
-
-
-@dataclass
-class FileResult:
-    """The outcome of one file: an output, or the error that stopped it."""
-
-    input: Path
-    output: Path | None = None
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    audio_seconds: float = 0.0
-    adapters: dict[str, float] | None = None
-    stem: str | None = None
 
 
 AUTO_ANALYSIS_SECONDS = 30.0

@@ -246,3 +246,48 @@ def _checked(jobs: list[Job]) -> list[Job]:
 
 def _is_within(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
+
+
+def preflight(jobs: list[Job], min_frames: int = 1) -> list[tuple[Job, str | None]]:
+    """Check every stem and mixture before any model loads: each job with the one-line error
+    that stops it (``None``: ready). Needs no torch.
+    """
+    from stemprover.audio.conform import check_mixture
+
+    checked: dict[Path, io.AudioInfo | StemProverError] = {}
+
+    def probe(path: Path):
+        if path not in checked:
+            try:
+                checked[path] = io.probe(path)
+            except StemProverError as err:
+                checked[path] = err
+        return checked[path]
+
+    out = []
+    for job in jobs:
+        info = probe(job.src)
+        error = None
+        if isinstance(info, StemProverError):
+            error = info.message if info.path in (None, str(job.src)) else str(info)
+        elif info.frames < min_frames:
+            error = f"file is shorter than one STFT frame ({info.frames} < {min_frames} samples)"
+        elif job.mix is not None:
+            mix = probe(job.mix)
+            try:
+                if isinstance(mix, StemProverError):
+                    raise mix
+                check_mixture(info, mix)
+            except StemProverError as err:
+                error = str(err)
+        out.append((job, error))
+    return out
+
+
+def check_stem(stem: str | None) -> None:
+    from stemprover.vocabulary import SEPARATED_STEMS
+
+    if stem not in (None, "auto", *SEPARATED_STEMS):
+        raise StemProverError(
+            f"unknown stem type {stem!r} (choose auto, {', '.join(SEPARATED_STEMS)})"
+        )
