@@ -103,6 +103,18 @@ def clean_stale(folder: Path) -> list[Path]:
     return removed
 
 
+_CLEANED: set[Path] = set()
+
+
+def _clean_once(folder: Path) -> None:
+    """:func:`clean_stale` a folder the first time this process writes into it (a batch that
+    writes thousands of files into one folder scans it once, not once per file)."""
+    key = _resolve(folder)
+    if key not in _CLEANED:
+        clean_stale(folder)
+        _CLEANED.add(key)
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -123,7 +135,7 @@ def new_temp_file(path: Path, suffix: str = "") -> Path:
         parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise StemProverError("the output's folder is a file", parent) from None
-    clean_stale(parent)
+    _clean_once(parent)
     fd, tmp = tempfile.mkstemp(prefix=temp_name(path), suffix=f".partial{suffix}", dir=parent)
     os.close(fd)
     return Path(tmp)
@@ -210,7 +222,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise StemProverError("output folder exists and is not empty (use --overwrite)", path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(path.parent)
+    _clean_once(path.parent)
     staging = Path(tempfile.mkdtemp(prefix=temp_name(path), suffix=".partial", dir=path.parent))
     try:
         yield staging
