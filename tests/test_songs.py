@@ -65,9 +65,13 @@ def test_a_demucs_folder_with_its_song(song, tmp_path):
     assert sorted(p.name for p in (tmp_path / "cleaned" / "song").iterdir()) == sorted(
         f"{s}.wav" for s in STEMS
     )
-    # A re-run into the song folder's own default output never enhances earlier outputs.
+    # A re-run never enhances earlier outputs: x.enhanced.wav files, d_enhanced folders.
     shutil.copy(folder / "bass.wav", folder / "bass.enhanced.wav")
     assert len(plan([folder])) == 4
+    assert _null(str(folder.parent)) == 0  # -> htdemucs_enhanced beside it
+    assert len(plan([tmp_path / "separated"])) == 4  # not the 4 outputs again
+    again = plan([tmp_path / "separated" / "htdemucs_enhanced"], tmp_path / "twice")
+    assert len(again) == 4  # asked for by name: enhanced again
 
 
 def test_a_uvr_pair_beside_its_song(song, tmp_path):

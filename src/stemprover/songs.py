@@ -60,8 +60,14 @@ class WriteOptions:
     consistent: bool = False
 
 
-def is_earlier_output(path: Path) -> bool:
-    return ".enhanced" in path.name
+def is_earlier_output(path: Path, root: Path | None = None) -> bool:
+    """What an earlier run wrote by default: ``x.enhanced.wav`` beside its input, or a
+    ``d_enhanced`` folder below ``root`` (the folder given; a root so named is the user's
+    choice)."""
+    if ".enhanced" in path.name:
+        return True
+    inside = path.relative_to(root).parts if root is not None else ()
+    return any(part.endswith("_enhanced") for part in inside)
 
 
 def _is_mixture_name(path: Path) -> bool:
@@ -150,6 +156,7 @@ def plan(
 def _found(src: Path) -> tuple[Path, list]:
     if src.is_dir():
         folders = [src, *sorted(p for p in src.rglob("*") if p.is_dir())]
+        folders = [f for f in folders if not is_earlier_output(f, src)]
         return src, [song for f in folders for song in _songs_in(f)]
     m = UVR_NAME.match(src.stem)
     return src.parent, [(m["song"] if m else src.parent.name, src.parent, [src], None)]
