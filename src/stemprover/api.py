@@ -115,12 +115,8 @@ def enhance(
     pipeline = _cached_pipeline(options or EnhanceOptions())
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
     y = pipeline(x.astype(dtype), int(sample_rate), m if m is None else m.astype(dtype), stem_type)
-    out = y.T  # (samples, channels)
-    return (
-        out[:, 0].astype(np.asarray(audio).dtype)
-        if np.ndim(audio) == 1
-        else out.astype(np.asarray(audio).dtype)
-    )
+    out = y[0] if np.ndim(audio) == 1 else y.T  # back to (samples,) or (samples, channels)
+    return out.astype(np.asarray(audio).dtype)
 
 
 MAX_CHANNELS = 64
@@ -185,15 +181,12 @@ def enhance_files(
     """
     from stemprover import outputs
     from stemprover.outcome import BatchResult, FileResult
-    from stemprover.songs import check_stem, plan, preflight
+    from stemprover.songs import prepare
 
-    check_stem(stem)
     write = write or WriteOptions(subtype, overwrite)
     paths = [Path(p) for p in inputs]
-    mix, mix_dir = (None if p is None else Path(p) for p in (mix, mix_dir))
-    with outputs.protecting([*paths, mix, mix_dir]):
-        jobs = plan(paths, None if output is None else Path(output), mix, mix_dir, filename, fmt)
-    errors = {k: e for k, (_, e) in enumerate(preflight(jobs)) if e is not None}
+    mix, mix_dir, output = (None if p is None else Path(p) for p in (mix, mix_dir, output))
+    jobs, errors = prepare(paths, output, mix, mix_dir, filename, fmt, stem)
     if report is not None:
         outputs.check_destination(report)
         if Path(report).exists() and any(Path(report).iterdir()) and not write.overwrite:

@@ -5,16 +5,18 @@ song's outputs are then projected so that they sum to its mixture."""
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
 from stemprover import outputs
+from stemprover.audio import io
 from stemprover.errors import StemProverError
 from stemprover.outcome import BatchResult, FileResult
 from stemprover.pipeline import EnhancePipeline
-from stemprover.songs import Job, WriteOptions, check_stem, plan, preflight
+from stemprover.songs import Job, WriteOptions, prepare
 
 
 def enhance_jobs(
@@ -33,13 +35,17 @@ def enhance_jobs(
     bar = tqdm(
         total=len(jobs), desc="stems", unit="file", disable=not pipeline.progress or len(jobs) < 2
     )
-    with outputs.protecting(protected):  # inputs and mixtures are never replaced
+    with (
+        outputs.protecting(protected),  # inputs and mixtures are never replaced
+        tempfile.TemporaryDirectory(prefix=".stemprover-mix-") as scratch,
+    ):
+        mixes = _Mixtures(Path(scratch))
         for k, job in enumerate(jobs):
             stem_type = job.stem_type if stem == "auto" else stem
             if k in errors:
                 results.append(FileResult(job.src, error=errors[k]))
             else:
-                results.append(_one(pipeline, job, options, stem_type))
+                results.append(_one(pipeline, job, options, stem_type, mixes))
             bar.update()
             if on_file is not None:
                 on_file(results[-1])
@@ -55,14 +61,32 @@ def enhance_jobs(
     return batch
 
 
-def _one(pipeline: EnhancePipeline, job: Job, options: WriteOptions, stem: str | None):
+class _Mixtures:
+    """Each song's mixture conformed once (resampled, channels mapped) for all its stems."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch, self._done = scratch, {}
+
+    def __call__(self, src: Path, mix: Path | None) -> Path | None:
+        from stemprover.audio.conform import conformed
+
+        if mix is None:
+            return None
+        stem = io.probe(src)
+        key = (mix, stem.sample_rate, stem.channels, stem.frames)
+        if key not in self._done:
+            self._done[key] = conformed(stem, io.probe(mix), self.scratch).path
+        return self._done[key]
+
+
+def _one(pipeline: EnhancePipeline, job: Job, options: WriteOptions, stem: str | None, mixes):
     try:
         return pipeline.enhance_file(
             job.src,
             job.dst,
             options.subtype,
             options.overwrite,
-            job.mix,
+            mixes(job.src, job.mix),
             stem,
             clip_mode=options.clip_mode,
         )
@@ -93,12 +117,10 @@ def enhance_paths(
             leaves it unknown.
         on_file: Called with each file's result as soon as it is done.
     """
-    check_stem(stem)
-    with outputs.protecting([*inputs, mix]):
-        jobs = plan(
-            [Path(p) for p in inputs],
-            None if output is None else Path(output),
-            None if mix is None else Path(mix),
-        )
-    errors = {k: e for k, (_, e) in enumerate(preflight(jobs)) if e is not None}
+    jobs, errors = prepare(
+        [Path(p) for p in inputs],
+        None if output is None else Path(output),
+        None if mix is None else Path(mix),
+        stem=stem,
+    )
     return enhance_jobs(pipeline, jobs, WriteOptions(subtype, overwrite), stem, on_file, errors)

@@ -23,11 +23,11 @@ from pathlib import Path
 from stemprover import outputs
 from stemprover.audio import io
 from stemprover.errors import StemProverError
+from stemprover.vocabulary import OUTPUT_FORMATS as FORMATS
 from stemprover.vocabulary import named_stem_type
 
 UVR_NAME = re.compile(r"^(?P<song>.+?)_\((?P<stem>[^)]+)\)")
 MIXTURE_NAMES = ("mixture", "mix")
-FORMATS = ("wav", "flac", "ogg", "aiff", "mp3")
 TEMPLATE_FIELDS = ("song", "stem", "type", "ext")
 
 
@@ -298,3 +298,20 @@ def check_stem(stem: str | None) -> None:
         raise StemProverError(
             f"unknown stem type {stem!r} (choose auto, {', '.join(SEPARATED_STEMS)})"
         )
+
+
+def prepare(
+    inputs: list[Path],
+    output: Path | None = None,
+    mix: Path | None = None,
+    mix_dir: Path | None = None,
+    template: str | None = None,
+    fmt: str | None = None,
+    stem: str | None = "auto",
+) -> tuple[list[Job], dict[int, str]]:
+    """:func:`plan` and :func:`preflight` together, inputs protected while planning: the
+    jobs, and the one-line error of each job that cannot run (by index)."""
+    check_stem(stem)
+    with outputs.protecting([*inputs, mix, mix_dir]):
+        jobs = plan(inputs, output, mix, mix_dir, template, fmt)
+    return jobs, {k: e for k, (_, e) in enumerate(preflight(jobs)) if e is not None}

@@ -56,6 +56,8 @@ STEM_KEYWORDS = {
 # Producers of training pairs that run here (data/pairs.py maps each to its function).
 PRODUCERS = ("simulate", "mask", "umx")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+OUTPUT_FORMATS = ("wav", "flac", "ogg", "aiff", "mp3")  # enhance --format
+CLIP_MODES = ("clamp", "rescale", "none")  # enhance --clip-mode (audio/clip.py)
 SPLITS = ("train", "valid", "test")
 
 # A LoRA scale beyond this is no longer "more of the adapter": at 1e9 the output is

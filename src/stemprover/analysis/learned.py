@@ -29,7 +29,6 @@ targets of a binary cross-entropy (clean stems: all zero), so scores rise with s
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import soxr
@@ -108,16 +107,3 @@ def features(stem: np.ndarray, rate: int, mix: np.ndarray | None = None) -> np.n
         mix_level, flag = np.zeros_like(level), np.zeros_like(level)
     maps = [level, side, wander, mix_level, flag, roughness(1), spread, roughness(4), roughness(12)]
     return np.stack(maps).astype(np.float32)
-
-
-def bundled_detector():
-    """The detector shipped in the package, or ``None`` when there is none."""
-    from stemprover.models.detector import bundled_detector as bundled
-
-    return bundled()
-
-
-def load_detector(folder: Path):
-    from stemprover.models.detector import DetectorNet
-
-    return DetectorNet.load(folder)

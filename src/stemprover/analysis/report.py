@@ -12,6 +12,7 @@ from stemprover.analysis.detectors import analyze_heuristic
 from stemprover.audio.bands import BAND_NAMES, band_of_hz
 from stemprover.audio.mel import mel_frequencies
 from stemprover.audio.stft import ANALYSIS_STFT
+from stemprover.models.detector import DetectorNet, bundled_detector
 
 
 def analyze(stem: np.ndarray, rate: int, mix: np.ndarray | None = None, detector="auto") -> dict:
@@ -26,11 +27,11 @@ def analyze(stem: np.ndarray, rate: int, mix: np.ndarray | None = None, detector
     """
     net = detector
     if detector == "auto":
-        net = learned.bundled_detector()
+        net = bundled_detector()
     elif detector == "heuristic":
         net = None
     elif isinstance(detector, str | Path):
-        net = learned.load_detector(Path(detector))
+        net = DetectorNet.load(Path(detector))
     if net is not None:
         return _analyze_learned(net, stem, rate, mix)
     return analyze_heuristic(stem, rate, mix)

@@ -16,8 +16,8 @@ import soundfile as sf
 
 from stemprover import outputs
 from stemprover.audio import io
+from stemprover.vocabulary import CLIP_MODES
 
-CLIP_MODES = ("clamp", "rescale", "none")
 _BLOCK = 1 << 16
 
 

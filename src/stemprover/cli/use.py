@@ -11,10 +11,7 @@ from stemprover.cli.common import ADAPTERS_HELP, EXIT_FAILED, EXIT_OK
 from stemprover.cli.common import error as _error
 from stemprover.errors import StemProverError
 from stemprover.outputs import check_writable, protect
-from stemprover.vocabulary import DEVICES, SEPARATED_STEMS
-
-CLIP_MODES = ("clamp", "rescale", "none")  # audio/clip.py; here so that --help loads no numpy
-FORMATS = ("wav", "flac", "ogg", "aiff", "mp3")  # songs.FORMATS
+from stemprover.vocabulary import CLIP_MODES, DEVICES, OUTPUT_FORMATS, SEPARATED_STEMS
 
 # -- enhance -----------------------------------------------------------------------------
 
@@ -52,7 +49,7 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
         "ext); default: the inputs' own names",
     )
     p.add_argument(
-        "--format", dest="fmt", choices=FORMATS, help="output format (default: the input's)"
+        "--format", dest="fmt", choices=OUTPUT_FORMATS, help="output format (default: the input's)"
     )
     p.add_argument(
         "--subtype", help="output sample format, e.g. PCM_16, PCM_24, FLOAT (default: the input's)"
@@ -107,10 +104,6 @@ def _enhance(args: argparse.Namespace) -> int:
         segment = SegmentConfig(seconds=args.segment, overlap=args.overlap)
     except ValueError as err:
         raise StemProverError(str(err)) from None
-    if args.mix is not None:
-        from stemprover.audio import io
-
-        io.probe(args.mix)
     if args.device != "auto":
         from stemprover.pipeline import resolve_device
 
@@ -171,8 +164,6 @@ def _print_file(f, quiet: bool) -> None:
 
 # -- analyze -----------------------------------------------------------------------------
 
-ANALYSIS_MIN_FRAMES = 2048  # one frame of the analysis STFT
-
 
 def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", type=Path, help="stem to analyze")
@@ -194,6 +185,7 @@ def _analyze(args: argparse.Namespace) -> int:
             check_writable(out, args.overwrite)
     from stemprover.analysis import analyze
     from stemprover.audio import io
+    from stemprover.audio.stft import ANALYSIS_STFT
 
     stem, info = io.read(args.file, "float64")
     mix = None
@@ -203,9 +195,9 @@ def _analyze(args: argparse.Namespace) -> int:
             raise StemProverError(
                 "mixture must match the stem's rate, channels and length", args.mix
             )
-    if info.frames < ANALYSIS_MIN_FRAMES:
+    if info.frames < ANALYSIS_STFT.n_fft:  # one frame of the analysis STFT
         raise StemProverError(
-            f"too short to analyze ({info.frames} samples; at least {ANALYSIS_MIN_FRAMES})",
+            f"too short to analyze ({info.frames} samples; at least {ANALYSIS_STFT.n_fft})",
             args.file,
         )
     if not stem.any():

@@ -109,6 +109,9 @@ def oracle(x: Inputs) -> np.ndarray:
     return istft_np(mask * a, x.artifacted.shape[-1])
 
 
+# The baselines that read the song's other stems (``Inputs.siblings``).
+SONG_BASELINES = ("mix-consistency", "wiener-mc")
+
 BASELINES: dict[str, Callable[[Inputs], np.ndarray]] = {
     "input": do_nothing,
     "spectral-gate": spectral_gate,

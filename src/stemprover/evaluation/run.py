@@ -16,7 +16,7 @@ from tqdm import tqdm
 from stemprover.audio import io
 from stemprover.data.manifest import read_manifest
 from stemprover.errors import StemProverError
-from stemprover.evaluation.baselines import BASELINES, Inputs
+from stemprover.evaluation.baselines import BASELINES, SONG_BASELINES, Inputs
 from stemprover.evaluation.metrics import MAIN_METRICS, Views, score
 
 
@@ -42,8 +42,8 @@ class EvalConfig:
     stems: tuple[str, ...] = ()
 
 
-def _select(cfg: EvalConfig) -> list[dict]:
-    records = read_manifest(cfg.pairs)
+def _select(cfg: EvalConfig, records: list[dict] | None = None) -> list[dict]:
+    records = read_manifest(cfg.pairs) if records is None else records
     chosen = [r for r in records if cfg.split in ("all", r["split"])]
     if not chosen:
         hint = "" if cfg.split == "all" else " (try --split all)"
@@ -81,17 +81,31 @@ def evaluate(
         raise StemProverError(
             f"unknown systems {unknown}; choose from {[*BASELINES, *models]}{hint}"
         )
-    records = _select(cfg)
+    manifest = read_manifest(cfg.pairs)
+    records = _select(cfg, manifest)
     by_song: dict[str, list[dict]] = defaultdict(list)
-    for rec in read_manifest(cfg.pairs):
+    for rec in manifest:
         by_song[rec["song"]].append(rec)
+    # Song-level systems read the song's other stems; each is read once per song.
+    wants_song = any(
+        s in SONG_BASELINES or getattr(models.get(s), "wants_song", False) for s in cfg.systems
+    )
+    song_stems: dict[str, np.ndarray] = {}
     rows, examples = [], []
     for k, rec in enumerate(tqdm(records, desc="evaluate", unit="pair", disable=not progress)):
         ref, art, mix = _read_pair(cfg.pairs, rec)
         others = [
             r for r in by_song[rec["song"]] if r["id"] != rec["id"] and r["split"] == rec["split"]
         ]
-        siblings = [_read_pair(cfg.pairs, r)[1] for r in others]
+        if not wants_song:
+            others = []
+        if others and not set(song_stems) & {r["id"] for r in others}:
+            song_stems.clear()  # a new song
+        song_stems[rec["id"]] = art
+        for r in others:
+            if r["id"] not in song_stems:
+                song_stems[r["id"]] = io.read(cfg.pairs / r["artifacted"], "float64")[0]
+        siblings = [song_stems[r["id"]] for r in others]
         inputs = Inputs(art, mix, ref, rec["sample_rate"], tuple(siblings))
         ref_views = Views(ref, inputs.rate)  # the reference's spectra, shared by all systems
         estimates = {}
