@@ -89,6 +89,7 @@ def _one(pipeline: EnhancePipeline, job: Job, options: WriteOptions, stem: str |
             mixes(job.src, job.mix),
             stem,
             clip_mode=options.clip_mode,
+            siblings=job.siblings if job.mix is not None else (),
         )
     except StemProverError as err:  # name the file in the way when it is not the input
         same = err.path is None or Path(err.path) == job.src

@@ -183,6 +183,64 @@ class RunConfig:
     )
 
 
+@dataclass(frozen=True)
+class RefinerConfig:
+    """Architecture of the predictive stage.
+
+    Attributes:
+        width: Feature width per sub-band.
+        blocks: Time-convolution + band-attention blocks.
+        kernel: Time-convolution kernel (frames); dilations double per block.
+        heads: Attention heads across sub-bands.
+        mixture: Reads the mixture (else the stem alone).
+        siblings: Reads the other stems' power (song mode).
+    """
+
+    sample_rate: int = 44100
+    stft: StftConfig = field(default_factory=lambda: StftConfig(n_fft=2048, hop=512, compress=1.0))
+    width: int = 48
+    blocks: int = 4
+    kernel: int = 3
+    heads: int = 4
+    band_split: bool = True
+    mixture: bool = True
+    siblings: bool = True
+
+
+@dataclass(frozen=True)
+class RefinerTrainConfig:
+    """How ``stemprover refiner train`` trains the predictive stage.
+
+    Attributes:
+        identity: Share of crops whose input is the clean stem (nearly clean stems exist;
+            on them the model must change nothing).
+        mixture_dropout: Share of crops without the mixture (the stem-alone mode).
+        sibling_dropout: Share of the crops with a mixture that go without the siblings.
+        harm_weight: Weight of the crop's loss in SNR below its input's (no-harm term).
+        snr_max_db: Soft cap of each crop's SNR (Wisdom et al. 2020's thresholded SNR).
+        mrstft, phase: Weights of the multi-resolution STFT and phase-coherence terms.
+        max_minutes: Wall-clock budget of one invocation (0: none); run again to resume.
+    """
+
+    steps: int = 3000
+    batch_size: int = 8
+    seconds: float = 2.0
+    lr: float = 1e-3
+    identity: float = 0.15
+    mixture_dropout: float = 0.2
+    sibling_dropout: float = 0.4
+    harm_weight: float = 3.0
+    snr_max_db: float = 30.0
+    mrstft: float = 0.3
+    phase: float = 1.0
+    ema_decay: float = 0.995
+    validate_every: int = 250
+    checkpoint_every: int = 100
+    valid_crops: int = 48
+    seed: int = 0
+    max_minutes: float = 0.0
+
+
 # -- the networks beside the enhancer (their own folders and training commands) --------
 
 
@@ -312,6 +370,16 @@ def _parse_value(text: str):
 def load_config(name_or_path: str = "base", overrides: typing.Sequence[str] = ()) -> RunConfig:
     """A preset or YAML file (with ``base:`` inheritance) plus ``key.sub=value`` overrides."""
     data = _merge(to_dict(RunConfig()), _preset(name_or_path))
+    return from_dict(RunConfig, _override(data, overrides))
+
+
+def apply_overrides(configs: dict[str, typing.Any], overrides: typing.Sequence[str]) -> dict:
+    """``{name: config}`` with ``name.key=value`` overrides applied; unknown keys are errors."""
+    data = _override({k: to_dict(v) for k, v in configs.items()}, overrides)
+    return {k: from_dict(type(v), data[k], f"{k}.") for k, v in configs.items()}
+
+
+def _override(data: dict, overrides: typing.Sequence[str]) -> dict:
     for item in overrides:
         key, eq, value = item.partition("=")
         if not eq:
@@ -325,4 +393,4 @@ def load_config(name_or_path: str = "base", overrides: typing.Sequence[str] = ()
         if leaf not in node:
             raise StemProverError(f"unknown config key {key!r}")
         node[leaf] = _parse_value(value)
-    return from_dict(RunConfig, data)
+    return data

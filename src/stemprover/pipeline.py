@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -95,17 +95,26 @@ class EnhancePipeline:
         return torch.Generator().manual_seed(getattr(sampling, "seed", 0))
 
     def process_block(
-        self, block: np.ndarray, rate: int, mix: np.ndarray | None = None, generator=None
+        self,
+        block: np.ndarray,
+        rate: int,
+        mix: np.ndarray | None = None,
+        generator=None,
+        siblings: np.ndarray | None = None,
     ) -> np.ndarray:
         """Enhance one segment (context included), given the same segment of the mixture
-        when known, drawing noise from ``generator``. Shape: block, mix ``(C, n)`` ->
-        ``(C, n)``."""
+        when known, drawing noise from ``generator``; for a model that reads them, the same
+        segment of the song's other stems (``siblings``, their channels stacked).
+
+        Shape: block, mix ``(C, n)``, siblings ``(K·C, n)`` -> ``(C, n)``."""
         cfg, model_rate = self.model.stft, self.model.sample_rate
         x = block
         if model_rate is not None and model_rate != rate:
             x = soxr.resample(block.T, rate, model_rate, quality="HQ").T  # (C, n')
             if mix is not None:
                 mix = soxr.resample(mix.T, rate, model_rate, quality="HQ").T
+            if siblings is not None:
+                siblings = soxr.resample(siblings.T, rate, model_rate, quality="HQ").T
         if x.shape[-1] < cfg.n_fft:
             raise StemProverError(
                 f"segment of {x.shape[-1]} samples is shorter than one STFT frame ({cfg.n_fft})"
@@ -114,6 +123,10 @@ class EnhancePipeline:
         with torch.inference_mode():
             spec = compress(stft(t, cfg), cfg)  # (C, F, N)
             call = self._call_args(generator if generator is not None else self._generator())
+            if siblings is not None and mix is not None:
+                o = torch.from_numpy(np.ascontiguousarray(siblings)).to(self.device)
+                power = stft(o, cfg).abs().pow(2)  # (K·C, F, N)
+                call["others"] = power.reshape(-1, *spec.shape).sum(0)  # (C, F, N)
             if mix is not None:
                 m = torch.from_numpy(np.ascontiguousarray(mix)).to(self.device)
                 spec = self.model.enhance(spec, mix=compress(stft(m, cfg), cfg), **call)
@@ -152,10 +165,12 @@ class EnhancePipeline:
         rate: int,
         mix: np.ndarray | None = None,
         stem: str | None = None,
+        siblings: list[np.ndarray] | tuple[np.ndarray, ...] = (),
     ) -> np.ndarray:
-        """Enhance an in-memory signal, optionally given its mixture (same shape) and its stem
+        """Enhance an in-memory signal, optionally given its mixture (same shape), its stem
         type (``vocals``, ``drums``, ``bass``, ``other``; ``None``: unknown), which
-        ``--adapters auto`` routes by.
+        ``--adapters auto`` routes by, and the song's other separated stems (same shape;
+        read with the mixture by models that read them).
 
         With ``--adapters auto`` the weights chosen (here or by :meth:`enhance_file`) are kept
         in ``last_adapters``.
@@ -170,10 +185,18 @@ class EnhancePipeline:
                     f"mixture shape {mix.shape} does not match the stem's {audio.shape}"
                 )
         read_mix = None if mix is None else array_reader(mix)
-        blocks, _ = self._stream(array_reader(audio), read_mix, audio.shape[-1], rate, stem)
+        others = [np.atleast_2d(o).astype(audio.dtype, copy=False) for o in siblings]
+        if any(o.shape != audio.shape for o in others):
+            raise StemProverError(f"a sibling stem's shape does not match the stem's {audio.shape}")
+        read_sibs = [array_reader(o) for o in others]
+        blocks, _ = self._stream(
+            array_reader(audio), read_mix, audio.shape[-1], rate, stem, read_sibs=read_sibs
+        )
         return np.concatenate([b[: audio.shape[0]] for b in blocks], axis=-1)
 
-    def _stream(self, read_stem, read_mix, frames: int, rate: int, stem, on_segment=None):
+    def _stream(
+        self, read_stem, read_mix, frames: int, rate: int, stem, on_segment=None, read_sibs=()
+    ):
         """The one core of :meth:`__call__` and :meth:`enhance_file`: choose the adapters
         from the first 30 s (``auto``), then enhance segment by segment with one noise
         generator per input.
@@ -187,7 +210,7 @@ class EnhancePipeline:
             head = min(frames, round(AUTO_ANALYSIS_SECONDS * rate))
             mix_head = None if read_mix is None else read_mix(0, head)
             weights = self._choose_adapters(read_stem(0, head), rate, mix_head, stem)
-        read, process = self._with_mixture(read_stem, read_mix, rate, self._generator())
+        read, process = self._with_mixture(read_stem, read_mix, rate, self._generator(), read_sibs)
         length, overlap, context = self.segment.samples(rate)
         blocks = overlap_add(read, process, frames, length, overlap, context, on_segment)
         return blocks, weights
@@ -196,21 +219,29 @@ class EnhancePipeline:
     def model_reads_mixture(self) -> bool:
         return getattr(self.model, "reads_mixture", False)
 
-    def _with_mixture(self, read_stem, read_mix, rate: int, generator):
+    @property
+    def model_reads_siblings(self) -> bool:
+        """Whether the model reads the song's other stems (with the mixture: song mode)."""
+        return self.model_reads_mixture and getattr(self.model, "reads_siblings", False)
+
+    def _with_mixture(self, read_stem, read_mix, rate: int, generator, read_sibs=()):
         """``(read, process)`` for :func:`overlap_add`. With a mixture (for a model that reads
-        it), blocks carry the mixture's channels below the stem's, so both are cut, padded and
-        given context alike; ``process`` passes them through, and callers keep the first
-        ``C`` channels.
+        it), blocks carry the mixture's channels below the stem's, and then the siblings'
+        (for a model that reads them), so all are cut, padded and given context alike;
+        ``process`` passes them through, and callers keep the first ``C`` channels.
         """
         if read_mix is None or not self.model_reads_mixture:
             return read_stem, lambda b: self.process_block(b, rate, generator=generator)
+        readers = [read_stem, read_mix, *(read_sibs if self.model_reads_siblings else ())]
 
         def read(start: int, stop: int) -> np.ndarray:
-            return np.concatenate([read_stem(start, stop), read_mix(start, stop)])
+            return np.concatenate([r(start, stop) for r in readers])
 
         def process(block: np.ndarray) -> np.ndarray:
-            stem, mix = np.split(block, 2)
-            return np.concatenate([self.process_block(stem, rate, mix, generator), mix])
+            parts = np.split(block, len(readers))
+            sibs = np.concatenate(parts[2:]) if len(parts) > 2 else None
+            out = self.process_block(parts[0], rate, parts[1], generator, sibs)
+            return np.concatenate([out, *parts[1:]])
 
         return read, process
 
@@ -223,6 +254,7 @@ class EnhancePipeline:
         mix: Path | None = None,
         stem: str | None = None,
         clip_mode: str = "clamp",
+        siblings: list[Path] | tuple[Path, ...] = (),
     ) -> FileResult:
         """Enhance ``src`` into ``dst`` keeping rate, channels, length and (unless given or
         the output format cannot store it) subtype.
@@ -233,6 +265,9 @@ class EnhancePipeline:
             stem: Its stem type, for ``--adapters auto`` (``None``: unknown).
             clip_mode: Samples over full scale: ``clamp``, ``rescale`` or ``none``
                 (:mod:`stemprover.audio.clip`); a warning says when it happened.
+            siblings: The song's other separated stems (song mode), read with ``mix`` by a
+                model that reads them. They must have the stem's rate, channels and length
+                (one separator's outputs do); otherwise they are left out, with a warning.
 
         Raises:
             StemProverError: bad input, mixture or output; ``dst`` is then left untouched.
@@ -251,10 +286,27 @@ class EnhancePipeline:
             if mix_info is not None:
                 mix_info = conformed(info, mix_info, Path(scratch))
             return self._enhance_file(
-                began, info, dst, subtype, overwrite, mix_info, stem, clip_mode
+                began, info, dst, subtype, overwrite, mix_info, stem, clip_mode, siblings
             )
 
-    def _enhance_file(self, began, info, dst, subtype, overwrite, mix_info, stem, clip_mode):
+    def _sibling_infos(self, info, siblings, result: FileResult) -> list:
+        """The siblings' headers when the model reads them and all fit the stem, else none."""
+        if not siblings or not self.model_reads_siblings:
+            return []
+        infos = [io.probe(p) for p in siblings]
+        shape = (info.sample_rate, info.channels, info.frames)
+        bad = [i.path.name for i in infos if (i.sample_rate, i.channels, i.frames) != shape]
+        if bad:
+            result.warnings.append(
+                f"other stems left out ({', '.join(bad)}: rate, channels or length differ "
+                "from this stem's); enhanced with the mixture only"
+            )
+            return []
+        return infos
+
+    def _enhance_file(
+        self, began, info, dst, subtype, overwrite, mix_info, stem, clip_mode, siblings=()
+    ):
         src = info.path
         result = FileResult(src, dst, audio_seconds=info.duration, stem=stem)
         outputs.check_writable(dst, overwrite)
@@ -262,6 +314,7 @@ class EnhancePipeline:
             outputs.check_writable(sidecar(dst), overwrite)
         # auto analyses the mixture even for a model whose base does not read it
         wants_mix = mix_info is not None and (self.model_reads_mixture or self.auto_adapters)
+        sib_infos = self._sibling_infos(info, siblings, result) if wants_mix else []
         peak = 0.0
         bar = tqdm(
             total=round(info.duration, 2),
@@ -271,6 +324,7 @@ class EnhancePipeline:
             leave=False,
         )
         with (
+            ExitStack() as sib_stack,
             io.BlockReader(info, info.compute_dtype) as reader,
             (
                 io.BlockReader(mix_info, info.compute_dtype) if wants_mix else nullcontext()
@@ -291,6 +345,10 @@ class EnhancePipeline:
                 peak = max(peak, float(np.abs(block).max(initial=0.0)))
                 return block
 
+            sib_readers = [
+                sib_stack.enter_context(io.BlockReader(i, info.compute_dtype)).read
+                for i in sib_infos
+            ]
             blocks, result.adapters = self._stream(
                 read_stem,
                 None if mix_reader is None else mix_reader.read,
@@ -298,6 +356,7 @@ class EnhancePipeline:
                 info.sample_rate,
                 stem,
                 on_segment=lambda s: bar.update((s.stop - s.start) / info.sample_rate),
+                read_sibs=sib_readers,
             )
             for out in blocks:
                 writer.write(out[: info.channels])

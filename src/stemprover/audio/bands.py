@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -65,3 +66,43 @@ def bin_weights(n_fft: int, sample_rate: int) -> np.ndarray:
     weights = np.array([b.weight for b in BANDS])
     per_band = np.divide(weights, counts, out=np.zeros_like(weights), where=counts > 0)
     return (masks * per_band[:, None]).sum(axis=0)
+
+
+# Sub-band width (Hz) inside each band of BANDS, for band-split networks: finer where the ear
+# resolves pitch (sub-bands are at least two bins wide and the last band stops splitting at
+# 16 kHz, above which one sub-band takes the rest).
+SUB_BAND_HZ = {
+    "sub_bass": 40.0,
+    "bass": 50.0,
+    "low_mid": 125.0,
+    "mid": 250.0,
+    "high_mid": 500.0,
+    "presence": 500.0,
+    "brilliance": 1000.0,
+}
+SPLIT_TOP_HZ = 16000.0
+
+
+def split_bands(n_fft: int, sample_rate: int) -> list[tuple[int, int]]:
+    """Contiguous ``[lo, hi)`` bin ranges covering all ``n_fft // 2 + 1`` bins: each band of
+    :data:`BANDS` cut into sub-bands :data:`SUB_BAND_HZ` wide."""
+    bins = n_fft // 2 + 1
+    hz_per_bin = sample_rate / n_fft
+    edges_hz = [0.0]
+    for band in BANDS:
+        top = min(band.high_hz or sample_rate / 2, sample_rate / 2)
+        step = SUB_BAND_HZ[band.name]
+        f = edges_hz[-1]
+        while f + step < top - 1e-9 and f + step <= SPLIT_TOP_HZ:
+            f += step
+            edges_hz.append(f)
+        if top < sample_rate / 2:
+            edges_hz.append(top)
+    edges = sorted({min(bins, round(f / hz_per_bin)) for f in edges_hz} | {bins})
+    ranges: list[tuple[int, int]] = []
+    for lo, hi in pairwise(edges):
+        if ranges and (hi - lo < 2 or ranges[-1][1] - ranges[-1][0] < 2):
+            ranges[-1] = (ranges[-1][0], hi)  # merge a sliver into the sub-band below
+        else:
+            ranges.append((lo, hi))
+    return ranges

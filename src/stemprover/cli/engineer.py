@@ -122,6 +122,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
         options = EnhanceOptions(args.model, args.adapters, device=args.device)
         models["model"] = load_pipeline(options)
+        if models["model"].model_reads_siblings:  # as `enhance SONG_FOLDER` runs it
+            from stemprover.evaluation.song import SongMode
+
+            models["model"] = SongMode(models["model"])
         systems = (*systems, "model") if "model" not in systems else systems
     cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples, args.mixture)
     summary = evaluate(cfg, args.out, models, args.overwrite, not args.quiet)
@@ -140,7 +144,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 # -- train -------------------------------------------------------------------------------
 
 
-def _train_args(p: argparse.ArgumentParser) -> None:
+def _run_args(p: argparse.ArgumentParser, overrides: str) -> None:
+    """``--pairs`` (repeatable), ``--out`` (a run folder) and ``--set`` overrides."""
     p.add_argument(
         "--pairs",
         type=Path,
@@ -149,15 +154,19 @@ def _train_args(p: argparse.ArgumentParser) -> None:
         help="pairs folder (from `pairs`); repeat to train on several",
     )
     p.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
-    p.add_argument("--config", default="base", help="preset name (tiny, base) or YAML path")
     p.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. train.steps=100; repeatable",
+        help=f"override {overrides}; repeatable",
     )
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    _run_args(p, "a config value, e.g. train.steps=100")
+    p.add_argument("--config", default="base", help="preset name (tiny, base) or YAML path")
     p.add_argument("--base-model", type=Path, help="diffusers model folder to start from")
     p.add_argument(
         "--init",
@@ -249,6 +258,27 @@ def _detector(args: argparse.Namespace) -> int:
     with io.atomic_dir(args.out, args.overwrite) as staging:  # nothing half-written on failure
         train_detector(args.pairs, staging, cfg, not args.quiet, producers)
     print(f"detector: {args.out}")
+    return EXIT_OK
+
+
+def _refiner_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = sub.add_parser("train", help="train the refiner on pairs folders (resumes a run)")
+    _run_args(t, "model.* (architecture) or train.* (RefinerTrainConfig), e.g. train.steps=100")
+    t.add_argument("--init", type=Path, help="refiner model folder to start from")
+    t.add_argument("-q", "--quiet", action="store_true")
+
+
+def _refiner(args: argparse.Namespace) -> int:
+    protect(args.pairs)
+    from stemprover.config import RefinerConfig, RefinerTrainConfig, apply_overrides
+    from stemprover.training.refiner import train_refiner
+
+    model, train = apply_overrides(
+        {"model": RefinerConfig(), "train": RefinerTrainConfig()}, args.overrides
+    ).values()
+    out = train_refiner(args.pairs, args.out, model, train, not args.quiet, init=args.init)
+    print(f"refiner: {out}")
     return EXIT_OK
 
 

@@ -52,36 +52,61 @@ class BenchConfig:
     speed_seconds: float = 60.0
     quality: bool = True
     speed: bool = True
+    stage2: str = "latent"  # the bundled latent diffusion model the refiner's ablation chains
 
 
-def write_test_audio(path: Path, seconds: float, rate: int = 44100, channels: int = 2) -> Path:
+def write_test_audio(
+    path: Path, seconds: float, rate: int = 44100, channels: int = 2, seed: int = 0
+) -> Path:
     """Music-like test audio (harmonic notes and noise), written minute by minute."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     with sf.SoundFile(path, "w", rate, channels, "PCM_16") as f:
         for start in range(0, round(seconds * rate), 60 * rate):
             n = min(60 * rate, round(seconds * rate) - start)
             t = (start + np.arange(n)) / rate
-            f0 = 110 * 2 ** (np.floor(t * 2) % 12 / 12)
+            f0 = 110 * 2 ** ((np.floor(t * 2) + 5 * seed) % 12 / 12)
             tone = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 8)) * 0.15
             f.write(np.clip(tone[:, None] + 0.02 * rng.standard_normal((n, channels)), -1, 1))
     return path
 
 
+def is_refiner(name_or_path: str) -> bool:
+    """Whether a model (bundled name or folder) is a refiner, which does not sample."""
+    from stemprover.models.base import bundled_models, model_config
+    from stemprover.models.refiner import KIND
+    from stemprover.models.serialization import read_meta
+
+    folder = bundled_models().get(str(name_or_path), Path(name_or_path))
+    return model_config(folder) is not None and read_meta(folder)["kind"] == KIND
+
+
 def speed(cfg: BenchConfig) -> list[dict]:
-    """Real-time factor and peak memory per ``--steps``, in the CLI's default mode (``auto``
-    adapters when the model has any); memory at 1× and 3× the length; and, for a model with
-    adapters, the default steps with ``--adapters none``."""
+    """Real-time factor and peak memory in the CLI's default mode (``auto`` adapters when the
+    model has any): per ``--steps`` for a model that samples; memory at 1× and 3× the
+    length; for a model with adapters, the default steps with ``--adapters none``; for a model
+    that reads the mixture, a song folder (four stems and their mixture: song mode)."""
     from stemprover.models.base import default_adapters
 
     mode = default_adapters(cfg.model)
+    samples = not is_refiner(cfg.model)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         src = write_test_audio(Path(tmp) / "in.wav", cfg.speed_seconds)
-        runs = [(s, cfg.speed_seconds, src, None) for s in cfg.sweep]
+        runs = [(s, cfg.speed_seconds, src, None) for s in (cfg.sweep if samples else [None])]
         long = write_test_audio(Path(tmp) / "long.wav", 3 * cfg.speed_seconds)
         runs.append((None, 3 * cfg.speed_seconds, long, None))
         if mode != "none":
             runs.append((None, cfg.speed_seconds, src, "none"))
+        if not samples:  # the refiner reads the mixture and the other stems
+            song = Path(tmp) / "song"
+            song.mkdir()
+            stems = [
+                write_test_audio(song / f"{name}.wav", cfg.speed_seconds, seed=k + 1)
+                for k, name in enumerate(("vocals", "drums", "bass", "other"))
+            ]
+            mixture = sum(sf.read(p, dtype="float32")[0] for p in stems)
+            sf.write(song / "mixture.wav", np.clip(0.5 * mixture, -1, 1), 44100, "PCM_16")
+            runs.append(("song", cfg.speed_seconds, song, None))
         for steps, seconds, path, adapters in runs:
             cmd = [
                 sys.executable,
@@ -92,25 +117,26 @@ def speed(cfg: BenchConfig) -> list[dict]:
                 "--model",
                 cfg.model,
                 "-o",
-                str(Path(tmp) / f"out_{steps}_{seconds:g}.wav"),
+                str(Path(tmp) / f"out_{steps}_{seconds:g}" / ("" if path.is_dir() else "o.wav")),
                 "--device",
                 "cpu",
                 "--overwrite",
             ]
-            if steps is not None:
+            if isinstance(steps, int):
                 cmd += ["--steps", str(steps)]
             if adapters is not None:
                 cmd += ["--adapters", adapters]
             wall, peak, out = measure(cmd)
             inner = [line for line in out.splitlines() if "RTF" in line]
-            rtf = float(inner[-1].rsplit("RTF", 1)[1].strip(" )")) if inner else float("nan")
+            rtfs = [float(line.rsplit("RTF", 1)[1].strip(" )")) for line in inner]
+            files = max(1, len(rtfs))
             rows.append(
                 {
                     "steps": "default" if steps is None else steps,
                     "adapters": f"{mode} (default)" if adapters is None else adapters,
                     "audio_s": seconds,
-                    "rtf_enhance": rtf,
-                    "rtf_process": wall / seconds,
+                    "rtf_enhance": float(np.mean(rtfs)) if rtfs else float("nan"),
+                    "rtf_process": wall / (seconds * files),
                     "peak_rss_mb": peak,
                 }
             )
@@ -137,15 +163,45 @@ def make_heldout(cfg: BenchConfig) -> Path:
 
 
 def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
-    """Evaluate baselines and model modes on the held-out set; then the ``--steps`` sweep."""
-    from stemprover.api import EnhanceOptions, load_pipeline
+    """Evaluate baselines and model modes on the held-out set; then the ``--steps`` sweep
+    (for a model that samples)."""
     from stemprover.evaluation.run import EvalConfig, evaluate
-    from stemprover.evaluation.song import ConsistentSong
-    from stemprover.models.base import default_adapters, load_model, model_adapters
-    from stemprover.models.enhancer import AutoencoderRoundTrip
-    from stemprover.pipeline import EnhancePipeline
 
     pairs = make_heldout(cfg)
+    samples = not is_refiner(cfg.model)
+    models = _latent_systems(cfg) if samples else _refiner_systems(cfg)
+    baselines = ("input", "spectral-gate", "wiener", "mix-consistency", "wiener-mc")
+    systems = (*baselines, *models, "oracle")
+    summary = evaluate(
+        EvalConfig(pairs, systems, "test"), out / "heldout_eval", models, overwrite=True
+    )
+    if not samples:
+        return summary, {}
+    # The sweep runs in the CLI's default mode, as the speed table does, so the two agree.
+    from stemprover.api import EnhanceOptions, load_pipeline
+    from stemprover.models.base import default_adapters
+
+    mode = default_adapters(cfg.model)
+    sweep_models = {
+        f"steps={s}": load_pipeline(EnhanceOptions(cfg.model, mode, s)) for s in cfg.sweep
+    }
+    sweep = evaluate(
+        EvalConfig(pairs, ("input", *sweep_models), "test", limit=cfg.sweep_pairs, examples=0),
+        out / "sweep_eval",
+        sweep_models,
+        overwrite=True,
+    )
+    return summary, sweep
+
+
+def _latent_systems(cfg: BenchConfig) -> dict:
+    """The latent diffusion model's modes: its autoencoder alone, one predictive pass, the
+    default sampling, the adapters, song consistency, and each without the mixture."""
+    from stemprover.api import EnhanceOptions, load_pipeline
+    from stemprover.evaluation.song import ConsistentSong
+    from stemprover.models.base import load_model, model_adapters
+    from stemprover.models.enhancer import AutoencoderRoundTrip
+    from stemprover.pipeline import EnhancePipeline
 
     def pipe(adapters: str, steps: int | None = None):
         return load_pipeline(EnhanceOptions(cfg.model, adapters, steps))
@@ -163,21 +219,47 @@ def quality(cfg: BenchConfig, out: Path) -> tuple[dict, dict]:
     for name in ("diffusion", "adapters-auto"):  # each mode that reads it also without --mix
         if name in models and models[name].model_reads_mixture:
             models[f"{name}-no-mix"] = _without_mixture(models[name])
-    baselines = ("input", "spectral-gate", "wiener", "mix-consistency", "wiener-mc")
-    systems = (*baselines, *models, "oracle")
-    summary = evaluate(
-        EvalConfig(pairs, systems, "test"), out / "heldout_eval", models, overwrite=True
-    )
-    # The sweep runs in the CLI's default mode, as the speed table does, so the two agree.
-    mode = default_adapters(cfg.model)
-    sweep_models = {f"steps={s}": pipe(mode, steps=s) for s in cfg.sweep}
-    sweep = evaluate(
-        EvalConfig(pairs, ("input", *sweep_models), "test", limit=cfg.sweep_pairs, examples=0),
-        out / "sweep_eval",
-        sweep_models,
-        overwrite=True,
-    )
-    return summary, sweep
+    return models
+
+
+def _refiner_systems(cfg: BenchConfig) -> dict:
+    """The refiner's modes: song (mixture and the other stems: the default for a song
+    folder), mixture only, stem alone; then the ablation rows: the refiner followed by the
+    latent diffusion stage (``+diffusion``) and by its ``auto`` adapters (``+adapters``)."""
+    from stemprover.api import EnhanceOptions, load_pipeline
+    from stemprover.evaluation.song import SongMode
+    from stemprover.models.base import bundled_models
+
+    pipe = load_pipeline(EnhanceOptions(cfg.model, "none"))
+    models = {
+        "refiner": SongMode(pipe),
+        "refiner-mix": pipe,
+        "refiner-no-mix": _without_mixture(pipe),
+    }
+    if cfg.stage2 in bundled_models():
+        latent = load_pipeline(EnhanceOptions(cfg.stage2, "none"))
+        auto = load_pipeline(EnhanceOptions(cfg.stage2, "auto"))
+        models["latent-auto"] = auto  # the previous default (0.5.x), for comparison
+        models["refiner+diffusion"] = Chain(models["refiner"], latent)
+        models["refiner+adapters"] = Chain(models["refiner"], auto)
+    return models
+
+
+class Chain:
+    """``first`` (a song-mode system) and then ``second`` on its output, with the mixture."""
+
+    wants_song = True
+
+    def __init__(self, first, second) -> None:
+        self.first, self.second = first, second
+
+    @property
+    def model_reads_mixture(self) -> bool:
+        return True
+
+    def __call__(self, audio, rate, mix=None, stem=None, song=None, siblings=()):
+        y = self.first(audio, rate, mix=mix, stem=stem, song=song, siblings=siblings)
+        return self.second(y, rate, mix=mix, stem=stem)
 
 
 def _without_mixture(pipeline):

@@ -39,3 +39,21 @@ class ConsistentSong:
         self._cache[(song, stem)] = own
         others = [self._enhanced(song, s, x, rate, mix) for x, s in siblings]
         return project(np.stack([own, *others]), mix)[0]
+
+
+class SongMode:
+    """``pipeline`` given each pair's mixture and its song's other separated stems, as
+    ``stemprover enhance SONG_FOLDER`` gives them to a model that reads them."""
+
+    wants_song = True
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+
+    @property
+    def model_reads_mixture(self) -> bool:
+        return self.pipeline.model_reads_mixture
+
+    def __call__(self, audio, rate, mix=None, stem=None, song=None, siblings=()):
+        others = [x for x, _ in siblings] if mix is not None else []
+        return self.pipeline(audio, rate, mix=mix, stem=stem, siblings=others)

@@ -67,6 +67,7 @@ CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 # Enhancement model kinds -> "module:Class". Each class has ``load(folder) -> model``.
 _ENHANCERS: dict[str, str] = {
     "stemprover-latent-diffusion": "stemprover.models.enhancer:StemProverModel",
+    "stemprover-refiner": "stemprover.models.refiner:RefinerModel",
 }
 
 

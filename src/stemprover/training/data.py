@@ -30,6 +30,9 @@ class PairCrops:
             learns to leave clean audio alone.
         mixture: Also load each pair's mixture (crops from the same place); every pair must
             have one.
+        siblings: Also keep, for each pair, the artifacted stems of the other pairs of its
+            song (same folder and split): the song's other separated stems, for
+            :meth:`song_batch`.
         what: How the error names the pairs ``where`` keeps, when it keeps none.
     """
 
@@ -44,6 +47,7 @@ class PairCrops:
         identity: float = 0.0,
         mixture: bool = False,
         what: str = "pairs",
+        siblings: bool = False,
     ) -> None:
         folders = [Path(pairs)] if isinstance(pairs, str | Path) else [Path(p) for p in pairs]
         found = [
@@ -77,6 +81,14 @@ class PairCrops:
                         audio = soxr.resample(audio.T, info.sample_rate, rate).T
                     loaded[path] = audio.astype(np.float32, copy=False)
                 store.append(loaded[path])
+        self.siblings: list[list[np.ndarray]] = []
+        if siblings:
+            by_song: dict[tuple, list[int]] = {}
+            for k, (folder, rec) in enumerate(found):
+                by_song.setdefault((folder, rec.get("song")), []).append(k)
+            for k, (folder, rec) in enumerate(found):
+                group = by_song[(folder, rec.get("song"))]
+                self.siblings.append([self.artifacted[j] for j in group if j != k])
 
     def __len__(self) -> int:
         return len(self.records)
@@ -99,7 +111,16 @@ class PairCrops:
         Args:
             progress: Share of training done, for the curriculum.
         """
+        return self.song_batch(size, rng, progress)[:3]
+
+    def song_batch(
+        self, size: int, rng: np.random.Generator, progress: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """:meth:`batch` plus the same crops of each pair's siblings (loaded with
+        ``siblings=True``, else ``None``): ``(size, most siblings, crop samples)``, zeros
+        where a song has fewer."""
         crops: list[list[np.ndarray]] = [[], [], []]
+        sibs: list[list[np.ndarray]] = []
         candidates = self._candidates(progress)
         for _ in range(size):
             k = int(rng.choice(candidates))
@@ -115,5 +136,21 @@ class PairCrops:
                 segs.append(m[min(ch, m.shape[0] - 1), start : start + self.length])
             for store, seg in zip(crops, segs, strict=False):
                 store.append(np.pad(seg, (0, self.length - len(seg))))
+            if self.siblings:
+                sibs.append(
+                    [
+                        np.pad(seg, (0, self.length - len(seg)))
+                        for o in self.siblings[k]
+                        for seg in [o[min(ch, o.shape[0] - 1), start : start + self.length]]
+                    ]
+                )
         clean, art, mix = (torch.from_numpy(np.stack(c)) if c else None for c in crops)
-        return clean, art, mix
+        siblings = None
+        if self.siblings:
+            most = max(1, max(len(s) for s in sibs))
+            out = np.zeros((size, most, self.length), np.float32)
+            for i, row in enumerate(sibs):
+                if row:
+                    out[i, : len(row)] = np.stack(row)
+            siblings = torch.from_numpy(out)
+        return clean, art, mix, siblings

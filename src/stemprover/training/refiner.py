@@ -1,0 +1,190 @@
+"""Training the refiner's predictive stage (``stemprover refiner train``) through the engine.
+
+Each batch is in one of three modes, as the product meets stems: stem alone
+(``mixture_dropout``), stem and mixture, or stem, mixture and the song's other separated stems
+(song mode). Identity crops (the clean stem as input) teach it to leave good stems alone.
+
+The loss is the crop's negative SNR (level counts; soft-capped), plus ``harm_weight`` times
+how far the crop's SNR falls below its input's (the no-harm term), plus the multi-resolution
+complex STFT loss and the band-weighted phase-coherence loss.
+
+The run folder holds ``checkpoints/`` (resumable), ``log.jsonl`` and ``model/``: the EMA
+weights that scored best on the validation crops so far (``best.json`` says which step).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stemprover.audio.stft import istft, stft
+from stemprover.config import RefinerConfig, RefinerTrainConfig
+from stemprover.errors import StemProverError
+from stemprover.models.refiner import RefinerModel
+from stemprover.training.data import PairCrops
+from stemprover.training.engine import EngineSettings, Objective, fit
+from stemprover.training.losses import mrstft_loss, phase_coherence_loss
+
+MODES = ("stem", "mixture", "song")
+HARM_DB = 0.5  # a validation crop that loses more than this counts as harmed
+
+
+def snr_db(est: torch.Tensor, ref: torch.Tensor, max_db: float | None = None) -> torch.Tensor:
+    """Per-item SNR in dB, soft-capped at ``max_db``. Shape: ``(B, T)`` each -> ``(B,)``."""
+    signal = (ref**2).sum(-1)
+    floor = 0.0 if max_db is None else signal * 10 ** (-max_db / 10)
+    noise = ((ref - est) ** 2).sum(-1) + floor
+    return 10 * torch.log10(signal.clamp_min(1e-10) / noise.clamp_min(1e-10))
+
+
+def audible(ref: torch.Tensor, silent_db: float = -60.0) -> torch.Tensor:
+    """Items whose reference is louder than ``silent_db`` dBFS RMS. ``(B, T)`` -> ``(B,)``."""
+    return (ref**2).mean(-1) > 10 ** (silent_db / 10)
+
+
+def run_model(net, art, mix, sibs, cfg: RefinerConfig, mode: str):
+    """The network on waveforms in ``mode``. Shape: ``(B, T)``, sibs ``(B, K, T)`` ->
+    ``(output (B, T), output spectrogram, gate)``."""
+    s = stft(art, cfg.stft)
+    x = stft(mix, cfg.stft) if mode != "stem" else None
+    others = None
+    if mode == "song":
+        others = stft(sibs, cfg.stft).abs().pow(2).sum(1)  # (B, F, N)
+    y, gate = net(s, x, others, return_gate=True)
+    return istft(y, cfg.stft, art.shape[-1]), y, gate
+
+
+class _Loss:
+    def __init__(self, net, data: PairCrops, cfg: RefinerConfig, t: RefinerTrainConfig):
+        self.net, self.data, self.cfg, self.t = net, data, cfg, t
+
+    def __call__(self, rng: np.random.Generator, progress: float) -> dict[str, torch.Tensor]:
+        t = self.t
+        clean, art, mix, sibs = self.data.song_batch(t.batch_size, rng, progress)
+        r = rng.random()
+        mode = "stem" if r < t.mixture_dropout else "song"
+        if mode == "song" and rng.random() < t.sibling_dropout:
+            mode = "mixture"
+        y, spec, _ = run_model(self.net, art, mix, sibs, self.cfg, mode)
+        keep = audible(clean)
+        if not keep.any():
+            return {"snr": y.sum() * 0}
+        y_k, c_k, a_k = y[keep], clean[keep], art[keep]
+        out = snr_db(y_k, c_k, t.snr_max_db)
+        before = snr_db(a_k, c_k, t.snr_max_db).detach()
+        parts = {
+            "snr": -out.mean() / 10,
+            "harm": t.harm_weight * torch.relu(before - out).mean() / 10,
+        }
+        if t.mrstft:
+            parts["mrstft"] = t.mrstft * mrstft_loss(y_k, c_k, (512, 2048))
+        if t.phase:
+            ref = stft(clean, self.cfg.stft)
+            parts["phase"] = t.phase * phase_coherence_loss(
+                spec[keep], ref[keep], self.cfg.stft, self.cfg.sample_rate
+            )
+        return parts
+
+
+def _valid_set(data: PairCrops, t: RefinerTrainConfig) -> list[tuple]:
+    """Fixed validation batches (the same crops at every validation), 8 crops each."""
+    rng = np.random.default_rng([t.seed, 99])
+    return [data.song_batch(8, rng) for _ in range(max(1, t.valid_crops // 8))]
+
+
+@torch.no_grad()
+def validate(net, batches, cfg: RefinerConfig, modes: Sequence[str] = MODES) -> dict:
+    """Mean SNR change per mode, its share of harmed crops and the mean gate."""
+    net.eval()
+    out = {}
+    for mode in modes:
+        gains, gates = [], []
+        for clean, art, mix, sibs in batches:
+            y, _, gate = run_model(net, art, mix, sibs, cfg, mode)
+            keep = audible(clean)
+            gains.append((snr_db(y, clean) - snr_db(art, clean))[keep])
+            gates.append(gate.abs().mean())
+        g = torch.cat(gains)
+        out[f"valid_{mode}_db"] = round(float(g.mean()), 4)
+        out[f"valid_{mode}_harmed"] = round(float((g < -HARM_DB).float().mean()), 4)
+        out[f"valid_{mode}_gate"] = round(float(torch.stack(gates).mean()), 4)
+    net.train()
+    return out
+
+
+def train_refiner(
+    pairs: Sequence[Path],
+    out: Path,
+    cfg: RefinerConfig,
+    t: RefinerTrainConfig,
+    progress: bool = True,
+    init: Path | None = None,
+) -> Path:
+    """Train (or resume) a refiner run in ``out``; returns its best model folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(t.seed)
+    model = RefinerModel(cfg)
+    if init is not None:
+        model.load_state_dict(RefinerModel.load(init).state_dict())
+    model.train()
+    ema = copy.deepcopy(model)
+    train = PairCrops(
+        pairs,
+        "train",
+        cfg.sample_rate,
+        t.seconds,
+        identity=t.identity,
+        mixture=True,
+        siblings=True,
+    )
+    try:
+        valid = PairCrops(pairs, "valid", cfg.sample_rate, 4.0, mixture=True, siblings=True)
+    except StemProverError:  # too few songs for a valid split: validate on training songs
+        print("refiner: no 'valid' pairs; validating on training pairs (not held out)")
+        valid = PairCrops(pairs, "train", cfg.sample_rate, 4.0, mixture=True, siblings=True)
+    batches = _valid_set(valid, t)
+    best_file = out / "best.json"
+    best = json.loads(best_file.read_text()) if best_file.exists() else {"score": -1e9}
+
+    def on_validate() -> dict:
+        scores = validate(ema.net, batches, cfg)
+        score = float(np.mean([scores[f"valid_{m}_db"] for m in MODES]))
+        scores["valid_score"] = round(score, 4)
+        if score > best["score"]:
+            best.update(score=score, scores=scores)
+            ema.save(out / "model")
+            best_file.write_text(json.dumps(best, indent=1) + "\n")
+        return scores
+
+    settings = EngineSettings(
+        steps=t.steps,
+        lr=t.lr,
+        seed=t.seed,
+        schedule="cosine",
+        clip=1.0,
+        ema_decay=t.ema_decay,
+        checkpoint_every=t.checkpoint_every,
+        validate_every=t.validate_every,
+        log_every=10,
+        max_minutes=t.max_minutes,
+    )
+    objective = Objective(
+        "refiner", model, list(model.parameters()), _Loss(model.net, train, cfg, t)
+    )
+    fit(
+        objective,
+        settings,
+        out / "log.jsonl",
+        out / "checkpoints",
+        ema=ema,
+        validate=on_validate,
+        progress=progress,
+    )
+    if not (out / "model" / "config.json").exists():
+        ema.save(out / "model")
+    return out / "model"

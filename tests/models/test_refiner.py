@@ -1,0 +1,156 @@
+"""The refiner's predictive stage: band split, exact identity when untrained, bounded
+outputs, persistence, and the pipeline's song mode (mixture and other stems)."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from stemprover.audio.bands import split_bands
+from stemprover.audio.stft import StftConfig
+from stemprover.config import RefinerConfig
+from stemprover.models.base import load_model
+from stemprover.models.refiner import RefinerModel, RefinerNet
+from stemprover.pipeline import EnhancePipeline
+
+TINY = RefinerConfig(
+    sample_rate=16000,
+    stft=StftConfig(n_fft=512, hop=128, compress=1.0),
+    width=8,
+    blocks=1,
+    heads=2,
+)
+
+
+def _randomised(cfg: RefinerConfig = TINY, seed: int = 0) -> RefinerModel:
+    """A refiner whose output heads are not zero, so that every input changes the output."""
+    torch.manual_seed(seed)
+    model = RefinerModel(cfg)
+    with torch.no_grad():
+        for head in model.net.heads:
+            head[-1].weight.normal_(0, 0.5)
+    return model.eval()
+
+
+def _spec(seed: int, shape=(2, 257, 40)) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.complex(torch.randn(shape, generator=g), torch.randn(shape, generator=g))
+
+
+@pytest.mark.parametrize(("n_fft", "rate"), [(2048, 44100), (512, 16000), (1024, 48000)])
+def test_split_bands_cover_every_bin_once_and_are_finer_low(n_fft, rate):
+    ranges = split_bands(n_fft, rate)
+    assert ranges[0][0] == 0 and ranges[-1][1] == n_fft // 2 + 1
+    assert all(a[1] == b[0] for a, b in pairwise(ranges))  # contiguous, no overlap
+    widths = [hi - lo for lo, hi in ranges]
+    assert min(widths) >= 2
+    assert widths[0] < widths[len(widths) // 2] < widths[-1]  # finer where the ear is
+
+
+def test_untrained_refiner_returns_its_input_in_every_mode():
+    model = RefinerModel(TINY).eval()
+    s, x = _spec(1), _spec(2)
+    others = _spec(3).abs() ** 2
+    for mix, sib in ((None, None), (x, None), (x, others)):
+        assert torch.equal(model.enhance(s, mix, others=sib), s)
+
+
+def test_gate_and_mask_are_bounded():
+    net = _randomised().net
+    s, x = _spec(1), _spec(2)
+    with torch.no_grad():
+        y, gate = net(s, x, None, return_gate=True)
+    assert gate.abs().max() < 1
+    # |Y| <= |1-g||S| + |g||X| with |M| <= 1
+    bound = (1 - gate).abs() * s.abs() + gate.abs() * x.abs()
+    assert (y.abs() <= bound + 1e-5).all()
+
+
+def test_output_depends_on_mixture_and_siblings_and_flags_say_which():
+    model = _randomised()
+    s, x = _spec(1), _spec(2)
+    others = _spec(3).abs() ** 2
+    alone, with_mix, song = (
+        model.enhance(s),
+        model.enhance(s, x),
+        model.enhance(s, x, others=others),
+    )
+    assert not torch.allclose(alone, with_mix)
+    assert not torch.allclose(with_mix, song)
+    feats = RefinerNet.features(s, x, others)
+    assert feats[..., 6].eq(1).all() and feats[..., 7].eq(1).all()
+    assert RefinerNet.features(s, None, None)[..., 6:].eq(0).all()
+
+
+def test_refiner_features_do_not_depend_on_level():
+    s, x = _spec(1), _spec(2)
+    others = _spec(3).abs() ** 2
+    a = RefinerNet.features(s, x, others)
+    b = RefinerNet.features(s * 10, x * 10, others * 100)
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_saved_refiner_loads_by_path_with_the_same_output(tmp_path):
+    model = _randomised()
+    model.save(tmp_path / "r")
+    loaded = load_model(tmp_path / "r", adapters="none")
+    assert isinstance(loaded, RefinerModel)
+    s, x = _spec(1), _spec(2)
+    assert torch.allclose(loaded.enhance(s, x), model.enhance(s, x))
+
+
+def _song(folder, rate=16000, seconds=1.0, lengths=None):
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    n = round(rate * seconds)
+    stems = {}
+    for name in ("vocals", "drums", "bass", "other"):
+        length = (lengths or {}).get(name, n)
+        stems[name] = 0.1 * rng.standard_normal((length, 2)).astype(np.float32)
+        sf.write(folder / f"{name}.wav", stems[name], rate, "FLOAT")
+    mix = sum(np.pad(v[:n], [(0, n - len(v[:n])), (0, 0)]) for v in stems.values())
+    sf.write(folder / "mixture.wav", mix, rate, "FLOAT")
+    return stems, mix
+
+
+def test_pipeline_song_mode_reads_the_other_stems(tmp_path):
+    stems, mix = _song(tmp_path / "song")
+    pipe = EnhancePipeline(_randomised(), progress=False)
+    assert pipe.model_reads_siblings
+    audio = stems["vocals"].T
+    others = [stems[k].T for k in ("drums", "bass", "other")]
+    with_mix = pipe(audio, 16000, mix=mix.T)
+    song = pipe(audio, 16000, mix=mix.T, siblings=others)
+    assert song.shape == audio.shape
+    assert np.abs(song - with_mix).max() > 1e-4  # the siblings changed the output
+    # enhance_file with the siblings' paths gives what the in-memory call gives
+    res = pipe.enhance_file(
+        tmp_path / "song" / "vocals.wav",
+        tmp_path / "v.wav",
+        mix=tmp_path / "song" / "mixture.wav",
+        siblings=[tmp_path / "song" / f"{k}.wav" for k in ("drums", "bass", "other")],
+    )
+    assert res.error is None and not res.warnings
+    out, _ = sf.read(tmp_path / "v.wav", dtype="float32")
+    np.testing.assert_allclose(out.T, song, atol=1e-5)
+
+
+def test_siblings_that_do_not_fit_are_left_out_with_a_warning(tmp_path):
+    _song(tmp_path / "song", lengths={"bass": 12000})
+    pipe = EnhancePipeline(_randomised(), progress=False)
+    folder = tmp_path / "song"
+    res = pipe.enhance_file(
+        folder / "vocals.wav",
+        tmp_path / "v.wav",
+        mix=folder / "mixture.wav",
+        siblings=[folder / f"{k}.wav" for k in ("drums", "bass", "other")],
+    )
+    assert res.error is None
+    assert any("other stems left out (bass.wav" in w for w in res.warnings)
+    alone = pipe.enhance_file(folder / "vocals.wav", tmp_path / "m.wav", mix=folder / "mixture.wav")
+    assert alone.error is None
+    np.testing.assert_array_equal(sf.read(tmp_path / "v.wav")[0], sf.read(tmp_path / "m.wav")[0])
