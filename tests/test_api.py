@@ -52,7 +52,36 @@ def test_enhance_files_reports_each_file_as_it_finishes(noise_file, tmp_path):
 
 def test_load_model_default_is_what_the_cli_runs():
     from stemprover.models.base import default_adapters
+    from stemprover.models.refiner import RefinerModel
 
-    assert default_adapters("default") == "auto"
-    model = stemprover.load_model("default")
-    assert model.adapter_set.auto  # the bundled adapters, weighted per file
+    assert default_adapters("default") == "none"  # the refiner alone: its predictive stage
+    assert isinstance(stemprover.load_model("default"), RefinerModel)
+    assert default_adapters("latent") == "auto"  # the diffusion stage, with its adapters
+    assert stemprover.load_model("latent").adapter_set.auto
+
+
+def test_steps_and_adapters_on_the_refiner_run_the_diffusion_stage_after_it():
+    from stemprover.models.enhancer import StemProverModel
+
+    plain = stemprover.load_pipeline(stemprover.EnhanceOptions("default"))
+    assert plain.then is None and not plain.auto_adapters
+    staged = stemprover.load_pipeline(stemprover.EnhanceOptions("default", "auto", steps=1))
+    assert isinstance(staged.then.model, StemProverModel) and staged.auto_adapters
+    rng = np.random.default_rng(0)
+    audio = 0.1 * rng.standard_normal((1, 44100)).astype(np.float32)
+    mix = audio + 0.1 * rng.standard_normal((1, 44100)).astype(np.float32)
+    first = plain(audio, 44100, mix=mix)
+    both = staged(audio, 44100, mix=mix, stem="vocals")
+    assert both.shape == audio.shape and not np.allclose(first, both)
+    assert staged.last_adapters is not None
+
+
+def test_enhance_reads_the_other_stems_with_the_mixture_and_checks_their_shape():
+    rng = np.random.default_rng(1)
+    stem, mix = (0.1 * rng.standard_normal((8000, 2)) for _ in range(2))
+    others = [0.1 * rng.standard_normal((8000, 2)) for _ in range(3)]
+    song = stemprover.enhance(stem, 16000, mix=mix, others=others)
+    assert song.shape == stem.shape
+    assert not np.allclose(song, stemprover.enhance(stem, 16000, mix=mix))  # they were read
+    with pytest.raises(StemProverError, match="each of others must have the stem's shape"):
+        stemprover.enhance(stem, 16000, mix=mix, others=[others[0][:4000]])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +51,22 @@ def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False)
         StemProverError: an unknown model or adapter, settings the model cannot take, or a
             device this machine does not have.
     """
-    from stemprover.models.base import default_adapters, load_model
+    from stemprover.models.base import default_adapters, load_model, model_kind
+    from stemprover.models.refiner import DIFFUSION_STAGE, KIND
     from stemprover.pipeline import EnhancePipeline
 
     options = options or EnhanceOptions()
+    if model_kind(options.model) == KIND:
+        # The refiner is the predictive stage. --steps N (N > 0) and --adapters run the
+        # bundled latent diffusion stage and its adapters on its output, with the mixture.
+        stage2 = (options.steps or 0) > 0 or options.adapters not in (None, "none")
+        pipe = EnhancePipeline(
+            load_model(options.model, adapters="none"), options.segment, options.device, progress
+        )
+        if stage2:
+            latent = replace(options, model=DIFFUSION_STAGE, adapters=options.adapters or "none")
+            pipe.then = load_pipeline(latent, progress)
+        return pipe
     adapters = options.adapters
     model = load_model(
         options.model,
@@ -82,6 +94,7 @@ def enhance(
     mix: np.ndarray | None = None,
     stem_type: str | None = None,
     options: EnhanceOptions | None = None,
+    others: Sequence[np.ndarray] = (),
 ) -> np.ndarray:
     """Clean one stem held in memory, as soundfile reads it.
 
@@ -92,6 +105,8 @@ def enhance(
         stem_type: ``vocals``, ``drums``, ``bass``, ``other``, ``instrumental`` or ``None``
             (unknown).
         options: Model and settings; the model is loaded once and kept for later calls.
+        others: The song's other separated stems, each the same shape (song mode: the
+            default model reads them with ``mix``).
 
     Returns:
         The cleaned stem, the same shape and dtype as ``audio`` (mono stays mono).
@@ -108,13 +123,22 @@ def enhance(
         raise StemProverError(
             f"mix has shape {np.shape(mix)}, the stem {np.shape(audio)}: they must match"
         )
+    siblings = [_as_channels_first(o, "others[]") for o in others]
+    if any(o.shape != x.shape for o in siblings):
+        raise StemProverError(f"each of others must have the stem's shape {np.shape(audio)}")
     if stem_type not in (None, *STEM_TYPES):
         raise StemProverError(f"unknown stem_type {stem_type!r} (choose {', '.join(STEM_TYPES)})")
     if not isinstance(sample_rate, int | np.integer) or not 8000 <= sample_rate <= 192000:
         raise StemProverError(f"sample_rate must be an integer 8000-192000 Hz, not {sample_rate!r}")
     pipeline = _cached_pipeline(options or EnhanceOptions())
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
-    y = pipeline(x.astype(dtype), int(sample_rate), m if m is None else m.astype(dtype), stem_type)
+    y = pipeline(
+        x.astype(dtype),
+        int(sample_rate),
+        m if m is None else m.astype(dtype),
+        stem_type,
+        siblings=[o.astype(dtype) for o in siblings] if m is not None else (),
+    )
     out = y[0] if np.ndim(audio) == 1 else y.T  # back to (samples,) or (samples, channels)
     return out.astype(np.asarray(audio).dtype)
 

@@ -20,12 +20,17 @@ def run_demo(
 ) -> Path:
     """Render one song (held-out SoundFont seed range), separate its mixture with degraded
     masks, enhance the four stems with ``model`` in its default mode (with ``auto`` adapters
-    when it has any, as ``stemprover enhance`` does) and write the evaluation report.
+    when it has any, and in song mode when it reads the other stems, as ``stemprover
+    enhance`` does) and write the evaluation report.
 
     Returns:
         The report's path, ``out/report/report.html``.
     """
     enhancer = load_pipeline(EnhanceOptions(model=model))
+    if enhancer.model_reads_siblings:  # the song's four stems, as `enhance SONG_FOLDER` runs
+        from stemprover.evaluation.song import SongMode
+
+        enhancer = SongMode(enhancer)
     with io.atomic_dir(out, overwrite) as tmp:
         build_pairs(
             PairsConfig(
@@ -34,7 +39,7 @@ def run_demo(
             tmp / "pairs",
             progress=progress,
         )
-        systems = ("input", "spectral-gate", "wiener", "stemprover", "oracle")
+        systems = ("input", "spectral-gate", "wiener", "wiener-mc", "stemprover", "oracle")
         evaluate(
             EvalConfig(tmp / "pairs", systems, "test", examples=4),
             tmp / "report",

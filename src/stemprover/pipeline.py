@@ -79,9 +79,15 @@ class EnhancePipeline:
         self.sampling = sampling
         self.adapters = adapters if adapters is not None else getattr(model, "adapter_set", None)
         self.last_adapters: dict[str, float] | None = None
+        # A second stage run on each segment's output (the refiner's diffusion stage), with
+        # the same segment of the mixture; None: none.
+        self.then: EnhancePipeline | None = None
 
     @property
     def auto_adapters(self) -> bool:
+        """``--adapters auto`` here or in the second stage (:attr:`then`)."""
+        if self.then is not None and self.then.auto_adapters:
+            return True
         return self.adapters is not None and self.adapters.auto
 
     def _call_args(self, generator) -> dict:
@@ -108,7 +114,7 @@ class EnhancePipeline:
 
         Shape: block, mix ``(C, n)``, siblings ``(K·C, n)`` -> ``(C, n)``."""
         cfg, model_rate = self.model.stft, self.model.sample_rate
-        x = block
+        x, given_mix = block, mix
         if model_rate is not None and model_rate != rate:
             x = soxr.resample(block.T, rate, model_rate, quality="HQ").T  # (C, n')
             if mix is not None:
@@ -136,7 +142,11 @@ class EnhancePipeline:
         if x is not block:
             y = soxr.resample(y.T, model_rate, rate, quality="HQ").T
             y = _fit_length(y, block.shape[-1])
-        return y.astype(block.dtype, copy=False)
+        y = y.astype(block.dtype, copy=False)
+        if self.then is not None:
+            stage_mix = given_mix if self.then.model_reads_mixture else None
+            y = self.then.process_block(y, rate, stage_mix, generator)
+        return y
 
     def _choose_adapters(
         self, audio: np.ndarray, rate: int, mix: np.ndarray | None = None, stem: str | None = None
@@ -206,10 +216,13 @@ class EnhancePipeline:
             and the adapter weights ``auto`` chose (``None`` otherwise).
         """
         weights = None
-        if self.auto_adapters:
+        # the stage whose adapters auto weighs
+        chooser = self.then if self.then is not None and self.then.auto_adapters else self
+        if chooser.auto_adapters:
             head = min(frames, round(AUTO_ANALYSIS_SECONDS * rate))
             mix_head = None if read_mix is None else read_mix(0, head)
-            weights = self._choose_adapters(read_stem(0, head), rate, mix_head, stem)
+            weights = chooser._choose_adapters(read_stem(0, head), rate, mix_head, stem)
+            self.last_adapters = weights
         read, process = self._with_mixture(read_stem, read_mix, rate, self._generator(), read_sibs)
         length, overlap, context = self.segment.samples(rate)
         blocks = overlap_add(read, process, frames, length, overlap, context, on_segment)

@@ -116,7 +116,7 @@ def test_merged_equals_unmerged_and_weights_combine():
 def test_bundled_adapters_are_under_5_percent_of_their_base():
     from stemprover.models.base import bundled_models, model_adapters
 
-    folder = bundled_models()["default"]
+    folder = bundled_models()["latent"]
     base = (folder / "model.safetensors").stat().st_size
     adapters = model_adapters(folder)
     assert adapters

@@ -231,8 +231,8 @@ def test_bundled_base_alone_skips_the_mixture_and_its_adapters_read_it():
     """The bundled base has the mixture's inputs and head at zero; its adapters open them."""
     from stemprover.pipeline import EnhancePipeline
 
-    base = EnhancePipeline(load_model("default", adapters="none"), progress=False)
-    auto = EnhancePipeline(load_model("default", adapters="auto"), progress=False)
+    base = EnhancePipeline(load_model("latent", adapters="none"), progress=False)
+    auto = EnhancePipeline(load_model("latent", adapters="auto"), progress=False)
     assert base.model.uses_mixture and not base.model_reads_mixture
     assert auto.model_reads_mixture
 

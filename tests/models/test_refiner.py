@@ -154,3 +154,26 @@ def test_siblings_that_do_not_fit_are_left_out_with_a_warning(tmp_path):
     alone = pipe.enhance_file(folder / "vocals.wav", tmp_path / "m.wav", mix=folder / "mixture.wav")
     assert alone.error is None
     np.testing.assert_array_equal(sf.read(tmp_path / "v.wav")[0], sf.read(tmp_path / "m.wav")[0])
+
+
+def test_prior_mask_is_the_multichannel_wiener_gain_or_the_stems_magnitude():
+    s, x = _spec(1), _spec(2)
+    others = _spec(3).abs() ** 2
+    song = RefinerNet.prior_mask(s, x, others)
+    expected = s.abs() ** 2 / (s.abs() ** 2 + others)
+    assert torch.allclose(song, expected, atol=1e-5)
+    mix = RefinerNet.prior_mask(s, x, None)
+    assert mix.max() <= 1 and torch.allclose(mix, torch.clamp(s.abs() / x.abs(), max=1), atol=1e-5)
+    assert RefinerNet.prior_mask(s, None, None).eq(1).all()
+
+
+def test_fully_open_gate_with_no_correction_gives_the_wiener_estimate():
+    net = RefinerModel(TINY).net
+    with torch.no_grad():
+        for head in net.heads:  # gate logit large in every bin, mask correction zero
+            head[-1].bias.view(-1, 3)[:, 0] = 20.0
+    s, x = _spec(1), _spec(2)
+    others = _spec(3).abs() ** 2
+    with torch.no_grad():
+        y = net(s, x, others)
+    torch.testing.assert_close(y, RefinerNet.prior_mask(s, x, others) * x, atol=1e-4, rtol=1e-4)

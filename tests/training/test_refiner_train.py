@@ -42,13 +42,16 @@ def _log(run):
 def test_refiner_train_writes_a_model_and_resumes(pairs, tmp_path, capsys):
     run = tmp_path / "run"
     args = ["refiner", "train", "--pairs", str(pairs), "--out", str(run), "-q", *TINY]
-    assert main([*args, "--set", "train.steps=2"]) == 0
+    # stop_at ends the invocation early on the full run's schedule
+    assert main([*args, "--set", "train.steps=3", "--set", "train.stop_at=2"]) == 0
     assert "validating on training pairs" in capsys.readouterr().out  # 5 songs: no valid split
     model = load_model(run / "model", adapters="none")
     assert isinstance(model, RefinerModel) and model.config.width == 8
     best = json.loads((run / "best.json").read_text())
     assert {"valid_song_db", "valid_mixture_db", "valid_stem_db"} <= set(best["scores"])
     assert [r["step"] for r in _log(run)][-1] == 2
+    assert main([*args, "--set", "train.steps=3", "--set", "train.stop_at=2"]) == 0
+    assert [r["step"] for r in _log(run)][-1] == 2  # already there: nothing more
     assert main([*args, "--set", "train.steps=3"]) == 0
     steps = [r["step"] for r in _log(run)]
     assert steps[-1] == 3 and steps.count(1) == 1  # resumed at 2, not restarted

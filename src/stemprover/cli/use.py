@@ -269,8 +269,12 @@ def _describe_model(name: str, folder: Path) -> None:
     about = {}
     if (folder / "about.json").exists():
         about = json.loads((folder / "about.json").read_text())
-    reads = model_config(folder).get("denoiser", {}).get("mixture")
-    print(f"{name}: {folder} ({size:.1f} MB){', reads the mixture (--mix)' if reads else ''}")
+    config = model_config(folder)
+    reads = config.get("denoiser", {}).get("mixture") or config.get("mixture")
+    what = ", reads the mixture (--mix)" if reads else ""
+    if reads and config.get("siblings"):
+        what += " and a song folder's other stems"
+    print(f"{name}: {folder} ({size:.1f} MB){what}")
     print(f"  for: {about.get('purpose', 'an enhancement model trained with stemprover train')}")
     if "trained_on" in about:
         print(f"  trained on: {about['trained_on']}")

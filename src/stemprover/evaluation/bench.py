@@ -72,12 +72,10 @@ def write_test_audio(
 
 def is_refiner(name_or_path: str) -> bool:
     """Whether a model (bundled name or folder) is a refiner, which does not sample."""
-    from stemprover.models.base import bundled_models, model_config
+    from stemprover.models.base import model_kind
     from stemprover.models.refiner import KIND
-    from stemprover.models.serialization import read_meta
 
-    folder = bundled_models().get(str(name_or_path), Path(name_or_path))
-    return model_config(folder) is not None and read_meta(folder)["kind"] == KIND
+    return model_kind(name_or_path) == KIND
 
 
 def speed(cfg: BenchConfig) -> list[dict]:
@@ -239,7 +237,7 @@ def _refiner_systems(cfg: BenchConfig) -> dict:
     if cfg.stage2 in bundled_models():
         latent = load_pipeline(EnhanceOptions(cfg.stage2, "none"))
         auto = load_pipeline(EnhanceOptions(cfg.stage2, "auto"))
-        models["latent-auto"] = auto  # the previous default (0.5.x), for comparison
+        models["latent-auto"] = auto  # the previous default (0.1), for comparison
         models["refiner+diffusion"] = Chain(models["refiner"], latent)
         models["refiner+adapters"] = Chain(models["refiner"], auto)
     return models

@@ -78,6 +78,15 @@ def model_config(folder: Path) -> dict | None:
         return None
 
 
+def model_kind(name_or_path: str | Path) -> str | None:
+    """The saved ``kind`` of an enhancement model (bundled name or folder); ``None`` for
+    built-in models and anything that is not a saved enhancement model."""
+    folder = bundled_models().get(str(name_or_path), Path(name_or_path))
+    if not folder.is_dir() or model_config(folder) is None:
+        return None
+    return read_meta(folder)["kind"]
+
+
 def bundled_models() -> dict[str, Path]:
     """Enhancement models shipped inside the package: ``{name: folder}``."""
     if not BUNDLED.is_dir():

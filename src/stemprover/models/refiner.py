@@ -104,7 +104,7 @@ class RefinerNet(nn.Module):
             )
             for lo, hi in ranges
         )
-        for head in self.heads:  # untrained: g = 0 and M = 0, so Y = S exactly
+        for head in self.heads:  # untrained: g = 0, so Y = S exactly
             nn.init.zeros_(head[-1].weight)
             nn.init.zeros_(head[-1].bias)
 
@@ -149,6 +149,21 @@ class RefinerNet(nn.Module):
             dim=-1,
         ).reshape(B, *ls.shape[1:], FEATURES)
 
+    @staticmethod
+    def prior_mask(
+        s: torch.Tensor, x: torch.Tensor | None, others: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The classical estimate the mask starts from (``mask_prior``): with the siblings the
+        multichannel Wiener gain ``|S|²/(|S|² + Σ|S_k|²)`` on the mixture; with the mixture
+        alone the stem's magnitude with the mixture's phase (``min(|S|/|X|, 1)``); alone, 1.
+        Shape: ``(B, F, N)`` -> ``(B, F, N)`` real."""
+        if x is None:
+            return torch.ones_like(s.real)
+        ps = s.abs() ** 2
+        if others is not None:
+            return ps / (ps + others + EPS)
+        return torch.clamp(s.abs() / (x.abs() + EPS), max=1.0)
+
     def forward(
         self,
         s: torch.Tensor,
@@ -181,14 +196,20 @@ class RefinerNet(nn.Module):
         ).permute(0, 2, 1, 3)  # (B, F, N, 3)
         gate = torch.tanh(out[..., 0])
         m = torch.complex(out[..., 1], out[..., 2])
-        mag = m.abs()
-        mask = m * (torch.tanh(mag) / (mag + EPS))
+        if self.cfg.mask_prior:
+            m = m + self.prior_mask(s, x, others)
+            mask = m / torch.clamp(m.abs(), min=1.0)  # |M| <= 1
+        else:
+            mag = m.abs()
+            mask = m * (torch.tanh(mag) / (mag + EPS))
         base = s if x is None else x
         y = (1 - gate) * s + gate * mask * base
         return (y, gate) if return_gate else y
 
 
 KIND = "stemprover-refiner"  # config.json "kind" of this model family
+# The bundled latent diffusion model that --steps N > 0 and --adapters run after the refiner.
+DIFFUSION_STAGE = "latent"
 
 
 class RefinerModel(nn.Module):

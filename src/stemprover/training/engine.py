@@ -40,6 +40,8 @@ class EngineSettings:
         validate_every: Steps between validations (and at the last step).
         log_every: Steps between log lines (the first and last are always logged).
         max_minutes: A wall-clock budget; the run stops as if at its last step. ``0``: none.
+        stop_at: End this invocation at this step, as the time budget does (the learning-rate
+            schedule still runs to ``steps``; running again resumes). ``0``: none.
     """
 
     steps: int
@@ -53,6 +55,7 @@ class EngineSettings:
     validate_every: int = 0
     log_every: int = 1
     max_minutes: float = 0.0
+    stop_at: int = 0
 
 
 @dataclass
@@ -122,7 +125,7 @@ def fit(
     if checkpoints is not None and (checkpoints / "state.safetensors").exists():
         step = load_state(checkpoints, modules, opt)["step"]
         acc.print(f"resuming {objective.name} from step {step}")
-    if step >= settings.steps:
+    if step >= settings.steps or 0 < settings.stop_at <= step:
         return step
     tracked = _ema_pairs(objective, ema)
     rng = np.random.default_rng([settings.seed, acc.process_index, step])
@@ -153,7 +156,11 @@ def fit(
                     p_ema.lerp_(p, 1 - decay)
         bar.update()
         bar.set_postfix(loss=f"{total.item():.4f}")
-        last = step == settings.steps or (budget > 0 and time.monotonic() - started > budget)
+        last = (
+            step == settings.steps
+            or (budget > 0 and time.monotonic() - started > budget)
+            or 0 < settings.stop_at <= step
+        )
         record = {"stage": objective.name, "step": step, "loss": total.item()}
         record.update({k: v.item() for k, v in parts.items()})
         if (
@@ -175,7 +182,7 @@ def fit(
             saved = {**modules, "model": acc.unwrap_model(wrapped)}
             save_state(checkpoints, saved, opt, {"step": step, "stage": objective.name})
         if last and step < settings.steps:
-            acc.print(f"{objective.name}: time budget spent at step {step}")
+            acc.print(f"{objective.name}: stopped at step {step} (run again to resume)")
             break
     bar.close()
     return step

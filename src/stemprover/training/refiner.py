@@ -6,7 +6,8 @@ Each batch is in one of three modes, as the product meets stems: stem alone
 
 The loss is the crop's negative SNR (level counts; soft-capped), plus ``harm_weight`` times
 how far the crop's SNR falls below its input's (the no-harm term), plus the multi-resolution
-complex STFT loss and the band-weighted phase-coherence loss.
+complex STFT loss and the band-weighted phase-coherence loss. The no-harm term and the
+identity crops start after ``warmup`` of the steps.
 
 The run folder holds ``checkpoints/`` (resumable), ``log.jsonl`` and ``model/``: the EMA
 weights that scored best on the validation crops so far (``best.json`` says which step).
@@ -65,6 +66,8 @@ class _Loss:
 
     def __call__(self, rng: np.random.Generator, progress: float) -> dict[str, torch.Tensor]:
         t = self.t
+        restraint = progress >= t.warmup  # the no-harm term and identity crops
+        self.data.identity = t.identity if restraint else 0.0
         clean, art, mix, sibs = self.data.song_batch(t.batch_size, rng, progress)
         r = rng.random()
         mode = "stem" if r < t.mixture_dropout else "song"
@@ -79,7 +82,7 @@ class _Loss:
         before = snr_db(a_k, c_k, t.snr_max_db).detach()
         parts = {
             "snr": -out.mean() / 10,
-            "harm": t.harm_weight * torch.relu(before - out).mean() / 10,
+            "harm": t.harm_weight * restraint * torch.relu(before - out).mean() / 10,
         }
         if t.mrstft:
             parts["mrstft"] = t.mrstft * mrstft_loss(y_k, c_k, (512, 2048))
@@ -172,6 +175,7 @@ def train_refiner(
         validate_every=t.validate_every,
         log_every=10,
         max_minutes=t.max_minutes,
+        stop_at=t.stop_at,
     )
     objective = Objective(
         "refiner", model, list(model.parameters()), _Loss(model.net, train, cfg, t)
