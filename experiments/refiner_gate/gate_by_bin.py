@@ -47,7 +47,7 @@ def main() -> None:
         s, x = stft(art[None], cfg.stft), stft(mix[None], cfg.stft)
         others = sum(stft(o[None], cfg.stft).abs() ** 2 for o in sibs)
         w = s.abs() ** 2
-        b = input_bin(float(si_sdr(clean.double().numpy(), art.double().numpy())))
+        b = input_bin(si_sdr(clean.double().numpy()[None], art.double().numpy()[None]))
         with torch.no_grad():
             for mode, args_ in (
                 ("stem", (None, None)),
