@@ -81,12 +81,13 @@ def test_quality_only_rerun_keeps_the_last_speed_table(tmp_path, monkeypatch):
     rows = [{"steps": 1, "adapters": "none (default)", "audio_s": 60.0, "rtf_enhance": 0.2}]
     results.save_results(tmp_path, "bench", {"git_revision": "old"}, {"speed": rows}, "")
     summary = {"all": {"input": {"si_sdr_improvement": 0.0}}}
+    sweep = {"all": {"steps=1": {"si_sdr_improvement": 0.0}}}
 
     def quality(cfg, out):
         for name in ("heldout", "sweep"):
-            (out / f"{name}_eval").mkdir()
+            (out / f"{name}_eval").mkdir(exist_ok=True)
             (out / f"{name}_eval" / "metrics.csv").write_text(f"pair_id,system\n{name},input\n")
-        return summary, {}
+        return summary, sweep
 
     monkeypatch.setattr(bench, "quality", quality)
     bench.run_bench(BenchConfig(speed=False), tmp_path)
@@ -97,6 +98,9 @@ def test_quality_only_rerun_keeps_the_last_speed_table(tmp_path, monkeypatch):
     assert (tmp_path / "bench_heldout_metrics.csv").read_text().endswith("heldout,input\n")
     assert saved["speed_from"].endswith("bench.json (earlier run)")
     assert "| 1 | none (default) | 60 | 0.2 |" in (tmp_path / "bench.md").read_text()
+    sweep = {}  # a model without a sweep (the refiner): no stale sweep rows are left
+    bench.run_bench(BenchConfig(speed=False), tmp_path)
+    assert not (tmp_path / "bench_sweep_metrics.csv").exists()
 
 
 def test_on_stems_runs_a_per_stem_system_only_on_its_stem_types():

@@ -399,9 +399,14 @@ def run_bench(cfg: BenchConfig, out: Path) -> Path:
         meta["speed_from"] = f"{out}/bench.json (earlier run)"
     if cfg.quality:
         summary, sweep = quality(cfg, out)
-        for name in ("heldout", "sweep"):  # per-pair rows, kept beside bench.md (the *_eval
-            # folders, with audio, are not committed)
-            shutil.copyfile(out / f"{name}_eval" / "metrics.csv", out / f"bench_{name}_metrics.csv")
+        # per-pair rows, kept beside bench.md (the *_eval folders, with audio, are not
+        # committed); a model that does not sample has no sweep, and an older one is removed
+        for name, ran in (("heldout", True), ("sweep", bool(sweep))):
+            kept = out / f"bench_{name}_metrics.csv"
+            if ran:
+                shutil.copyfile(out / f"{name}_eval" / "metrics.csv", kept)
+            else:
+                kept.unlink(missing_ok=True)
         save_results(
             out,
             "bench",
