@@ -4,8 +4,9 @@
 # from its last checkpoint (every 100 steps).
 #   bash bench/train_default.sh             # data -> refiner -> copy into the package
 #   STEPS=6000 bash bench/train_default.sh  # larger, e.g. on a lent GPU
-# Budget (2-core CPU): pairs ~5 min; 2000 steps at ~1.6 s/step (batch 8 x 2 s mono crops,
-# OMP_WAIT_POLICY=PASSIVE) ~55 min.
+# Budget (2-core CPU, measured 2026-11-30): pairs ~5 min; 2000 steps (batch 8 x 2 s mono
+# crops, OMP_WAIT_POLICY=PASSIVE) 34 min with nothing else running (~1 s/step; ~1.6 s/step
+# while other jobs share the cores).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
 # bench/train_latent.sh.
 set -euo pipefail

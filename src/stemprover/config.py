@@ -192,6 +192,8 @@ class RefinerConfig:
         blocks: Time-convolution + band-attention blocks.
         kernel: Time-convolution kernel (frames); dilations double per block.
         heads: Attention heads across sub-bands.
+        band_split: Sub-bands of the band table (:func:`~stemprover.audio.bands.split_bands`);
+            off: 32 equal-width sub-bands (the ablation).
         mixture: Reads the mixture (else the stem alone).
         siblings: Reads the other stems' power (song mode).
         mask_prior: The mask on the mixture is a correction of a classical estimate

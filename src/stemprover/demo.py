@@ -8,6 +8,7 @@ from stemprover.api import EnhanceOptions, load_pipeline
 from stemprover.audio import io
 from stemprover.data.pairs import PairsConfig, build_pairs
 from stemprover.evaluation.run import EvalConfig, evaluate
+from stemprover.evaluation.song import as_enhance_runs
 
 
 def run_demo(
@@ -26,11 +27,7 @@ def run_demo(
     Returns:
         The report's path, ``out/report/report.html``.
     """
-    enhancer = load_pipeline(EnhanceOptions(model=model))
-    if enhancer.model_reads_siblings:  # the song's four stems, as `enhance SONG_FOLDER` runs
-        from stemprover.evaluation.song import SongMode
-
-        enhancer = SongMode(enhancer)
+    enhancer = as_enhance_runs(load_pipeline(EnhanceOptions(model=model)))
     with io.atomic_dir(out, overwrite) as tmp:
         build_pairs(
             PairsConfig(

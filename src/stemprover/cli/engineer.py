@@ -121,11 +121,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         from stemprover.api import EnhanceOptions, load_pipeline
 
         options = EnhanceOptions(args.model, args.adapters, device=args.device)
-        models["model"] = load_pipeline(options)
-        if models["model"].model_reads_siblings:  # as `enhance SONG_FOLDER` runs it
-            from stemprover.evaluation.song import SongMode
+        from stemprover.evaluation.song import as_enhance_runs
 
-            models["model"] = SongMode(models["model"])
+        models["model"] = as_enhance_runs(load_pipeline(options))  # song mode when it reads
         systems = (*systems, "model") if "model" not in systems else systems
     cfg = EvalConfig(args.pairs, systems, args.split, args.limit, args.examples, args.mixture)
     summary = evaluate(cfg, args.out, models, args.overwrite, not args.quiet)

@@ -41,6 +41,12 @@ class ConsistentSong:
         return project(np.stack([own, *others]), mix)[0]
 
 
+def as_enhance_runs(pipeline):
+    """``pipeline`` as ``stemprover enhance SONG_FOLDER`` runs it: in song mode
+    (:class:`SongMode`) when its model reads the other stems, else as it is."""
+    return SongMode(pipeline) if pipeline.model_reads_siblings else pipeline
+
+
 class SongMode:
     """``pipeline`` given each pair's mixture and its song's other separated stems, as
     ``stemprover enhance SONG_FOLDER`` gives them to a model that reads them."""

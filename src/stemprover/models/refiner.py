@@ -219,8 +219,6 @@ class RefinerModel(nn.Module):
     Saved as ``config.json`` + ``model.safetensors``; never pickle.
     """
 
-    reads_siblings = True  # the pipeline passes the other stems' power when it has them
-
     def __init__(self, cfg: RefinerConfig) -> None:
         super().__init__()
         self.config = cfg
@@ -231,6 +229,11 @@ class RefinerModel(nn.Module):
     @property
     def reads_mixture(self) -> bool:
         return self.config.mixture
+
+    @property
+    def reads_siblings(self) -> bool:
+        """Whether the pipeline should stream the song's other stems (with the mixture)."""
+        return self.config.mixture and self.config.siblings
 
     @torch.no_grad()
     def enhance(

@@ -114,11 +114,16 @@ class PairCrops:
         return self.song_batch(size, rng, progress)[:3]
 
     def song_batch(
-        self, size: int, rng: np.random.Generator, progress: float = 1.0
+        self,
+        size: int,
+        rng: np.random.Generator,
+        progress: float = 1.0,
+        identity: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """:meth:`batch` plus the same crops of each pair's siblings (loaded with
         ``siblings=True``, else ``None``): ``(size, most siblings, crop samples)``, zeros
-        where a song has fewer."""
+        where a song has fewer. ``identity`` overrides the share of identity crops."""
+        identity = self.identity if identity is None else identity
         crops: list[list[np.ndarray]] = [[], [], []]
         sibs: list[list[np.ndarray]] = []
         candidates = self._candidates(progress)
@@ -128,7 +133,7 @@ class PairCrops:
             ch = int(rng.integers(c.shape[0]))
             start = int(rng.integers(0, max(1, c.shape[-1] - self.length)))
             seg_c, seg_a = c[ch, start : start + self.length], a[ch, start : start + self.length]
-            if self.identity and rng.random() < self.identity:
+            if identity and rng.random() < identity:
                 seg_a = seg_c
             segs = [seg_c, seg_a]
             if self.mixture is not None:

@@ -67,8 +67,8 @@ class _Loss:
     def __call__(self, rng: np.random.Generator, progress: float) -> dict[str, torch.Tensor]:
         t = self.t
         restraint = progress >= t.warmup  # the no-harm term and identity crops
-        self.data.identity = t.identity if restraint else 0.0
-        clean, art, mix, sibs = self.data.song_batch(t.batch_size, rng, progress)
+        identity = t.identity if restraint else 0.0
+        clean, art, mix, sibs = self.data.song_batch(t.batch_size, rng, progress, identity)
         r = rng.random()
         mode = "stem" if r < t.mixture_dropout else "song"
         if mode == "song" and rng.random() < t.sibling_dropout:
@@ -136,15 +136,7 @@ def train_refiner(
         model.load_state_dict(RefinerModel.load(init).state_dict())
     model.train()
     ema = copy.deepcopy(model)
-    train = PairCrops(
-        pairs,
-        "train",
-        cfg.sample_rate,
-        t.seconds,
-        identity=t.identity,
-        mixture=True,
-        siblings=True,
-    )
+    train = PairCrops(pairs, "train", cfg.sample_rate, t.seconds, mixture=True, siblings=True)
     try:
         valid = PairCrops(pairs, "valid", cfg.sample_rate, 4.0, mixture=True, siblings=True)
     except StemProverError:  # too few songs for a valid split: validate on training songs
