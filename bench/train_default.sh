@@ -4,9 +4,9 @@
 # from its last checkpoint (every 100 steps).
 #   bash bench/train_default.sh             # data -> refiner -> copy into the package
 #   STEPS=6000 bash bench/train_default.sh  # larger, e.g. on a lent GPU
-# Budget (2-core CPU, measured 2026-11-30): pairs ~5 min; 2000 steps (batch 8 x 2 s mono
-# crops, OMP_WAIT_POLICY=PASSIVE) 34 min with nothing else running (~1 s/step; ~1.6 s/step
-# while other jobs share the cores).
+# Budget (2-core CPU, measured 2026-11-30): pairs ~5 min; 2000 steps (batch 4 x 2 s stereo
+# crops, OMP_WAIT_POLICY=PASSIVE) ~45 min with nothing else running (~1.25 s/step, the
+# multichannel Wiener estimate included).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
 # bench/train_latent.sh.
 set -euo pipefail

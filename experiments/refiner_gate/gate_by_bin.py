@@ -5,7 +5,7 @@
         > experiments/refiner_gate/results/heldout.md
 
 The gate is averaged over bins weighted by the stem's power, over the pair's whole length
-(one pass, no segmenting), first channel.
+(one pass, no segmenting), both channels (the classical estimate reads them together).
 """
 
 from __future__ import annotations
@@ -40,21 +40,21 @@ def main() -> None:
     for rec in records:
 
         def read(rel):
-            return torch.from_numpy(io.read(args.pairs / rel, "float32")[0][0])
+            return torch.from_numpy(io.read(args.pairs / rel, "float32")[0])  # (C, T)
 
         clean, art, mix = read(rec["clean"]), read(rec["artifacted"]), read(rec["mixture"])
         sibs = [read(o["artifacted"]) for o in by_song[rec["song"]] if o["id"] != rec["id"]]
-        s, x = stft(art[None], cfg.stft), stft(mix[None], cfg.stft)
-        others = sum(stft(o[None], cfg.stft).abs() ** 2 for o in sibs)
+        s, x = stft(art, cfg.stft)[None], stft(mix, cfg.stft)[None]
+        siblings = stft(torch.stack(sibs), cfg.stft)[None]
         w = s.abs() ** 2
-        b = input_bin(si_sdr(clean.double().numpy()[None], art.double().numpy()[None]))
+        b = input_bin(si_sdr(clean.double().numpy(), art.double().numpy()))
         with torch.no_grad():
             for mode, args_ in (
                 ("stem", (None, None)),
                 ("mixture", (x, None)),
-                ("song", (x, others)),
+                ("song", (x, siblings)),
             ):
-                _, gate = model.net(s, *args_, return_gate=True)
+                _, gate = model.run(s, *args_, return_gate=True)
                 table[b][mode].append(float((gate.abs() * w).sum() / w.sum()))
     print(f"Mean |gate| weighted by stem power ({args.pairs}, model {args.model})\n")
     print("| input SI-SDR | pairs | stem alone | with mixture | song mode |")

@@ -197,8 +197,12 @@ class RefinerConfig:
         mixture: Reads the mixture (else the stem alone).
         siblings: Reads the other stems' power (song mode).
         mask_prior: The mask on the mixture is a correction of a classical estimate
-            (:meth:`~stemprover.models.refiner.RefinerNet.prior_mask`), so the gate's first
+            (:func:`~stemprover.models.refiner.classical_estimate`), so the gate's first
             lesson is when to trust that estimate; else it starts at zero.
+        prior: The classical estimate: ``"mwf"``, the multichannel Wiener filter across the
+            stereo channels (over the stem and the other stems in song mode, over the stem
+            and the rest of the mixture with the mixture alone); ``"power-share"``, the
+            channel-by-channel power share (the 0.2.0 prior, for the ablation).
     """
 
     sample_rate: int = 44100
@@ -211,6 +215,7 @@ class RefinerConfig:
     mixture: bool = True
     siblings: bool = True
     mask_prior: bool = True
+    prior: str = "mwf"
 
 
 @dataclass(frozen=True)
@@ -228,13 +233,15 @@ class RefinerTrainConfig:
             settled on changing nothing (M·X = S: +0.00 dB on validation after 500 steps).
         snr_max_db: Soft cap of each crop's SNR (Wisdom et al. 2020's thresholded SNR).
         mrstft, phase: Weights of the multi-resolution STFT and phase-coherence terms.
+        batch_size: Stereo crops per batch (each channel is one item for the network; the
+            classical estimate reads both).
         max_minutes: Wall-clock budget of one invocation (0: none); run again to resume.
         stop_at: End this invocation at this step (0: none), e.g. for equal-budget ablations
             on the full run's schedule; run again to resume.
     """
 
     steps: int = 3000
-    batch_size: int = 8
+    batch_size: int = 4
     seconds: float = 2.0
     lr: float = 1e-3
     identity: float = 0.15

@@ -131,8 +131,7 @@ class EnhancePipeline:
             call = self._call_args(generator if generator is not None else self._generator())
             if siblings is not None and mix is not None:
                 o = torch.from_numpy(np.ascontiguousarray(siblings)).to(self.device)
-                power = stft(o, cfg).abs().pow(2)  # (K·C, F, N)
-                call["others"] = power.reshape(-1, *spec.shape).sum(0)  # (C, F, N)
+                call["siblings"] = stft(o, cfg).reshape(-1, *spec.shape)  # (K, C, F, N)
             if mix is not None:
                 m = torch.from_numpy(np.ascontiguousarray(mix)).to(self.device)
                 spec = self.model.enhance(spec, mix=compress(stft(m, cfg), cfg), **call)

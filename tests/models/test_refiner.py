@@ -11,10 +11,11 @@ import soundfile as sf
 import torch
 
 from stemprover.audio.bands import split_bands
+from stemprover.audio.mwf import multichannel_wiener
 from stemprover.audio.stft import StftConfig
 from stemprover.config import RefinerConfig
 from stemprover.models.base import load_model
-from stemprover.models.refiner import RefinerModel, RefinerNet
+from stemprover.models.refiner import RefinerModel, RefinerNet, classical_estimate
 from stemprover.pipeline import EnhancePipeline
 
 TINY = RefinerConfig(
@@ -51,12 +52,16 @@ def test_split_bands_cover_every_bin_once_and_are_finer_low(n_fft, rate):
     assert widths[0] < widths[len(widths) // 2] < widths[-1]  # finer where the ear is
 
 
+def _siblings(k: int = 3, seed: int = 3) -> torch.Tensor:
+    """The song's other stems' spectrograms: ``(K, C, F, N)``."""
+    return torch.stack([_spec(seed + i) for i in range(k)])
+
+
 def test_untrained_refiner_returns_its_input_in_every_mode():
     model = RefinerModel(TINY).eval()
     s, x = _spec(1), _spec(2)
-    others = _spec(3).abs() ** 2
-    for mix, sib in ((None, None), (x, None), (x, others)):
-        assert torch.equal(model.enhance(s, mix, others=sib), s)
+    for mix, sib in ((None, None), (x, None), (x, _siblings())):
+        assert torch.equal(model.enhance(s, mix, siblings=sib), s)
 
 
 def test_gate_and_mask_are_bounded():
@@ -73,24 +78,24 @@ def test_gate_and_mask_are_bounded():
 def test_output_depends_on_mixture_and_siblings_and_flags_say_which():
     model = _randomised()
     s, x = _spec(1), _spec(2)
-    others = _spec(3).abs() ** 2
     alone, with_mix, song = (
         model.enhance(s),
         model.enhance(s, x),
-        model.enhance(s, x, others=others),
+        model.enhance(s, x, siblings=_siblings()),
     )
     assert not torch.allclose(alone, with_mix)
     assert not torch.allclose(with_mix, song)
-    feats = RefinerNet.features(s, x, others)
-    assert feats[..., 6].eq(1).all() and feats[..., 7].eq(1).all()
-    assert RefinerNet.features(s, None, None)[..., 6:].eq(0).all()
+    others = _siblings().abs().pow(2).sum(0)
+    feats = RefinerNet.features(s, x, others, s * 0.5)
+    assert feats[..., -2].eq(1).all() and feats[..., -1].eq(1).all()
+    assert RefinerNet.features(s, None, None)[..., -2:].eq(0).all()
 
 
 def test_refiner_features_do_not_depend_on_level():
-    s, x = _spec(1), _spec(2)
+    s, x, p = _spec(1), _spec(2), _spec(4)
     others = _spec(3).abs() ** 2
-    a = RefinerNet.features(s, x, others)
-    b = RefinerNet.features(s * 10, x * 10, others * 100)
+    a = RefinerNet.features(s, x, others, p)
+    b = RefinerNet.features(s * 10, x * 10, others * 100, p * 10)
     assert torch.allclose(a, b, atol=1e-4)
 
 
@@ -156,24 +161,28 @@ def test_siblings_that_do_not_fit_are_left_out_with_a_warning(tmp_path):
     np.testing.assert_array_equal(sf.read(tmp_path / "v.wav")[0], sf.read(tmp_path / "m.wav")[0])
 
 
-def test_prior_mask_is_the_multichannel_wiener_gain_or_the_stems_magnitude():
-    s, x = _spec(1), _spec(2)
-    others = _spec(3).abs() ** 2
-    song = RefinerNet.prior_mask(s, x, others)
-    expected = s.abs() ** 2 / (s.abs() ** 2 + others)
-    assert torch.allclose(song, expected, atol=1e-5)
-    mix = RefinerNet.prior_mask(s, x, None)
-    assert mix.max() <= 1 and torch.allclose(mix, torch.clamp(s.abs() / x.abs(), max=1), atol=1e-5)
-    assert RefinerNet.prior_mask(s, None, None).eq(1).all()
+def test_classical_estimates_are_the_multichannel_wiener_filter_or_the_power_share():
+    s, x, sibs = _spec(1)[None], _spec(2)[None], _siblings()[None]  # (1, C, F, N), (1, K, C, F, N)
+    song = classical_estimate(s, x, sibs, "mwf")
+    mags = torch.cat([s.abs()[:, None], sibs.abs()], dim=1)
+    torch.testing.assert_close(song, multichannel_wiener(mags, x))
+    rest = classical_estimate(s, x, None, "mwf")  # the stem against the rest of the mixture
+    two = torch.stack([s.abs(), (x - s).abs()], dim=1)
+    torch.testing.assert_close(rest, multichannel_wiener(two, x))
+    share = classical_estimate(s, x, sibs, "power-share")
+    gain = s.abs() ** 2 / (s.abs() ** 2 + sibs.abs().pow(2).sum(1))
+    torch.testing.assert_close(share, gain * x, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="unknown refiner prior"):
+        classical_estimate(s, x, sibs, "nope")
 
 
-def test_fully_open_gate_with_no_correction_gives_the_wiener_estimate():
-    net = RefinerModel(TINY).net
+def test_fully_open_gate_with_no_correction_gives_the_classical_estimate():
+    model = RefinerModel(TINY)
     with torch.no_grad():
-        for head in net.heads:  # gate logit large in every bin, mask correction zero
+        for head in model.net.heads:  # gate logit large in every bin, mask correction zero
             head[-1].bias.view(-1, 3)[:, 0] = 20.0
-    s, x = _spec(1), _spec(2)
-    others = _spec(3).abs() ** 2
-    with torch.no_grad():
-        y = net(s, x, others)
-    torch.testing.assert_close(y, RefinerNet.prior_mask(s, x, others) * x, atol=1e-4, rtol=1e-4)
+    s, x, sibs = _spec(1), _spec(2), _siblings()
+    prior = classical_estimate(s[None], x[None], sibs[None])[0]
+    mask = prior / x
+    expected = mask / torch.clamp(mask.abs(), min=1.0) * x  # |M| <= 1
+    torch.testing.assert_close(model.enhance(s, x, siblings=sibs), expected, atol=1e-4, rtol=1e-4)

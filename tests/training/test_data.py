@@ -63,3 +63,26 @@ def test_mixture_crops_come_from_the_same_place(pairs, tmp_path):
     (copy / rec["mixture"]).unlink()
     with pytest.raises(StemProverError, match="mixture"):
         PairCrops(copy, rec["split"], 16000, 0.5, mixture=True)
+
+
+def test_song_batch_with_channels_keeps_each_crops_channels_and_its_siblings(pairs):
+    """``channels=2``: every tensor gains a channel axis; each crop is the pair's own stereo
+    audio at one offset, and its siblings are the same span of its song's other stems."""
+    from stemprover.training.data import PairCrops
+
+    data = PairCrops(pairs, "train", 16000, 0.5, mixture=True, siblings=True)
+    clean, art, mix, sibs = data.song_batch(5, np.random.default_rng(4), channels=2)
+    n = data.length
+    assert clean.shape == art.shape == mix.shape == (5, 2, n)
+    assert sibs.shape[0] == 5 and sibs.shape[2:] == (2, n)
+    for i in range(5):  # find where each crop came from: the same place in every stem
+        k, start = next(
+            (k, s)
+            for k in range(len(data))
+            for s in range(data.clean[k].shape[-1] - n + 1)
+            if np.array_equal(data.artifacted[k][:, s : s + n], art[i].numpy())
+        )
+        np.testing.assert_array_equal(clean[i].numpy(), data.clean[k][:, start : start + n])
+        np.testing.assert_array_equal(mix[i].numpy(), data.mixture[k][:, start : start + n])
+        for j, o in enumerate(data.siblings[k]):
+            np.testing.assert_array_equal(sibs[i, j].numpy(), o[:, start : start + n])

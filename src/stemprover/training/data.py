@@ -15,7 +15,8 @@ from stemprover.errors import StemProverError
 
 
 class PairCrops:
-    """Random mono crops of (clean, artifacted) pairs, and their mixtures when asked.
+    """Random crops (one channel, or all: ``song_batch(channels=...)``) of (clean,
+    artifacted) pairs, and their mixtures when asked.
 
     Args:
         pairs: Pairs folder, or several (their records are pooled, in the order given).
@@ -119,41 +120,49 @@ class PairCrops:
         rng: np.random.Generator,
         progress: float = 1.0,
         identity: float | None = None,
+        channels: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """:meth:`batch` plus the same crops of each pair's siblings (loaded with
         ``siblings=True``, else ``None``): ``(size, most siblings, crop samples)``, zeros
-        where a song has fewer. ``identity`` overrides the share of identity crops."""
+        where a song has fewer. ``identity`` overrides the share of identity crops.
+
+        ``channels``: crops of that many channels (a mono pair repeated), each tensor with a
+        channel axis after the first: ``(size, channels, samples)``, siblings
+        ``(size, most, channels, samples)``; ``None``: one random channel, no axis.
+        """
         identity = self.identity if identity is None else identity
         crops: list[list[np.ndarray]] = [[], [], []]
         sibs: list[list[np.ndarray]] = []
         candidates = self._candidates(progress)
+        L = self.length
+
+        def cut(audio: np.ndarray, ch, start: int) -> np.ndarray:
+            if channels is None:
+                seg = audio[min(ch, audio.shape[0] - 1), start : start + L]
+            else:
+                seg = audio[np.arange(channels) % audio.shape[0], start : start + L]
+            return np.pad(seg, [(0, 0)] * (seg.ndim - 1) + [(0, L - seg.shape[-1])])
+
         for _ in range(size):
             k = int(rng.choice(candidates))
             c, a = self.clean[k], self.artifacted[k]
             ch = int(rng.integers(c.shape[0]))
-            start = int(rng.integers(0, max(1, c.shape[-1] - self.length)))
-            seg_c, seg_a = c[ch, start : start + self.length], a[ch, start : start + self.length]
+            start = int(rng.integers(0, max(1, c.shape[-1] - L)))
+            seg_c, seg_a = cut(c, ch, start), cut(a, ch, start)
             if identity and rng.random() < identity:
                 seg_a = seg_c
             segs = [seg_c, seg_a]
             if self.mixture is not None:
-                m = self.mixture[k]
-                segs.append(m[min(ch, m.shape[0] - 1), start : start + self.length])
+                segs.append(cut(self.mixture[k], ch, start))
             for store, seg in zip(crops, segs, strict=False):
-                store.append(np.pad(seg, (0, self.length - len(seg))))
+                store.append(seg)
             if self.siblings:
-                sibs.append(
-                    [
-                        np.pad(seg, (0, self.length - len(seg)))
-                        for o in self.siblings[k]
-                        for seg in [o[min(ch, o.shape[0] - 1), start : start + self.length]]
-                    ]
-                )
+                sibs.append([cut(o, ch, start) for o in self.siblings[k]])
         clean, art, mix = (torch.from_numpy(np.stack(c)) if c else None for c in crops)
         siblings = None
         if self.siblings:
             most = max(1, max(len(s) for s in sibs))
-            out = np.zeros((size, most, self.length), np.float32)
+            out = np.zeros((size, most, *clean.shape[1:]), np.float32)
             for i, row in enumerate(sibs):
                 if row:
                     out[i, : len(row)] = np.stack(row)

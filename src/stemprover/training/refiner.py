@@ -32,6 +32,7 @@ from stemprover.training.engine import EngineSettings, Objective, fit
 from stemprover.training.losses import mrstft_loss, phase_coherence_loss
 
 MODES = ("stem", "mixture", "song")
+CHANNELS = 2  # crops are stereo (a mono pair is repeated): the classical estimate is spatial
 HARM_DB = 0.5  # a validation crop that loses more than this counts as harmed
 
 
@@ -48,32 +49,36 @@ def audible(ref: torch.Tensor, silent_db: float = -60.0) -> torch.Tensor:
     return (ref**2).mean(-1) > 10 ** (silent_db / 10)
 
 
-def run_model(net, art, mix, sibs, cfg: RefinerConfig, mode: str):
-    """The network on waveforms in ``mode``. Shape: ``(B, T)``, sibs ``(B, K, T)`` ->
-    ``(output (B, T), output spectrogram, gate)``."""
-    s = stft(art, cfg.stft)
-    x = stft(mix, cfg.stft) if mode != "stem" else None
-    others = None
-    if mode == "song":
-        others = stft(sibs, cfg.stft).abs().pow(2).sum(1)  # (B, F, N)
-    y, gate = net(s, x, others, return_gate=True)
-    return istft(y, cfg.stft, art.shape[-1]), y, gate
+def run_model(model: RefinerModel, art, mix, sibs, mode: str):
+    """The model on waveforms in ``mode``, channels together (the classical estimate reads
+    them all). Shape: ``(B, C, T)``, sibs ``(B, K, C, T)`` -> ``(output (B·C, T), output
+    spectrogram (B·C, F, N), gate (B·C, F, N))``, channels flattened into items."""
+    cfg = model.config.stft
+    s = stft(art, cfg)
+    x = stft(mix, cfg) if mode != "stem" else None
+    siblings = stft(sibs, cfg) if mode == "song" else None
+    y, gate = model.run(s, x, siblings, return_gate=True)
+    y, gate = y.flatten(0, 1), gate.flatten(0, 1)
+    return istft(y, cfg, art.shape[-1]), y, gate
 
 
 class _Loss:
-    def __init__(self, net, data: PairCrops, cfg: RefinerConfig, t: RefinerTrainConfig):
-        self.net, self.data, self.cfg, self.t = net, data, cfg, t
+    def __init__(self, model: RefinerModel, data: PairCrops, t: RefinerTrainConfig):
+        self.model, self.data, self.cfg, self.t = model, data, model.config, t
 
     def __call__(self, rng: np.random.Generator, progress: float) -> dict[str, torch.Tensor]:
         t = self.t
         restraint = progress >= t.warmup  # the no-harm term and identity crops
         identity = t.identity if restraint else 0.0
-        clean, art, mix, sibs = self.data.song_batch(t.batch_size, rng, progress, identity)
+        clean, art, mix, sibs = self.data.song_batch(
+            t.batch_size, rng, progress, identity, channels=CHANNELS
+        )
         r = rng.random()
         mode = "stem" if r < t.mixture_dropout else "song"
         if mode == "song" and rng.random() < t.sibling_dropout:
             mode = "mixture"
-        y, spec, _ = run_model(self.net, art, mix, sibs, self.cfg, mode)
+        y, spec, _ = run_model(self.model, art, mix, sibs, mode)
+        clean, art = clean.flatten(0, 1), art.flatten(0, 1)  # (B·C, T), as y
         keep = audible(clean)
         if not keep.any():
             return {"snr": y.sum() * 0}
@@ -95,28 +100,32 @@ class _Loss:
 
 
 def _valid_set(data: PairCrops, t: RefinerTrainConfig) -> list[tuple]:
-    """Fixed validation batches (the same crops at every validation), 8 crops each."""
+    """Fixed validation batches (the same crops at every validation), 4 stereo crops each:
+    ``valid_crops`` channels in all."""
     rng = np.random.default_rng([t.seed, 99])
-    return [data.song_batch(8, rng) for _ in range(max(1, t.valid_crops // 8))]
+    n = max(1, t.valid_crops // (4 * CHANNELS))
+    return [data.song_batch(4, rng, channels=CHANNELS) for _ in range(n)]
 
 
 @torch.no_grad()
-def validate(net, batches, cfg: RefinerConfig, modes: Sequence[str] = MODES) -> dict:
-    """Mean SNR change per mode, its share of harmed crops and the mean gate."""
-    net.eval()
+def validate(model: RefinerModel, batches, modes: Sequence[str] = MODES) -> dict:
+    """Mean SNR change per mode (per channel of each crop), its share of harmed crops and
+    the mean gate."""
+    model.eval()
     out = {}
     for mode in modes:
         gains, gates = [], []
         for clean, art, mix, sibs in batches:
-            y, _, gate = run_model(net, art, mix, sibs, cfg, mode)
+            y, _, gate = run_model(model, art, mix, sibs, mode)
+            clean, a = clean.flatten(0, 1), art.flatten(0, 1)
             keep = audible(clean)
-            gains.append((snr_db(y, clean) - snr_db(art, clean))[keep])
+            gains.append((snr_db(y, clean) - snr_db(a, clean))[keep])
             gates.append(gate.abs().mean())
         g = torch.cat(gains)
         out[f"valid_{mode}_db"] = round(float(g.mean()), 4)
         out[f"valid_{mode}_harmed"] = round(float((g < -HARM_DB).float().mean()), 4)
         out[f"valid_{mode}_gate"] = round(float(torch.stack(gates).mean()), 4)
-    net.train()
+    model.train()
     return out
 
 
@@ -147,7 +156,7 @@ def train_refiner(
     best = json.loads(best_file.read_text()) if best_file.exists() else {"score": -1e9}
 
     def on_validate() -> dict:
-        scores = validate(ema.net, batches, cfg)
+        scores = validate(ema, batches)
         score = float(np.mean([scores[f"valid_{m}_db"] for m in MODES]))
         scores["valid_score"] = round(score, 4)
         if score > best["score"]:
@@ -169,9 +178,7 @@ def train_refiner(
         max_minutes=t.max_minutes,
         stop_at=t.stop_at,
     )
-    objective = Objective(
-        "refiner", model, list(model.parameters()), _Loss(model.net, train, cfg, t)
-    )
+    objective = Objective("refiner", model, list(model.parameters()), _Loss(model, train, t))
     fit(
         objective,
         settings,
