@@ -52,3 +52,10 @@ def test_one_channel_is_the_power_share():
     # one EM step re-estimates v_j = |y_j|² with y_j = |S_j|·e^{i∠X}, and R_j ≈ 1
     share = mags**2 / (mags**2).sum(0)
     np.testing.assert_allclose(np.abs(y), share * np.abs(x), rtol=1e-4, atol=1e-9)
+
+
+def test_filtering_band_by_band_gives_the_same_result():
+    mags, x = _sources(2)
+    m, xt = torch.from_numpy(mags), torch.from_numpy(x)
+    whole = multichannel_wiener(m, xt, 1, None, bins_per_chunk=x.shape[-2])
+    torch.testing.assert_close(multichannel_wiener(m, xt, 1, None, bins_per_chunk=5), whole)

@@ -49,17 +49,44 @@ def _local_model(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def multichannel_wiener(
-    mags: torch.Tensor, mix: torch.Tensor, iterations: int = 1, target: int | None = 0
+    mags: torch.Tensor,
+    mix: torch.Tensor,
+    iterations: int = 1,
+    target: int | None = 0,
+    bins_per_chunk: int = 128,
 ) -> torch.Tensor:
     """Estimates of the sources (``target``: only that one) from their magnitudes and the
-    mixture. Shape: -> ``(..., J, C, F, N)``, or ``(..., C, F, N)`` for one ``target``."""
+    mixture. Shape: -> ``(..., J, C, F, N)``, or ``(..., C, F, N)`` for one ``target``.
+
+    Every frequency is filtered on its own, so the work runs ``bins_per_chunk`` frequencies
+    at a time: the same result, with the ``(J, F, N, C, C)`` intermediates a fraction of
+    their size.
+    """
     out_dtype = mix.dtype
     mix = mix.to(torch.complex128)
+    scale = max(1.0, float(mix.abs().max()) / 10.0)  # norbert's scaling, for stability
+    F = mix.shape[-2]
+    out = [
+        _filter(
+            mags[..., lo : lo + bins_per_chunk, :],
+            mix[..., lo : lo + bins_per_chunk, :],
+            iterations,
+            target,
+            scale,
+        )
+        for lo in range(0, F, bins_per_chunk)
+    ]
+    return torch.cat(out, dim=-2).to(out_dtype)
+
+
+def _filter(
+    mags: torch.Tensor, mix: torch.Tensor, iterations: int, target: int | None, scale: float
+) -> torch.Tensor:
+    """:func:`multichannel_wiener` on a band of frequencies (complex128, ``mix`` unscaled)."""
     phase = torch.polar(torch.ones_like(mix.real), mix.angle())
     y = mags.double() * phase.unsqueeze(-4)  # (..., J, C, F, N)
     if iterations == 0:
-        return (y if target is None else y[..., target, :, :, :]).to(out_dtype)
-    scale = max(1.0, float(mix.abs().max()) / 10.0)  # norbert's scaling, for stability
+        return y if target is None else y[..., target, :, :, :]
     x = mix / scale
     y = y / scale
     C = x.shape[-3]
@@ -73,6 +100,6 @@ def multichannel_wiener(
         last = it == iterations - 1
         if last and target is not None:
             w = vr[..., target, :, :, :, :] @ inv
-            return ((w @ xs)[..., 0].movedim(-1, -3) * scale).to(out_dtype)
+            return (w @ xs)[..., 0].movedim(-1, -3) * scale
         y = (vr @ inv.unsqueeze(-5) @ xs.unsqueeze(-5))[..., 0].movedim(-1, -3)
-    return (y * scale).to(out_dtype)
+    return y * scale
