@@ -274,6 +274,10 @@ class UmxConfig:
         bandwidth_hz: Bins above this are not modelled (masks are zero there, as in Open-Unmix).
         hidden: Width of the LSTM stack.
         layers: BLSTM layers.
+        core: The sequence model between the per-frame layers: ``"blstm"`` (Open-Unmix's) or
+            ``"tcn"`` (dilated 1-D convolutions along time, as in Conv-TasNet's separator):
+            a second architecture, so that the refiner can meet (or be held out from) more
+            than one separator's fingerprint.
         steps, batch_size, seconds, lr, seed: Training.
     """
 
@@ -283,6 +287,7 @@ class UmxConfig:
     bandwidth_hz: float = 16000.0
     hidden: int = 128
     layers: int = 1
+    core: str = "blstm"
     steps: int = 600
     batch_size: int = 16
     seconds: float = 2.0

@@ -214,6 +214,18 @@ def _separator_args(p: argparse.ArgumentParser) -> None:
 
     t = _train_action(p, "umx separator", UmxConfig.steps)
     t.add_argument("--hidden", type=int, default=UmxConfig.hidden, help="LSTM width")
+    t.add_argument(
+        "--core",
+        choices=("blstm", "tcn"),
+        default=UmxConfig.core,
+        help="sequence model: Open-Unmix's BLSTM or dilated time convolutions",
+    )
+    t.add_argument(
+        "--bandwidth",
+        type=float,
+        default=UmxConfig.bandwidth_hz,
+        help="Hz; bins above are not modelled (lost highs, as Spleeter-class separators)",
+    )
 
 
 def _separator(args: argparse.Namespace) -> int:
@@ -223,7 +235,13 @@ def _separator(args: argparse.Namespace) -> int:
     from stemprover.models.separator import UmxSeparator
     from stemprover.training.separator import train_separator, validate_separator
 
-    cfg = UmxConfig(steps=args.steps, hidden=args.hidden, seed=args.seed)
+    cfg = UmxConfig(
+        steps=args.steps,
+        hidden=args.hidden,
+        seed=args.seed,
+        core=args.core,
+        bandwidth_hz=args.bandwidth,
+    )
     with io.atomic_dir(args.out, args.overwrite) as staging:  # nothing half-written on failure
         train_separator(args.pairs, staging, cfg, not args.quiet)
     try:

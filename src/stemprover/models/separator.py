@@ -6,7 +6,8 @@ compressed by a linear layer, passed through a bidirectional LSTM with a skip co
 expanded to one non-negative mask per stem; each stem is the masked mixture magnitude with the
 mixture's phase. One network predicts all four stems (Open-Unmix trains one per target), and
 it is small and briefly trained on purpose: its bleed, lost highs above the bandwidth and
-phasiness are the artifacts StemProver exists to remove.
+phasiness are the artifacts StemProver exists to remove. ``core="tcn"`` swaps the BLSTM for
+dilated convolutions along time: a second architecture with its own fingerprint.
 
 Saved as ``config.json`` + ``model.safetensors`` (never pickle), trained by
 ``stemprover separator train``; a small one ships in ``stemprover/weights/separators/umx``.
@@ -31,6 +32,29 @@ STEMS = STEM_TYPES
 BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "separators" / "umx"
 
 
+class _TemporalConv(nn.Module):
+    """Residual dilated convolutions along time (dilations 1, 2, 4, 8, ...; non-causal), the
+    ``tcn`` core. Shape: ``(B, N, H)`` -> ``(B, N, H)``."""
+
+    def __init__(self, width: int, blocks: int, kernel: int = 3) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv1d(width, width, kernel, padding=2**i * (kernel - 1) // 2, dilation=2**i),
+                nn.BatchNorm1d(width),
+                nn.PReLU(),
+                nn.Conv1d(width, width, 1),
+            )
+            for i in range(blocks)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.transpose(1, 2)  # (B, H, N)
+        for block in self.blocks:
+            h = h + block(h)
+        return h.transpose(1, 2)
+
+
 class UmxSeparator(nn.Module):
     """Mixture magnitude -> per-stem magnitudes.
 
@@ -46,7 +70,14 @@ class UmxSeparator(nn.Module):
         self.input_scale = nn.Parameter(torch.ones(used))
         self.fc1 = nn.Linear(used, h, bias=False)
         self.bn1 = nn.BatchNorm1d(h)
-        self.lstm = nn.LSTM(h, h // 2, num_layers=cfg.layers, bidirectional=True, batch_first=True)
+        if cfg.core == "blstm":
+            self.lstm = nn.LSTM(
+                h, h // 2, num_layers=cfg.layers, bidirectional=True, batch_first=True
+            )
+        elif cfg.core == "tcn":
+            self.tcn = _TemporalConv(h, blocks=4 * cfg.layers)
+        else:
+            raise ValueError(f"unknown separator core {cfg.core!r} (blstm, tcn)")
         self.fc2 = nn.Linear(2 * h, h, bias=False)
         self.bn2 = nn.BatchNorm1d(h)
         self.fc3 = nn.Linear(h, len(STEMS) * used, bias=False)
@@ -61,7 +92,7 @@ class UmxSeparator(nn.Module):
         x = torch.log1p(mag[:, :used].transpose(1, 2) * 100)  # (B, N, F')
         x = (x - self.input_mean) * self.input_scale
         x = torch.tanh(self.bn1(self.fc1(x).transpose(1, 2)).transpose(1, 2))  # (B, N, H)
-        y, _ = self.lstm(x)
+        y = self.lstm(x)[0] if self.cfg.core == "blstm" else self.tcn(x)  # (B, N, H)
         x = torch.relu(self.bn2(self.fc2(torch.cat([x, y], -1)).transpose(1, 2)).transpose(1, 2))
         x = self.bn3(self.fc3(x).transpose(1, 2))  # (B, S*F', N)
         x = x.reshape(b, len(STEMS), used, n)
