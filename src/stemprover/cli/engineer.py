@@ -17,6 +17,13 @@ from stemprover.vocabulary import DEVICES, PRODUCERS, SPLITS
 def _pairs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="pairs folder to create")
     p.add_argument("--synthetic", type=int, default=0, metavar="N", help="synthetic songs")
+    p.add_argument(
+        "--scores",
+        type=int,
+        default=0,
+        metavar="N",
+        help="songs arranged from human-composed scores of the music21 corpus",
+    )
     p.add_argument("--seconds", type=float, default=10.0, help="song or excerpt length")
     p.add_argument("--multitrack", type=Path, help="MUSDB18-style folder of real stems")
     p.add_argument(
@@ -29,7 +36,19 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--artifacts", help="comma-separated artifact types for simulate (default: all)")
     p.add_argument("--severity", default="0.1,1.0", metavar="LO,HI", help="severity range")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--soundfont", type=Path, help="SoundFont (.sf2) for synthetic songs")
+    p.add_argument(
+        "--soundfont",
+        type=Path,
+        action="append",
+        help="SoundFont (.sf2/.sf3) for rendered songs; repeat to take several in turn",
+    )
+    p.add_argument(
+        "--effects",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of rendered stems given production effects (compressor, reverb, chorus)",
+    )
     p.add_argument(
         "--separator", type=Path, help="trained umx separator folder (default: the bundled one)"
     )
@@ -46,7 +65,7 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
 
 
 def _pairs(args: argparse.Namespace) -> int:
-    protect([args.multitrack, args.soundfont, args.separator])
+    protect([args.multitrack, *(args.soundfont or []), args.separator])
     from stemprover.data.pairs import PairsConfig, build_pairs
     from stemprover.vocabulary import ARTIFACTS
 
@@ -63,17 +82,19 @@ def _pairs(args: argparse.Namespace) -> int:
         raise StemProverError(f"--severity takes LO,HI, got {args.severity!r}") from None
     cfg = PairsConfig(
         synthetic=args.synthetic,
+        scores=args.scores,
         seconds=args.seconds,
         multitrack=args.multitrack,
         producers=producers,
         artifacts=tuple(args.artifacts.split(",")) if args.artifacts else ARTIFACTS,
         severity=(lo, hi),
         seed=args.seed,
-        soundfont=args.soundfont,
+        soundfont=tuple(args.soundfont) if args.soundfont else None,
         rate=args.rate,
         split=args.split,
         separator=args.separator,
         instrumental=args.instrumental,
+        effects=args.effects,
     )
     manifest = build_pairs(cfg, args.out, args.overwrite, not args.quiet)
     count = len(manifest.read_text().splitlines())

@@ -42,32 +42,39 @@ class PairsConfig:
 
     Attributes:
         synthetic: Number of synthetic songs.
+        scores: Number of songs arranged from human-composed scores of the music21 corpus
+            (:mod:`stemprover.data.scores`).
         seconds: Song (or excerpt) length.
         multitrack: A folder of real multitracks to add.
         producers: ``{producer: weight}``.
         artifacts: Artifact types ``simulate`` may use.
         severity: Range severities are drawn from.
         seed: Seeds everything.
-        soundfont: SoundFont for synthetic songs (``None``: the default).
+        soundfont: SoundFont for synthetic and score songs, or several taken in turn song by
+            song (``None``: the default).
         rate: Sample rate of the pairs.
         split: Put every song in this split instead of the 80/10/10 rule.
         separator: Folder of a trained ``umx`` separator (``None``: the bundled one).
         instrumental: Also make a pair of each song's instrumental (all but the vocals), as
             two-stem separators give it.
+        effects: Share of the stems of rendered songs that get a production chain (compressor,
+            reverb, chorus: :func:`stemprover.data.mixing.production_chain`).
     """
 
     synthetic: int = 0
+    scores: int = 0
     seconds: float = 10.0
     multitrack: Path | None = None
     producers: dict[str, float] = field(default_factory=lambda: {"simulate": 1.0, "mask": 1.0})
     artifacts: tuple[str, ...] = ARTIFACTS
     severity: tuple[float, float] = (0.1, 1.0)
     seed: int = 0
-    soundfont: Path | None = None
+    soundfont: Path | tuple[Path, ...] | None = None
     rate: int = 44100
     split: str | None = None
     separator: Path | None = None
     instrumental: bool = False
+    effects: float = 0.0
 
     def __post_init__(self) -> None:
         bad = set(self.producers) - set(PRODUCERS)
@@ -87,8 +94,12 @@ class PairsConfig:
             raise StemProverError(f"severity range must satisfy 0 <= lo <= hi <= 1, got {lo}, {hi}")
         if self.split not in (None, *SPLITS):
             raise StemProverError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
-        if self.synthetic <= 0 and self.multitrack is None:
-            raise StemProverError("nothing to build: give --synthetic N and/or --multitrack DIR")
+        if not 0 <= self.effects <= 1:
+            raise StemProverError(f"effects is a share of stems in [0, 1], got {self.effects}")
+        if self.synthetic <= 0 and self.scores <= 0 and self.multitrack is None:
+            raise StemProverError(
+                "nothing to build: give --synthetic N, --scores N and/or --multitrack DIR"
+            )
 
 
 def split_of(index: int, fixed: str | None) -> str:
@@ -98,16 +109,59 @@ def split_of(index: int, fixed: str | None) -> str:
     return {8: "valid", 9: "test"}.get(index % 10, "train")
 
 
+def soundfonts(cfg: PairsConfig) -> list[Path]:
+    """The SoundFonts songs are rendered with, taken in turn; each must exist."""
+    given = cfg.soundfont
+    fonts = [Path(f) for f in given] if isinstance(given, tuple | list) else [given]
+    fonts = [Path(f or synth.default_soundfont()) for f in fonts] or [synth.default_soundfont()]
+    for font in fonts:
+        if not font.exists():
+            raise StemProverError("SoundFont not found", font)
+    return fonts
+
+
+def _mix(cfg: PairsConfig, mono: dict, song_seed: int) -> dict:
+    stems, _ = mix_song(
+        mono,
+        cfg.rate,
+        np.random.default_rng([song_seed, 2]),
+        effects=cfg.effects,
+        fx_rng=np.random.default_rng([song_seed, 4]),
+    )
+    return stems
+
+
 def _synthetic_songs(cfg: PairsConfig) -> Iterator[Song]:
-    soundfont = Path(cfg.soundfont or synth.default_soundfont())
-    if not soundfont.exists():
-        raise StemProverError("SoundFont not found", soundfont)
+    fonts = soundfonts(cfg)
     for i in range(cfg.synthetic):
+        soundfont = fonts[i % len(fonts)]
         song_seed = int(np.random.SeedSequence([cfg.seed, i]).generate_state(1)[0])
         spec = synth.draw_spec(song_seed)
         mono = synth.render(synth.compose(spec, cfg.seconds), cfg.seconds, cfg.rate, soundfont)
-        stems, _ = mix_song(mono, cfg.rate, np.random.default_rng([song_seed, 2]))
+        stems = _mix(cfg, mono, song_seed)
         yield Song(f"syn{cfg.seed}-{i:04d}", stems, None, f"synthetic:{soundfont.name}", song_seed)
+
+
+def _score_songs(cfg: PairsConfig) -> Iterator[Song]:
+    """``cfg.scores`` songs from the music21 corpus, composers in turn (unusable scores are
+    skipped: too few parts, or shorter than the excerpt)."""
+    from stemprover.data import scores
+
+    fonts = soundfonts(cfg)
+    made = 0
+    for path in scores.draw_paths(cfg.seed):
+        if made == cfg.scores:
+            return
+        song_seed = int(np.random.SeedSequence([cfg.seed, 1_000_000 + made]).generate_state(1)[0])
+        pm = scores.arrange(path, song_seed, cfg.seconds)
+        if pm is None:
+            continue
+        soundfont = fonts[made % len(fonts)]
+        mono = synth.render(pm, cfg.seconds, cfg.rate, soundfont)
+        source = f"music21:{path.parent.name}/{path.name}:{soundfont.name}"
+        yield Song(f"m21{cfg.seed}-{made:04d}", _mix(cfg, mono, song_seed), None, source, song_seed)
+        made += 1
+    raise StemProverError(f"the music21 corpus gave {made} usable scores, not {cfg.scores}")
 
 
 def _simulate(cfg: PairsConfig, stem: str, clean, mixture, seed: int, rng, separated):
@@ -159,12 +213,16 @@ def build_pairs(
 ) -> Path:
     """Build a pairs folder at ``out``; returns the manifest path."""
     songs: list = []
+    if cfg.synthetic or cfg.scores:
+        soundfonts(cfg)  # a missing SoundFont fails before anything is written
     if cfg.synthetic:
         songs.append(_synthetic_songs(cfg))
+    if cfg.scores:
+        songs.append(_score_songs(cfg))
     tracks = track_folders(cfg.multitrack) if cfg.multitrack is not None else []
     if tracks:
         songs.append(load_multitrack(tracks, cfg.rate, cfg.seconds, cfg.seed))
-    total = cfg.synthetic + len(tracks)
+    total = cfg.synthetic + cfg.scores + len(tracks)
     records = []
     with io.atomic_dir(out, overwrite) as staging:
         (staging / "artifacted").mkdir()
@@ -246,7 +304,9 @@ def _write_song(cfg: PairsConfig, song: Song, root: Path, split: str) -> list[di
 def _jsonable(cfg: PairsConfig) -> dict:
     out = {}
     for k, v in cfg.__dict__.items():
-        out[k] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+        if isinstance(v, tuple):
+            v = [str(x) if isinstance(x, Path) else x for x in v]
+        out[k] = str(v) if isinstance(v, Path) else v
     return out
 
 

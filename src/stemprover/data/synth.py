@@ -120,18 +120,26 @@ def _chord(spec: SongSpec, degree: int, octave: int) -> list[int]:
     return [root + scale[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4)]
 
 
+def stem_instruments(programs: dict) -> dict:
+    """One empty ``pretty_midi.Instrument`` per stem (GM ``programs`` by role; drums on the
+    drum channel)."""
+    import pretty_midi
+
+    return {
+        "vocals": pretty_midi.Instrument(programs["vocals"], name="vocals"),
+        "drums": pretty_midi.Instrument(0, is_drum=True, name="drums"),
+        "bass": pretty_midi.Instrument(programs["bass"], name="bass"),
+        "other": pretty_midi.Instrument(programs["other"], name="other"),
+    }
+
+
 def compose(spec: SongSpec, seconds: float):
     """The song as a ``pretty_midi.PrettyMIDI`` with one instrument per stem, in STEMS order."""
     import pretty_midi
 
     rng = np.random.default_rng([spec.seed, 1])
     pm = pretty_midi.PrettyMIDI(initial_tempo=spec.tempo)
-    insts = {
-        "vocals": pretty_midi.Instrument(spec.programs["vocals"], name="vocals"),
-        "drums": pretty_midi.Instrument(0, is_drum=True, name="drums"),
-        "bass": pretty_midi.Instrument(spec.programs["bass"], name="bass"),
-        "other": pretty_midi.Instrument(spec.programs["other"], name="other"),
-    }
+    insts = stem_instruments(spec.programs)
     w = {k: _Writer(spec, rng, v) for k, v in insts.items()}
     bpb = spec.beats_per_bar
     bars = int(np.ceil(seconds / (bpb * 60.0 / spec.tempo))) + 1
