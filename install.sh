@@ -3,7 +3,7 @@
 # torch is pinned: an open range would pull a multi-GB CUDA build instead of the CPU one.
 set -euo pipefail
 cd "$(dirname "$0")"
-APT_PACKAGES="fluidsynth fluid-soundfont-gm libsndfile1"
+APT_PACKAGES="fluidsynth fluid-soundfont-gm csound-soundfont libsndfile1"
 if command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq

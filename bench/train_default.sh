@@ -4,7 +4,7 @@
 # from its last checkpoint (every 100 steps).
 #   bash bench/train_default.sh             # data -> refiner -> copy into the package
 #   STEPS=6000 bash bench/train_default.sh  # larger, e.g. on a lent GPU
-# Budget (2-core CPU, measured 2026-11-30): pairs ~5 min; 2000 steps (batch 4 x 2 s stereo
+# Budget (2-core CPU, measured 2026-11-30): v2_fluid pairs ~5 min, tcn separator ~5 min; 2000 steps (batch 4 x 2 s stereo
 # crops, OMP_WAIT_POLICY=PASSIVE) ~45 min with nothing else running (~1.25 s/step, the
 # multichannel Wiener estimate included).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
@@ -13,18 +13,35 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data}
 RUN=${RUN:-runs/refiner}
+SEP=${SEP:-runs/separator_tcn}
 STEPS=${STEPS:-2000}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-# 160 synthetic songs x 10 s (27 minutes of music) rendered with Fluid R3 GM, seeds never used
-# by the bench (9001+); simulate and mask producers (umx is held out: it never trains the
-# refiner); severities from nearly clean (0.05) to severe, so inputs span the quality range.
+GM=/usr/share/sounds/sf2/FluidR3_GM.sf2   # apt: fluid-soundfont-gm
+BANK=/usr/share/sounds/sf2/sf_GMbank.sf2  # apt: csound-soundfont (install.sh installs both)
+# 1. 160 synthetic songs x 10 s rendered with Fluid R3 GM, seeds never used by the bench
+# (9001+); simulate and mask producers; severities from nearly clean (0.05) to severe, so
+# inputs span the quality range.
 [ -f "$DATA/v2_fluid/manifest.jsonl" ] || \
   stemprover pairs --out "$DATA/v2_fluid" --synthetic 160 --seconds 10 --seed 20000 \
     --severity 0.05,1 -q
-# Three modes per batch (stem alone 20%, stem + mixture, song: + the other stems), identity
-# crops and the no-harm term after the first 40% (configs: RefinerTrainConfig). The EMA
-# weights that score best on the validation songs are kept in $RUN/model.
-stemprover refiner train --pairs "$DATA/v2_fluid" --out "$RUN" --set train.steps="$STEPS" "$@"
+# 2. A second neural separator (residual dilated time convolutions, band-limited at 11 kHz, as
+# Spleeter-class separators are) trained on those songs: a producer of real separator
+# artifacts for training. The bundled umx separator (a BLSTM) never trains the refiner: it is
+# the held-out producer.
+[ -f "$SEP/model.safetensors" ] || \
+  stemprover separator train --pairs "$DATA/v2_fluid" --out "$SEP" --core tcn --bandwidth 11000 -q
+[ -f "$DATA/tcn_train/manifest.jsonl" ] || \
+  stemprover pairs --out "$DATA/tcn_train" --synthetic 64 --seconds 10 --seed 30000 \
+    --producer umx --separator "$SEP" -q
+# 3. Music that looks like music: 120 songs arranged from human-composed scores (the music21
+# corpus) and 80 more synthetic songs, rendered with Fluid R3 GM and the csound GM bank in turn,
+# half the stems through production effects (compressor, reverb, chorus); all three producers.
+[ -f "$DATA/v3_mixed/manifest.jsonl" ] || \
+  stemprover pairs --out "$DATA/v3_mixed" --scores 120 --synthetic 80 --seconds 10 --seed 40000 \
+    --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 \
+    --producer simulate --producer mask --producer umx --separator "$SEP" -q
+stemprover refiner train --pairs "$DATA/v2_fluid" --pairs "$DATA/tcn_train" --pairs "$DATA/v3_mixed" \
+  --out "$RUN" --set train.steps="$STEPS" "$@"
 mkdir -p src/stemprover/weights/default
 cp "$RUN"/model/config.json "$RUN"/model/model.safetensors src/stemprover/weights/default/
 chmod 644 src/stemprover/weights/default/*
