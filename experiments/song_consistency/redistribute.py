@@ -8,7 +8,8 @@ four stems refined first (song mode: each with the mixture and the other artifac
   proportion to each stem's power in that bin: Y_j + |Y_j|² / Σ|Y_k|² · R (per channel).
 - ``residual x gate``: the share damped by the refiner's gate in that bin (how far it moved
   the stem: its confidence that the stem is wrong there); ``x mean gate``: by the stem's
-  mean gate.
+  mean gate; ``residual x change``: by |Y − S| / (|Y| + |S|), how much the refiner changed
+  the bin, which a post-step reading only the files can compute.
 - ``mwf``: one multichannel Wiener filter over the mixture with the refined magnitudes as the
   sources' (Open-Unmix's post-processing, norbert's ``wiener``), which also sums to X.
 
@@ -33,7 +34,14 @@ from stemprover.evaluation.metrics import level_db, si_sdr
 from stemprover.evaluation.run import input_bin
 from stemprover.models.base import load_model
 
-SYSTEMS = ("refined", "residual", "mwf", "residual x gate", "residual x mean gate")
+SYSTEMS = (
+    "refined",
+    "residual",
+    "mwf",
+    "residual x gate",
+    "residual x mean gate",
+    "residual x change",
+)
 
 
 def main() -> None:
@@ -67,6 +75,9 @@ def main() -> None:
                 gates.append(gate[0])
         y, g = torch.stack(refined), torch.stack(gates)  # (J, C, F, N)
         power = y.abs() ** 2
+        s_all = torch.stack(specs).to(y.dtype)
+        # What the files alone tell (no gate): how much the refiner changed each bin, in [0, 1].
+        change = (y - s_all).abs() / (y.abs() + s_all.abs()).clamp_min(1e-9)
         share = power / power.sum(0, keepdim=True).clamp_min(1e-12)
         outs = {
             "refined": y,
@@ -74,6 +85,7 @@ def main() -> None:
             "mwf": multichannel_wiener(y.abs(), x, target=None).to(y.dtype),
             "residual x gate": y + g * share * (x - y.sum(0)),
             "residual x mean gate": y + g.mean((1, 2, 3), keepdim=True) * share * (x - y.sum(0)),
+            "residual x change": y + change * share * (x - y.sum(0)),
         }
         length = mix.shape[-1]
         for j, rec in enumerate(recs):
