@@ -9,7 +9,8 @@ four stems refined first (song mode: each with the mixture and the other artifac
 - ``residual x gate``: the share damped by the refiner's gate in that bin (how far it moved
   the stem: its confidence that the stem is wrong there); ``x mean gate``: by the stem's
   mean gate; ``residual x change``: by |Y − S| / (|Y| + |S|), how much the refiner changed
-  the bin, which a post-step reading only the files can compute.
+  the bin, which a post-step reading only the files can compute; ``mwf x gate``: the refined
+  stem moved toward the post Wiener filter's by the gate, Y + g · (W − Y).
 - ``mwf``: one multichannel Wiener filter over the mixture with the refined magnitudes as the
   sources' (Open-Unmix's post-processing, norbert's ``wiener``), which also sums to X.
 
@@ -41,6 +42,7 @@ SYSTEMS = (
     "residual x gate",
     "residual x mean gate",
     "residual x change",
+    "mwf x gate",
 )
 
 
@@ -87,6 +89,7 @@ def main() -> None:
             "residual x mean gate": y + g.mean((1, 2, 3), keepdim=True) * share * (x - y.sum(0)),
             "residual x change": y + change * share * (x - y.sum(0)),
         }
+        outs["mwf x gate"] = y + g * (outs["mwf"] - y)
         length = mix.shape[-1]
         for j, rec in enumerate(recs):
             ref = read(rec["clean"]).double().numpy()
