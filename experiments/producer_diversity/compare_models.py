@@ -20,14 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stemprover.audio import io
 from stemprover.audio.stft import istft, stft
-from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.metrics import si_sdr
-from stemprover.evaluation.run import input_bin
+from stemprover.evaluation.run import gain_table, input_bin, song_pairs
 from stemprover.models.base import load_model
-
-ORDER = ["all", "<5 dB", "5-10 dB", "10-15 dB", ">=15 dB", "vocals", "drums", "bass", "other"]
 
 
 def main() -> None:
@@ -44,33 +40,23 @@ def main() -> None:
     rows = []
     total = defaultdict(lambda: defaultdict(list))
     for folder in args.pairs:
-        records = [r for r in read_manifest(folder) if r["split"] == args.split]
-        by_song = defaultdict(list)
-        for r in records:
-            by_song[r["song"]].append(r)
-        table = defaultdict(lambda: defaultdict(list))
-        for rec in records:
-
-            def read(rel, folder=folder):
-                return torch.from_numpy(io.read(folder / rel, "float32")[0])
-
-            clean, art, mix = read(rec["clean"]), read(rec["artifacted"]), read(rec["mixture"])
-            sibs = [read(o["artifacted"]) for o in by_song[rec["song"]] if o["id"] != rec["id"]]
-            ref = clean.double().numpy()
-            before = si_sdr(ref, art.double().numpy())
+        table, first = defaultdict(lambda: defaultdict(list)), len(rows)
+        for rec, clean, art, mix, sibs in song_pairs(folder, args.split):
+            art_t, mix_t = torch.from_numpy(art).float(), torch.from_numpy(mix).float()
+            before = si_sdr(clean, art)
             row = {"folder": str(folder), "id": rec["id"], "input": before}
             for name, m in models.items():
                 cfg = m.config.stft
-                s, x = stft(art, cfg), stft(mix, cfg)
-                siblings = stft(torch.stack(sibs), cfg) if sibs else None
+                s, x = stft(art_t, cfg), stft(mix_t, cfg)
+                siblings = stft(torch.from_numpy(np.stack(sibs)).float(), cfg) if sibs else None
                 y = istft(m.enhance(s, x, siblings=siblings), cfg, art.shape[-1])
-                gain = si_sdr(ref, y.double().numpy()) - before
+                gain = si_sdr(clean, y.double().numpy()) - before
                 row[name] = gain
                 for key in ("all", input_bin(before), rec["stem"], f"producer:{rec['producer']}"):
                     table[key][name].append(gain)
                     total[key][name].append(gain)
             rows.append(row)
-        _print(f"{folder} ({args.split}, {len(records)} pairs)", table, list(models))
+        _print(f"{folder} ({args.split}, {len(rows) - first} pairs)", table, list(models))
     if len(args.pairs) > 1:
         _print(f"all folders ({args.split}, {len(rows)} pairs)", total, list(models))
     if args.json:
@@ -80,13 +66,7 @@ def main() -> None:
 def _print(title: str, table, names: list[str]) -> None:
     print(f"\n### {title}\n")
     print("Mean SI-SDR change in dB (share of pairs losing more than 0.5 dB)\n")
-    print("| group | n | " + " | ".join(names) + " |")
-    print("|---" * (len(names) + 2) + "|")
-    keys = [k for k in ORDER if k in table] + sorted(k for k in table if k.startswith("producer:"))
-    for key in keys:
-        row = table[key]
-        cells = [f"{np.mean(row[n]):+.2f} ({np.mean(np.array(row[n]) < -0.5):.0%})" for n in names]
-        print(f"| {key} | {len(row[names[0]])} | " + " | ".join(cells) + " |")
+    print(gain_table(table, names))
 
 
 if __name__ == "__main__":

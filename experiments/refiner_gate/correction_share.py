@@ -19,11 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stemprover.audio import io
 from stemprover.audio.stft import istft, stft
-from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.metrics import si_sdr
-from stemprover.evaluation.run import input_bin
+from stemprover.evaluation.run import gain_table, input_bin, song_pairs
 from stemprover.models.base import load_model
 
 
@@ -49,49 +47,21 @@ def main() -> None:
     systems = variants(load_model(args.model, adapters="none"))
     cfg = systems["model"].config.stft
     for folder in args.pairs:
-        records = [r for r in read_manifest(folder) if r["split"] == "test"]
-        by_song = defaultdict(list)
-        for r in records:
-            by_song[r["song"]].append(r)
-        table = defaultdict(lambda: defaultdict(list))
-        for rec in records:
-
-            def read(rel, folder=folder):
-                return torch.from_numpy(io.read(folder / rel, "float32")[0])
-
-            clean, art, mix = read(rec["clean"]), read(rec["artifacted"]), read(rec["mixture"])
-            sibs = [read(o["artifacted"]) for o in by_song[rec["song"]] if o["id"] != rec["id"]]
-            s, x = stft(art, cfg), stft(mix, cfg)
-            siblings = stft(torch.stack(sibs), cfg)
-            ref = clean.double().numpy()
-            before = si_sdr(ref, art.double().numpy())
+        table, n = defaultdict(lambda: defaultdict(list)), 0
+        for rec, clean, art, mix, sibs in song_pairs(folder, "test"):
+            art_t = torch.from_numpy(art).float()
+            s, x = stft(art_t, cfg), stft(torch.from_numpy(mix).float(), cfg)
+            siblings = stft(torch.from_numpy(np.stack(sibs)).float(), cfg)
+            before = si_sdr(clean, art)
             for name, m in systems.items():
                 y = istft(m.enhance(s, x, siblings=siblings), cfg, art.shape[-1])
-                gain = si_sdr(ref, y.double().numpy()) - before
+                gain = si_sdr(clean, y.double().numpy()) - before
                 for key in ("all", input_bin(before), rec["stem"]):
                     table[key][name].append(gain)
-        names = list(systems)
-        print(f"\n### {folder} ({len(records)} pairs)\n")
+            n += 1
+        print(f"\n### {folder} ({n} pairs)\n")
         print("Mean SI-SDR change in dB (share of pairs losing more than 0.5 dB)\n")
-        print("| group | n | " + " | ".join(names) + " |")
-        print("|---" * (len(names) + 2) + "|")
-        order = [
-            "all",
-            "<5 dB",
-            "5-10 dB",
-            "10-15 dB",
-            ">=15 dB",
-            "vocals",
-            "drums",
-            "bass",
-            "other",
-        ]
-        for key in [k for k in order if k in table]:
-            row = table[key]
-            cells = [
-                f"{np.mean(row[n]):+.2f} ({np.mean(np.array(row[n]) < -0.5):.0%})" for n in names
-            ]
-            print(f"| {key} | {len(row[names[0]])} | " + " | ".join(cells) + " |")
+        print(gain_table(table, list(systems)))
 
 
 if __name__ == "__main__":

@@ -22,16 +22,13 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from stemprover.audio import io
 from stemprover.audio.mwf import multichannel_wiener
 from stemprover.audio.stft import istft, stft
 from stemprover.config import RefinerConfig
-from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.metrics import si_sdr
-from stemprover.evaluation.run import input_bin
+from stemprover.evaluation.run import gain_table, input_bin, song_pairs
 
 CFG = RefinerConfig().stft
 
@@ -69,46 +66,19 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     args = ap.parse_args()
     for folder in args.pairs:
-        records = [r for r in read_manifest(folder) if r["split"] == args.split]
-        by_song = defaultdict(list)
-        for r in records:
-            by_song[r["song"]].append(r)
-        table = defaultdict(lambda: defaultdict(list))
-        for rec in records:
-
-            def read(rel, folder=folder):
-                return torch.from_numpy(io.read(folder / rel, "float64")[0])
-
-            clean, art, mix = read(rec["clean"]), read(rec["artifacted"]), read(rec["mixture"])
-            sibs = [read(o["artifacted"]) for o in by_song[rec["song"]] if o["id"] != rec["id"]]
-            before = si_sdr(clean.numpy(), art.numpy())
+        table, n = defaultdict(lambda: defaultdict(list)), 0
+        for rec, clean, art, mix, sibs in song_pairs(folder, args.split):
+            before = si_sdr(clean, art)
             b = input_bin(before)
-            for name, y in candidates(art, mix, sibs).items():
-                gain = si_sdr(clean.numpy(), y.numpy()) - before
+            as_t = [torch.from_numpy(o) for o in sibs]
+            for name, y in candidates(torch.from_numpy(art), torch.from_numpy(mix), as_t).items():
+                gain = si_sdr(clean, y.numpy()) - before
                 for key in ("all", b, rec["stem"]):
                     table[key][name].append(gain)
-        names = list(next(iter(table.values())))
-        print(f"\n### {folder} ({len(records)} pairs, split {args.split})\n")
+            n += 1
+        print(f"\n### {folder} ({n} pairs, split {args.split})\n")
         print("Mean SI-SDR change in dB (share of pairs losing more than 0.5 dB)\n")
-        print("| group | n | " + " | ".join(names) + " |")
-        print("|---" * (len(names) + 2) + "|")
-        order = [
-            "all",
-            "<5 dB",
-            "5-10 dB",
-            "10-15 dB",
-            ">=15 dB",
-            "vocals",
-            "drums",
-            "bass",
-            "other",
-        ]
-        for key in [k for k in order if k in table]:
-            row = table[key]
-            cells = [
-                f"{np.nanmean(row[n]):+.2f} ({np.mean(np.array(row[n]) < -0.5):.0%})" for n in names
-            ]
-            print(f"| {key} | {len(row[names[0]])} | " + " | ".join(cells) + " |")
+        print(gain_table(table, list(next(iter(table.values())))))
 
 
 if __name__ == "__main__":

@@ -107,3 +107,24 @@ def test_evaluate_can_score_one_stem_type(pairs):
     assert len(chosen) == sum(r["stem"] == "drums" for r in read_manifest(pairs))
     with pytest.raises(StemProverError, match="no piano pairs"):
         _select(EvalConfig(pairs, split="all", stems=("piano",)))
+
+
+def test_song_pairs_give_each_pair_its_songs_other_stems_and_gain_table_groups(pairs):
+    import numpy as np
+
+    from stemprover.evaluation.run import gain_table, song_pairs
+
+    records = [r for r in read_manifest(pairs) if r["split"] == "train"]
+    seen = list(song_pairs(pairs, "train"))
+    assert [r["id"] for r, *_ in seen] == [r["id"] for r in records]
+    for rec, clean, art, mix, sibs in seen:
+        same_song = [o for o in records if o["song"] == rec["song"]]
+        assert len(sibs) == len(same_song) - 1
+        assert clean.shape == art.shape == mix.shape and all(o.shape == art.shape for o in sibs)
+        # The siblings are the song's other artifacted stems, never this pair's own.
+        assert not any(np.array_equal(o, art) for o in sibs)
+    table = {"all": {"a": [1.0, -1.0]}, "drums": {"a": [2.0]}, "<5 dB": {"a": [-0.6]}}
+    lines = gain_table(table, ["a"]).splitlines()
+    assert lines[0] == "| group | n | a |"
+    assert lines[2:] == ["| all | 2 | +0.00 (50%) |", "| <5 dB | 1 | -0.60 (100%) |",
+                         "| drums | 1 | +2.00 (0%) |"]  # fmt: skip

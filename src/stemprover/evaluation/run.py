@@ -176,6 +176,39 @@ def _read_pair(folder: Path, rec: dict) -> tuple[np.ndarray, np.ndarray, np.ndar
     return audio["clean"], audio["artifacted"], audio.get("mixture")
 
 
+def song_pairs(folder: Path, split: str = "test"):
+    """Each pair of ``split`` with its audio and its song's other artifacted stems, as song
+    mode reads them: yields ``(record, clean, artifacted, mixture, siblings)``, float64
+    ``(C, T)`` arrays (``siblings`` a list, empty for a song of one stem; ``mixture`` ``None``
+    where the pair has none). For experiments that score systems pair by pair."""
+    records = [r for r in read_manifest(folder) if r["split"] == split]
+    by_song = defaultdict(list)
+    for r in records:
+        by_song[r["song"]].append(r)
+    for rec in records:
+        clean, art, mix = _read_pair(folder, rec)
+        others = [o for o in by_song[rec["song"]] if o["id"] != rec["id"]]
+        sibs = [io.read(folder / o["artifacted"], "float64")[0] for o in others]
+        yield rec, clean, art, mix, sibs
+
+
+def gain_table(gains: dict, names: Sequence[str], harm_db: float = 0.5) -> str:
+    """Markdown: per group, each system's mean SI-SDR change and the share of pairs losing
+    more than ``harm_db``. ``gains``: ``{group: {system: [change per pair]}}``; groups in the
+    order all, input bins, stem types, then the rest sorted."""
+    first = ["all", *(name for _, name in INPUT_BINS), "vocals", "drums", "bass", "other"]
+    keys = [k for k in first if k in gains] + sorted(k for k in gains if k not in first)
+    lines = ["| group | n | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for key in keys:
+        row = gains[key]
+        cells = [
+            f"{np.nanmean(row[n]):+.2f} ({np.mean(np.array(row[n]) < -harm_db):.0%})"
+            for n in names
+        ]
+        lines.append(f"| {key} | {len(row[names[0]])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def json_safe(obj):
     """NaN/Inf (silent references, PESQ without speech) become null: strict JSON parsers
     reject the NaN tokens ``json.dumps`` writes by default."""
