@@ -32,6 +32,9 @@ class EnhanceOptions:
         steps, strength, seed, scheduler: Sampling settings; ``None`` keeps the model's.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         segment: Segment and crossfade lengths (memory grows with these, not with files).
+        song_filter: Song mode (a song's stems with their mixture, for a model that reads
+            them): enhance the stems together and apply the model's song Wiener filter
+            (``--song-filter wiener``); ``False``: each stem on its own (``none``).
     """
 
     model: str = "default"
@@ -42,6 +45,7 @@ class EnhanceOptions:
     scheduler: str | None = None
     device: str = "auto"
     segment: SegmentConfig = field(default_factory=SegmentConfig)
+    song_filter: bool = True
 
 
 def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False):
@@ -63,6 +67,7 @@ def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False)
         pipe = EnhancePipeline(
             load_model(options.model, adapters="none"), options.segment, options.device, progress
         )
+        pipe.song_filter = options.song_filter
         if stage2:
             latent = replace(options, model=DIFFUSION_STAGE, adapters=options.adapters or "none")
             pipe.then = load_pipeline(latent, progress)

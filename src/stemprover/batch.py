@@ -40,13 +40,19 @@ def enhance_jobs(
         tempfile.TemporaryDirectory(prefix=".stemprover-mix-") as scratch,
     ):
         mixes = _Mixtures(Path(scratch))
+        together = _songs(pipeline, jobs, errors)
+        done: dict[int, FileResult] = {}
         for k, job in enumerate(jobs):
-            stem_type = job.stem_type if stem == "auto" else stem
-            if k in errors:
-                results.append(FileResult(job.src, error=errors[k]))
+            if k in done:
+                pass
+            elif k in errors:
+                done[k] = FileResult(job.src, error=errors[k])
+            elif k in together:
+                done.update(_song(pipeline, jobs, together[k], options, stem, mixes))
             else:
-                results.append(_one(pipeline, job, options, stem_type, mixes))
+                done[k] = _one(pipeline, job, options, _stem_type(job, stem), mixes)
             bar.update()
+            results.append(done[k])
             if on_file is not None:
                 on_file(results[-1])
         bar.close()
@@ -77,6 +83,72 @@ class _Mixtures:
         if key not in self._done:
             self._done[key] = conformed(stem, io.probe(mix), self.scratch).path
         return self._done[key]
+
+
+def _stem_type(job: Job, stem: str | None) -> str | None:
+    return job.stem_type if stem == "auto" else stem
+
+
+def _songs(pipeline: EnhancePipeline, jobs: list[Job], errors: dict[int, str]):
+    """The songs enhanced together (:attr:`EnhancePipeline.joint_song`): each song's first
+    job index -> its jobs' indices. A song is: two or more of a folder's stems with one
+    mixture, none failing preflight, with one rate, channel count and length (otherwise its
+    stems go one by one, where a sibling that does not fit is left out with a warning)."""
+    if not pipeline.joint_song:
+        return {}
+    groups: dict[tuple, list[int]] = {}
+    for k, job in enumerate(jobs):
+        if job.mix is not None and job.siblings and k not in errors:
+            groups.setdefault((job.song, job.src.parent, job.mix), []).append(k)
+    together = {}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        try:
+            shapes = {
+                (i.sample_rate, i.channels, i.frames)
+                for i in (io.probe(jobs[k].src) for k in members)
+            }
+        except StemProverError:
+            continue
+        if len(shapes) == 1:
+            together[members[0]] = members
+    return together
+
+
+def _song(pipeline, jobs, members, options: WriteOptions, stem, mixes) -> dict[int, FileResult]:
+    """A song's stems enhanced together; an output that cannot be written fails that stem
+    alone (its input is still read as the others' sibling)."""
+    dsts: list[Path | None] = []
+    failed: dict[int, FileResult] = {}
+    for k in members:
+        try:
+            outputs.check_writable(jobs[k].dst, options.overwrite)
+            dsts.append(jobs[k].dst)
+        except StemProverError as err:
+            failed[k] = FileResult(jobs[k].src, error=str(err))
+            dsts.append(None)
+    if len(failed) == len(members):
+        return failed
+    first = jobs[members[0]]
+    try:
+        results = pipeline.enhance_song_files(
+            [jobs[k].src for k in members],
+            dsts,
+            mixes(first.src, first.mix),
+            [_stem_type(jobs[k], stem) for k in members],
+            options.subtype,
+            options.overwrite,
+            options.clip_mode,
+            name=first.song,
+        )
+    except StemProverError as err:
+        return {k: FileResult(jobs[k].src, error=str(err)) for k in members} | failed
+    except (OSError, RuntimeError) as err:  # disk full, decoder crash: keep the batch going
+        error = f"{type(err).__name__}: {err}"
+        return {k: FileResult(jobs[k].src, error=error) for k in members} | failed
+    written = [k for k, dst in zip(members, dsts, strict=True) if dst is not None]
+    return dict(zip(written, results, strict=True)) | failed
 
 
 def _one(pipeline: EnhancePipeline, job: Job, options: WriteOptions, stem: str | None, mixes):

@@ -82,6 +82,9 @@ class EnhancePipeline:
         # A second stage run on each segment's output (the refiner's diffusion stage), with
         # the same segment of the mixture; None: none.
         self.then: EnhancePipeline | None = None
+        # Song mode: all of a song's stems enhanced together, then the model's song filter
+        # (RefinerModel.enhance_song); False: each stem on its own, with the others read.
+        self.song_filter = True
 
     @property
     def auto_adapters(self) -> bool:
@@ -100,6 +103,26 @@ class EnhancePipeline:
         sampling = self.sampling or getattr(self.model, "default_sampling", None)
         return torch.Generator().manual_seed(getattr(sampling, "seed", 0))
 
+    def _spectral(self, rows: np.ndarray, rate: int, fn) -> np.ndarray:
+        """``rows`` (audio channels, any number) at ``rate``: to the model's rate, STFT,
+        ``fn`` on the spectrograms (``(R, F, N)`` -> ``(R', F, N)``), inverse STFT and back
+        to ``rate`` at the same length. Shape: ``(R, n)`` -> ``(R', n)``."""
+        cfg, model_rate = self.model.stft, self.model.sample_rate
+        x = rows
+        if model_rate is not None and model_rate != rate:
+            x = soxr.resample(rows.T, rate, model_rate, quality="HQ").T  # (R, n')
+        if x.shape[-1] < cfg.n_fft:
+            raise StemProverError(
+                f"segment of {x.shape[-1]} samples is shorter than one STFT frame ({cfg.n_fft})"
+            )
+        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
+        with torch.inference_mode():
+            y = istft(fn(stft(t, cfg)), cfg, t.shape[-1]).cpu().numpy()
+        if x is not rows:
+            y = soxr.resample(y.T, model_rate, rate, quality="HQ").T
+            y = _fit_length(y, rows.shape[-1])
+        return y.astype(rows.dtype, copy=False)
+
     def process_block(
         self,
         block: np.ndarray,
@@ -113,39 +136,88 @@ class EnhancePipeline:
         segment of the song's other stems (``siblings``, their channels stacked).
 
         Shape: block, mix ``(C, n)``, siblings ``(K·C, n)`` -> ``(C, n)``."""
-        cfg, model_rate = self.model.stft, self.model.sample_rate
-        x, given_mix = block, mix
-        if model_rate is not None and model_rate != rate:
-            x = soxr.resample(block.T, rate, model_rate, quality="HQ").T  # (C, n')
-            if mix is not None:
-                mix = soxr.resample(mix.T, rate, model_rate, quality="HQ").T
+        cfg, C = self.model.stft, block.shape[0]
+        if mix is None:
+            siblings = None
+        rows = [r for r in (block, mix, siblings) if r is not None]
+        call = self._call_args(generator if generator is not None else self._generator())
+
+        def fn(spec):
+            s = compress(spec[:C], cfg)
+            if mix is None:
+                return decompress(self.model.enhance(s, **call), cfg)
             if siblings is not None:
-                siblings = soxr.resample(siblings.T, rate, model_rate, quality="HQ").T
-        if x.shape[-1] < cfg.n_fft:
-            raise StemProverError(
-                f"segment of {x.shape[-1]} samples is shorter than one STFT frame ({cfg.n_fft})"
-            )
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
-        with torch.inference_mode():
-            spec = compress(stft(t, cfg), cfg)  # (C, F, N)
-            call = self._call_args(generator if generator is not None else self._generator())
-            if siblings is not None and mix is not None:
-                o = torch.from_numpy(np.ascontiguousarray(siblings)).to(self.device)
-                call["siblings"] = stft(o, cfg).reshape(-1, *spec.shape)  # (K, C, F, N)
-            if mix is not None:
-                m = torch.from_numpy(np.ascontiguousarray(mix)).to(self.device)
-                spec = self.model.enhance(spec, mix=compress(stft(m, cfg), cfg), **call)
-            else:
-                spec = self.model.enhance(spec, **call)
-            y = istft(decompress(spec, cfg), cfg, t.shape[-1]).cpu().numpy()  # (C, n')
-        if x is not block:
-            y = soxr.resample(y.T, model_rate, rate, quality="HQ").T
-            y = _fit_length(y, block.shape[-1])
-        y = y.astype(block.dtype, copy=False)
+                call["siblings"] = spec[2 * C :].reshape(-1, *s.shape)  # (K, C, F, N)
+            m = compress(spec[C : 2 * C], cfg)
+            return decompress(self.model.enhance(s, mix=m, **call), cfg)
+
+        y = self._spectral(np.concatenate(rows), rate, fn)
         if self.then is not None:
-            stage_mix = given_mix if self.then.model_reads_mixture else None
+            stage_mix = mix if self.then.model_reads_mixture else None
             y = self.then.process_block(y, rate, stage_mix, generator)
         return y
+
+    def process_song_block(self, block: np.ndarray, rate: int, stems: int) -> np.ndarray:
+        """One segment of a whole song (song mode with the song filter): ``stems`` stems'
+        channels, then the mixture's, all enhanced together (the model's ``enhance_song``).
+
+        Shape: ``((J + 1)·C, n)`` -> ``(J·C, n)``."""
+        cfg, C = self.model.stft, block.shape[0] // (stems + 1)
+
+        def fn(spec):
+            spec = compress(spec, cfg).unflatten(0, (stems + 1, C))
+            out = self.model.enhance_song(spec[:stems], spec[stems], self.song_filter)
+            return decompress(out, cfg).flatten(0, 1)
+
+        return self._spectral(block, rate, fn)
+
+    @property
+    def joint_song(self) -> bool:
+        """Whether a song's stems are enhanced together (:meth:`enhance_song`): a model
+        that reads the other stems and has a song filter, with the filter on and no second
+        stage (``--steps N`` or adapters run stem by stem)."""
+        return (
+            self.song_filter
+            and self.model_reads_siblings
+            and hasattr(self.model, "enhance_song")
+            and self.then is None
+        )
+
+    def _stream_song(self, readers, read_mix, frames: int, rate: int, on_segment=None):
+        """Segments of all of a song's stems and its mixture, cut, padded and given context
+        alike; yields ``(J·C, n)`` blocks of the enhanced stems."""
+        every = [*readers, read_mix]
+
+        def read(start: int, stop: int) -> np.ndarray:
+            return np.concatenate([r(start, stop) for r in every])
+
+        def process(block: np.ndarray) -> np.ndarray:
+            out = self.process_song_block(block, rate, len(readers))
+            return np.concatenate([out, block[out.shape[0] :]])
+
+        length, overlap, context = self.segment.samples(rate)
+        for out in overlap_add(read, process, frames, length, overlap, context, on_segment):
+            yield out[: -(out.shape[0] // len(every))]
+
+    def enhance_song(
+        self, stems: list[np.ndarray] | tuple[np.ndarray, ...], rate: int, mix: np.ndarray
+    ) -> list[np.ndarray]:
+        """Enhance all of a song's stems held in memory, together (:attr:`joint_song`; else
+        each with the others as its siblings). Shape: each stem, mix ``(C, T)`` -> each
+        ``(C, T)``."""
+        stems = [np.atleast_2d(s) for s in stems]
+        mix = np.atleast_2d(mix).astype(stems[0].dtype, copy=False)
+        if any(s.shape != mix.shape for s in stems):
+            raise StemProverError("the song's stems and its mixture must have one shape")
+        if not self.joint_song or len(stems) < 2:
+            return [
+                self(s, rate, mix=mix, siblings=[o for k, o in enumerate(stems) if k != j])
+                for j, s in enumerate(stems)
+            ]
+        readers = [array_reader(s.astype(mix.dtype, copy=False)) for s in stems]
+        blocks = list(self._stream_song(readers, array_reader(mix), mix.shape[-1], rate))
+        song = np.concatenate(blocks, axis=-1)
+        return list(song.reshape(len(stems), mix.shape[0], -1))
 
     def _choose_adapters(
         self, audio: np.ndarray, rate: int, mix: np.ndarray | None = None, stem: str | None = None
@@ -373,12 +445,7 @@ class EnhancePipeline:
             for out in blocks:
                 writer.write(out[: info.channels])
         bar.close()
-        if writer.warning() is not None:
-            result.warnings.append(writer.warning())
-        if peak == 0.0:
-            result.warnings.append("input is digital silence; output is silence too")
-        elif peak >= 1.0:
-            result.warnings.append("input reaches full scale (clipped?); clipping is not repaired")
+        _warn(result, writer, peak)
         if result.adapters is not None:  # the weights --adapters auto chose, beside the output
             with io.atomic_path(sidecar(dst), overwrite=overwrite) as tmp:
                 tmp.write_text(
@@ -388,6 +455,117 @@ class EnhancePipeline:
                 )
         result.seconds = time.perf_counter() - began
         return result
+
+    def enhance_song_files(
+        self,
+        srcs: list[Path],
+        dsts: list[Path | None],
+        mix: Path,
+        stems: list[str | None] | None = None,
+        subtype: str | None = None,
+        overwrite: bool = False,
+        clip_mode: str = "clamp",
+        name: str = "song",
+    ) -> list[FileResult]:
+        """Enhance a song's stems together (:attr:`joint_song`), streaming all of them and the
+        mixture segment by segment; a ``dsts`` entry ``None`` reads that stem (the others'
+        sibling) without writing it. The stems must share rate, channels and length (one
+        separator's outputs do); the mixture is conformed to them.
+
+        Returns:
+            One result per written stem, in order; the song's time is shared out equally.
+
+        Raises:
+            StemProverError: stems that do not fit each other, a mixture that cannot fit, an
+                output that cannot be written; no output is then written.
+        """
+        began = time.perf_counter()
+        infos = [io.probe(p) for p in srcs]
+        first = infos[0]
+        shape = (first.sample_rate, first.channels, first.frames)
+        if any((i.sample_rate, i.channels, i.frames) != shape for i in infos):
+            raise StemProverError("the song's stems differ in rate, channels or length")
+        if first.frames < self.model.stft.n_fft:
+            raise StemProverError(
+                f"file is shorter than one STFT frame ({first.frames} < "
+                f"{self.model.stft.n_fft} samples)",
+                first.path,
+            )
+        mix_info = io.probe(mix)
+        check_mixture(first, mix_info)
+        for dst in dsts:
+            if dst is not None:
+                outputs.check_writable(dst, overwrite)
+        stems = stems or [None] * len(srcs)
+        C, dtype = first.channels, first.compute_dtype
+        written = [j for j, dst in enumerate(dsts) if dst is not None]
+        results = [
+            FileResult(srcs[j], dsts[j], audio_seconds=first.duration, stem=stems[j])
+            for j in written
+        ]
+        peaks = [0.0] * len(srcs)
+        bar = tqdm(
+            total=round(first.duration, 2),
+            unit="s",
+            desc=name,
+            disable=not self.progress,
+            leave=False,
+        )
+        with (
+            tempfile.TemporaryDirectory(prefix=".stemprover-mix-") as scratch,
+            ExitStack() as stack,
+        ):
+            mix_info = conformed(first, mix_info, Path(scratch))
+            readers = [stack.enter_context(io.BlockReader(i, dtype)) for i in infos]
+            mix_reader = stack.enter_context(io.BlockReader(mix_info, dtype))
+            writers = [
+                stack.enter_context(
+                    ClippingWriter(
+                        dsts[j],
+                        first.sample_rate,
+                        C,
+                        io.output_subtype(dsts[j], subtype, infos[j].subtype),
+                        overwrite,
+                        clip_mode,
+                    )
+                )
+                for j in written
+            ]
+
+            def reading(j: int):
+                def read(start: int, stop: int) -> np.ndarray:
+                    block = readers[j].read(start, stop)
+                    peaks[j] = max(peaks[j], float(np.abs(block).max(initial=0.0)))
+                    return block
+
+                return read
+
+            blocks = self._stream_song(
+                [reading(j) for j in range(len(srcs))],
+                mix_reader.read,
+                first.frames,
+                first.sample_rate,
+                on_segment=lambda seg: bar.update((seg.stop - seg.start) / first.sample_rate),
+            )
+            for out in blocks:
+                for j, writer in zip(written, writers, strict=True):
+                    writer.write(out[j * C : (j + 1) * C])
+        bar.close()
+        seconds = (time.perf_counter() - began) / max(1, len(written))
+        for j, writer, result in zip(written, writers, results, strict=True):
+            _warn(result, writer, peaks[j])
+            result.seconds = seconds
+        return results
+
+
+def _warn(result: FileResult, writer: ClippingWriter, peak: float) -> None:
+    """An output's warnings: clipping, and an input that is silent or at full scale."""
+    if writer.warning() is not None:
+        result.warnings.append(writer.warning())
+    if peak == 0.0:
+        result.warnings.append("input is digital silence; output is silence too")
+    elif peak >= 1.0:
+        result.warnings.append("input reaches full scale (clipped?); clipping is not repaired")
 
 
 def sidecar(dst: Path) -> Path:

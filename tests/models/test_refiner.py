@@ -15,7 +15,7 @@ from stemprover.audio.mwf import multichannel_wiener
 from stemprover.audio.stft import StftConfig
 from stemprover.config import RefinerConfig
 from stemprover.models.base import load_model
-from stemprover.models.refiner import RefinerModel, RefinerNet, classical_estimate
+from stemprover.models.refiner import RefinerModel, RefinerNet, classical_estimate, song_wiener
 from stemprover.pipeline import EnhancePipeline
 
 TINY = RefinerConfig(
@@ -186,3 +186,109 @@ def test_fully_open_gate_with_no_correction_gives_the_classical_estimate():
     mask = prior / x
     expected = mask / torch.clamp(mask.abs(), min=1.0) * x  # |M| <= 1
     torch.testing.assert_close(model.enhance(s, x, siblings=sibs), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_song_filter_leaves_trusted_bins_alone_and_shares_the_mixture_where_the_gate_opens():
+    specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)  # (J, C, F, N), (C, F, N)
+    closed = song_wiener(specs, torch.zeros(specs.shape), x)
+    torch.testing.assert_close(closed, specs)
+    opened = song_wiener(specs, torch.ones(specs.shape), x)
+    torch.testing.assert_close(opened, multichannel_wiener(specs.abs(), x, target=None))
+    torch.testing.assert_close(opened.sum(0), x, atol=1e-3, rtol=1e-3)  # the stems sum to X
+    assert torch.equal(RefinerModel(TINY).enhance_song(specs, x), specs)  # untrained: identity
+
+
+def test_enhance_song_refines_each_stem_with_the_others_then_filters():
+    model = _randomised()
+    specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)
+    each = torch.stack(
+        [
+            model.enhance(specs[j], x, siblings=torch.cat([specs[:j], specs[j + 1 :]]))
+            for j in range(len(specs))
+        ]
+    )
+    torch.testing.assert_close(model.enhance_song(specs, x, song_filter=False), each)
+    with torch.no_grad():
+        _, gate = model.run(specs[0][None], x[None], specs[1:][None], return_gate=True)
+    assert gate.abs().max() > 0.05  # so the filter has something to do
+    filtered = model.enhance_song(specs, x)
+    assert (filtered - each).abs().max() > 1e-3
+
+
+STEMS = ("vocals", "drums", "bass", "other")
+
+
+def test_a_song_folder_is_enhanced_together_as_in_memory(tmp_path):
+    stems, mix = _song(tmp_path / "song")
+    pipe = EnhancePipeline(_randomised(), progress=False)
+    assert pipe.joint_song
+    together = pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T)
+    folder = tmp_path / "song"
+    dsts = [tmp_path / "out" / f"{k}.wav" for k in STEMS]
+    dsts[2] = None  # bass is read (the others' sibling) but not written
+    (tmp_path / "out").mkdir()
+    results = pipe.enhance_song_files(
+        [folder / f"{k}.wav" for k in STEMS], dsts, folder / "mixture.wav", list(STEMS)
+    )
+    assert [r.output for r in results] == [d for d in dsts if d is not None]
+    assert all(r.error is None and not r.warnings for r in results)
+    assert not (tmp_path / "out" / "bass.wav").exists()
+    for k, y in zip(STEMS, together, strict=True):
+        if k != "bass":
+            out, _ = sf.read(tmp_path / "out" / f"{k}.wav", dtype="float32")
+            np.testing.assert_allclose(out.T, y, atol=1e-5)
+    # without the song filter: each stem on its own, with the others read
+    pipe.song_filter = False
+    assert not pipe.joint_song
+    alone = pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T)
+    others = [stems[k].T for k in STEMS[1:]]
+    np.testing.assert_allclose(alone[0], pipe(stems["vocals"].T, 16000, mix.T, siblings=others))
+    assert np.abs(alone[0] - together[0]).max() > 1e-4
+
+
+def test_batch_enhances_a_song_together_and_fails_only_the_stem_it_cannot_write(tmp_path):
+    from stemprover.batch import enhance_paths
+
+    stems, mix = _song(tmp_path / "song")
+    pipe = EnhancePipeline(_randomised(), progress=False)
+    out = tmp_path / "clean"
+    out.mkdir()
+    (out / "drums.wav").write_bytes(b"keep")  # exists: not replaced without --overwrite
+    batch = enhance_paths(pipe, [tmp_path / "song"], out)
+    failed = {r.input.name: r.error for r in batch.files if r.error is not None}
+    assert list(failed) == ["drums.wav"] and "exists" in failed["drums.wav"]
+    assert (out / "drums.wav").read_bytes() == b"keep"
+    together = pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T)
+    for k, y in zip(STEMS, together, strict=True):
+        if k != "drums":  # drums was still read as the others' sibling
+            np.testing.assert_allclose(
+                sf.read(out / f"{k}.wav", dtype="float32")[0].T, y, atol=1e-5
+            )
+
+
+def test_a_song_whose_stems_differ_in_length_goes_stem_by_stem(tmp_path):
+    from stemprover.batch import enhance_paths
+
+    _song(tmp_path / "song", lengths={"bass": 15800})  # 12.5 ms short: the mixture still fits
+    pipe = EnhancePipeline(_randomised(), progress=False)
+    batch = enhance_paths(pipe, [tmp_path / "song"], tmp_path / "clean")
+    assert all(r.error is None for r in batch.files)
+    vocals = next(r for r in batch.files if r.input.name == "vocals.wav")
+    assert any("other stems left out (bass.wav" in w for w in vocals.warnings)
+
+
+def test_cli_song_filter_none_enhances_each_stem_on_its_own(tmp_path):
+    from stemprover.cli import main
+
+    stems, mix = _song(tmp_path / "song")
+    model = _randomised()
+    model.save(tmp_path / "model")
+    pipe = EnhancePipeline(model, progress=False)
+    for flag, expected in (
+        ("none", pipe(stems["vocals"].T, 16000, mix.T, siblings=[stems[k].T for k in STEMS[1:]])),
+        ("wiener", pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T)[0]),
+    ):
+        out = tmp_path / flag
+        args = ["enhance", str(tmp_path / "song"), "--model", str(tmp_path / "model")]
+        assert main([*args, "-o", str(out), "--song-filter", flag, "-q"]) == 0
+        np.testing.assert_allclose(sf.read(out / "vocals.wav")[0].T, expected, atol=1e-5)

@@ -43,6 +43,14 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
         help="make each song's cleaned stems sum to its mixture (needs all of its stems)",
     )
     p.add_argument(
+        "--song-filter",
+        default="wiener",
+        choices=["wiener", "none"],
+        help="song mode (a song's stems and mixture): wiener enhances them together and "
+        "shares the mixture out between the stems where the model corrected them; none: "
+        "each stem on its own",
+    )
+    p.add_argument(
         "--filename",
         metavar="TEMPLATE",
         help="output names inside -o, e.g. '{song}/{stem}.{ext}' (fields: song, stem, type, "
@@ -121,6 +129,7 @@ def _enhance(args: argparse.Namespace) -> int:
         args.scheduler,
         args.device,
         segment,
+        song_filter=args.song_filter == "wiener",
     )
     batch = enhance_files(
         args.inputs,

@@ -221,16 +221,19 @@ def _latent_systems(cfg: BenchConfig) -> dict:
 
 
 def _refiner_systems(cfg: BenchConfig) -> dict:
-    """The refiner's modes: song (mixture and the other stems: the default for a song
-    folder), mixture only, stem alone; then the ablation rows: the refiner followed by the
-    latent diffusion stage (``+diffusion``) and by its ``auto`` adapters (``+adapters``)."""
+    """The refiner's modes: song (the song's stems together with the song Wiener filter: the
+    default for a song folder), each stem with the others but no song filter
+    (``--song-filter none``), mixture only, stem alone; then the ablation rows: the
+    refiner followed by the latent diffusion stage (``+diffusion``) and by its ``auto``
+    adapters (``+adapters``), stem by stem, as ``--steps N`` and ``--adapters`` run."""
     from stemprover.api import EnhanceOptions, load_pipeline
-    from stemprover.evaluation.song import SongMode
+    from stemprover.evaluation.song import JointSong, SongMode
     from stemprover.models.base import bundled_models
 
     pipe = load_pipeline(EnhanceOptions(cfg.model, "none"))
     models = {
-        "refiner": SongMode(pipe),
+        "refiner": JointSong(pipe) if pipe.joint_song else SongMode(pipe),
+        "refiner-per-stem": SongMode(pipe),
         "refiner-mix": pipe,
         "refiner-no-mix": _without_mixture(pipe),
     }
@@ -238,8 +241,8 @@ def _refiner_systems(cfg: BenchConfig) -> dict:
         latent = load_pipeline(EnhanceOptions(cfg.stage2, "none"))
         auto = load_pipeline(EnhanceOptions(cfg.stage2, "auto"))
         models["latent-auto"] = auto  # the previous default (0.1), for comparison
-        models["refiner+diffusion"] = Chain(models["refiner"], latent)
-        models["refiner+adapters"] = Chain(models["refiner"], auto)
+        models["refiner+diffusion"] = Chain(models["refiner-per-stem"], latent)
+        models["refiner+adapters"] = Chain(models["refiner-per-stem"], auto)
     return models
 
 

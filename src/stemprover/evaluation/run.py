@@ -202,8 +202,7 @@ def gain_table(gains: dict, names: Sequence[str], harm_db: float = 0.5) -> str:
     for key in keys:
         row = gains[key]
         cells = [
-            f"{np.nanmean(row[n]):+.2f} ({np.mean(np.array(row[n]) < -harm_db):.0%})"
-            for n in names
+            f"{np.nanmean(row[n]):+.2f} ({np.mean(np.array(row[n]) < -harm_db):.0%})" for n in names
         ]
         lines.append(f"| {key} | {len(row[names[0]])} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -42,9 +42,39 @@ class ConsistentSong:
 
 
 def as_enhance_runs(pipeline):
-    """``pipeline`` as ``stemprover enhance SONG_FOLDER`` runs it: in song mode
-    (:class:`SongMode`) when its model reads the other stems, else as it is."""
+    """``pipeline`` as ``stemprover enhance SONG_FOLDER`` runs it: the song's stems together
+    (:class:`JointSong`) with the song filter, in song mode (:class:`SongMode`) when its
+    model reads the other stems, else as it is."""
+    if getattr(pipeline, "joint_song", False):
+        return JointSong(pipeline)
     return SongMode(pipeline) if pipeline.model_reads_siblings else pipeline
+
+
+class JointSong:
+    """``pipeline.enhance_song`` over the pair's whole song (each song enhanced once, its
+    stems kept until the next song), scored one stem at a time."""
+
+    wants_song = True
+
+    def __init__(self, pipeline) -> None:
+        self.pipeline = pipeline
+        self._song: tuple | None = None
+        self._stems: dict[str, np.ndarray] = {}
+
+    @property
+    def model_reads_mixture(self) -> bool:
+        return self.pipeline.model_reads_mixture
+
+    def __call__(self, audio, rate, mix=None, stem=None, song=None, siblings=()):
+        if mix is None or not siblings or song is None:
+            return SongMode(self.pipeline)(audio, rate, mix, stem, song, siblings)
+        names = (stem, *(s for _, s in siblings))
+        key = (song, frozenset(names), audio.shape)
+        if self._song != key:
+            stems = [audio, *(x for x, _ in siblings)]
+            out = self.pipeline.enhance_song(stems, rate, mix)
+            self._song, self._stems = key, dict(zip(names, out, strict=True))
+        return self._stems[stem]
 
 
 class SongMode:

@@ -252,6 +252,23 @@ def classical_estimate(
     return multichannel_wiener(mags, x).to(s.dtype)
 
 
+def song_wiener(y: torch.Tensor, gate: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The song Wiener filter: each refined stem moved towards a multichannel Wiener filter
+    of the mixture over all the refined stems' magnitudes, by the refiner's own gate::
+
+        Y_j + g_j · (W_j − Y_j),    W = MWF(|Y_1|, …, |Y_J|; X)
+
+    Where the refiner trusted the stem (``g ≈ 0``) it is left alone; where it corrected, the
+    stems are also made to share the mixture between them. Measured on whole files
+    (``experiments/song_consistency``): +0.47 dB over the refiner alone on 168 validation
+    pairs, where the plain power-share projection (``--consistent``) loses on good stems.
+
+    Shape: y, gate ``(J, C, F, N)``; x ``(C, F, N)`` -> ``(J, C, F, N)``.
+    """
+    w = multichannel_wiener(y.abs(), x, target=None).to(y.dtype)
+    return y + gate * (w - y)
+
+
 KIND = "stemprover-refiner"  # config.json "kind" of this model family
 # The bundled latent diffusion model that --steps N > 0 and --adapters run after the refiner.
 DIFFUSION_STAGE = "latent"
@@ -335,6 +352,29 @@ class RefinerModel(nn.Module):
             None if siblings is None else siblings.to(torch.complex64)[None],
         )
         return y[0].to(dtype)
+
+    @torch.no_grad()
+    def enhance_song(
+        self, specs: torch.Tensor, mix: torch.Tensor, song_filter: bool = True
+    ) -> torch.Tensor:
+        """All of a song's stems at once (song mode): each stem refined with the mixture and
+        the others as its siblings; then, with ``song_filter``, the song Wiener filter
+        (:func:`song_wiener`).
+
+        Shape: specs ``(J, C, F, N)``, mix ``(C, F, N)`` complex -> ``(J, C, F, N)``.
+        """
+        dtype = specs.dtype
+        s, x = specs.to(torch.complex64), mix.to(torch.complex64)[None]
+        refined, gates = [], []
+        for j in range(len(s)):
+            others = torch.cat([s[:j], s[j + 1 :]])[None]
+            y, gate = self.run(s[j][None], x, others if len(others[0]) else None, True)
+            refined.append(y[0])
+            gates.append(gate[0])
+        y = torch.stack(refined)
+        if song_filter and self.reads_siblings and len(s) > 1:
+            y = song_wiener(y, torch.stack(gates), x[0])
+        return y.to(dtype)
 
     def save(self, folder: str | Path) -> Path:
         return save_module(self, folder, KIND, to_dict(self.config))
