@@ -85,3 +85,26 @@ def test_enhance_reads_the_other_stems_with_the_mixture_and_checks_their_shape()
     assert not np.allclose(song, stemprover.enhance(stem, 16000, mix=mix))  # they were read
     with pytest.raises(StemProverError, match="each of others must have the stem's shape"):
         stemprover.enhance(stem, 16000, mix=mix, others=[others[0][:4000]])
+
+
+def test_enhance_song_cleans_a_songs_stems_together_as_the_cli_does():
+    from stemprover.api import EnhanceOptions
+
+    rng = np.random.default_rng(2)
+    names = ("vocals", "drums", "bass", "other")
+    stems = {k: (0.1 * rng.standard_normal((8000, 2))).astype(np.float32) for k in names}
+    stems["bass"] = stems["bass"][:, :1].repeat(2, 1)
+    mix = sum(stems.values())
+    out = stemprover.enhance_song(stems, 16000, mix)
+    assert list(out) == list(names)
+    assert all(out[k].shape == (8000, 2) and out[k].dtype == np.float32 for k in names)
+    # without the song filter each stem is what enhance gives it with the others
+    alone = stemprover.enhance_song(stems, 16000, mix, EnhanceOptions(song_filter=False))
+    others = [stems[k] for k in names[1:]]
+    by_enhance = stemprover.enhance(stems["vocals"], 16000, mix=mix, others=others)
+    np.testing.assert_allclose(alone["vocals"], by_enhance, atol=1e-6)
+    assert np.abs(out["vocals"] - alone["vocals"]).max() > 1e-4  # the filter changed it
+    with pytest.raises(StemProverError, match="two or more stems"):
+        stemprover.enhance_song({"vocals": stems["vocals"]}, 16000, mix)
+    with pytest.raises(StemProverError, match="the mixture's shape"):
+        stemprover.enhance_song({**stems, "bass": stems["bass"][:4000]}, 16000, mix)

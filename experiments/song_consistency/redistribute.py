@@ -10,7 +10,9 @@ four stems refined first (song mode: each with the mixture and the other artifac
   the stem: its confidence that the stem is wrong there); ``x mean gate``: by the stem's
   mean gate; ``residual x change``: by |Y − S| / (|Y| + |S|), how much the refiner changed
   the bin, which a post-step reading only the files can compute; ``mwf x gate``: the refined
-  stem moved toward the post Wiener filter's by the gate, Y + g · (W − Y).
+  stem moved toward the post Wiener filter's by the gate, Y + g · (W − Y); ``mwf x gate+``:
+  the same with the gate's negative values (tanh reaches −1) taken as 0, so that no stem is
+  pushed away from the filter's estimate.
 - ``mwf``: one multichannel Wiener filter over the mixture with the refined magnitudes as the
   sources' (Open-Unmix's post-processing, norbert's ``wiener``), which also sums to X.
 
@@ -43,6 +45,7 @@ SYSTEMS = (
     "residual x mean gate",
     "residual x change",
     "mwf x gate",
+    "mwf x gate+",
 )
 
 
@@ -90,6 +93,7 @@ def main() -> None:
             "residual x change": y + change * share * (x - y.sum(0)),
         }
         outs["mwf x gate"] = y + g * (outs["mwf"] - y)
+        outs["mwf x gate+"] = y + g.clamp_min(0) * (outs["mwf"] - y)
         length = mix.shape[-1]
         for j, rec in enumerate(recs):
             ref = read(rec["clean"]).double().numpy()

@@ -6,6 +6,7 @@ argument parsing do not import torch::
     import soundfile as sf, stemprover
     stem, sr = sf.read("vocals.wav"); mix, _ = sf.read("song.wav")
     clean = stemprover.enhance(stem, sr, mix=mix, stem_type="vocals")
+    cleaned = stemprover.enhance_song({"vocals": v, "drums": d, "bass": b, "other": o}, sr, mix)
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import TYPE_CHECKING
 from stemprover.version import __version__
 
 if TYPE_CHECKING:
-    from stemprover.api import EnhanceOptions, enhance, enhance_files, load_pipeline
+    from stemprover.api import (
+        EnhanceOptions,
+        enhance,
+        enhance_files,
+        enhance_song,
+        load_pipeline,
+    )
     from stemprover.batch import enhance_paths
     from stemprover.models.base import load_model
     from stemprover.pipeline import EnhancePipeline
@@ -25,6 +32,7 @@ _LAZY = {
     "EnhanceOptions": "stemprover.api",
     "enhance": "stemprover.api",
     "enhance_files": "stemprover.api",
+    "enhance_song": "stemprover.api",
     "load_pipeline": "stemprover.api",
     "EnhancePipeline": "stemprover.pipeline",
     "enhance_paths": "stemprover.batch",
@@ -37,6 +45,7 @@ __all__ = [
     "enhance",
     "enhance_files",
     "enhance_paths",
+    "enhance_song",
     "load_model",
     "load_pipeline",
 ]

@@ -148,6 +148,47 @@ def enhance(
     return out.astype(np.asarray(audio).dtype)
 
 
+def enhance_song(
+    stems: dict[str, np.ndarray],
+    sample_rate: int,
+    mix: np.ndarray,
+    options: EnhanceOptions | None = None,
+) -> dict[str, np.ndarray]:
+    """Clean all of a song's separated stems held in memory, together, as
+    ``stemprover enhance SONG_FOLDER`` does (song mode, with the song filter unless
+    ``options.song_filter`` is off).
+
+    Args:
+        stems: Stem name (``vocals``, ``drums``, ...; names of known types route
+            adapters) -> ``(samples,)`` or ``(samples, channels)`` float samples, all
+            one shape.
+        mix: The mixture they were separated from, the same shape.
+
+    Returns:
+        The cleaned stems by name, each the shape and dtype of its input.
+
+    Raises:
+        StemProverError: fewer than two stems, shapes that differ, non-finite samples.
+    """
+    if len(stems) < 2:
+        raise StemProverError("enhance_song needs two or more stems (one stem: enhance)")
+    arrays = {k: _as_channels_first(v, f"stems[{k!r}]") for k, v in stems.items()}
+    m = _as_channels_first(mix, "mix")
+    if any(a.shape != m.shape for a in arrays.values()):
+        raise StemProverError(f"every stem must have the mixture's shape {np.shape(mix)}")
+    if not isinstance(sample_rate, int | np.integer) or not 8000 <= sample_rate <= 192000:
+        raise StemProverError(f"sample_rate must be an integer 8000-192000 Hz, not {sample_rate!r}")
+    pipeline = _cached_pipeline(options or EnhanceOptions())
+    dtype = m.dtype if m.dtype in (np.float32, np.float64) else np.float32
+    out = pipeline.enhance_song(
+        [a.astype(dtype) for a in arrays.values()], int(sample_rate), m.astype(dtype)
+    )
+    return {
+        k: (y[0] if np.ndim(stems[k]) == 1 else y.T).astype(np.asarray(stems[k]).dtype)
+        for k, y in zip(arrays, out, strict=True)
+    }
+
+
 MAX_CHANNELS = 64
 
 

@@ -277,7 +277,8 @@ class UmxConfig:
         core: The sequence model between the per-frame layers: ``"blstm"`` (Open-Unmix's) or
             ``"tcn"`` (dilated 1-D convolutions along time, as in Conv-TasNet's separator):
             a second architecture, so that the refiner can meet (or be held out from) more
-            than one separator's fingerprint.
+            than one separator's fingerprint; ``"bandsplit"`` (per-band projections of the
+            spectrum, GRUs along time and across bands, after BSRNN): a third.
         steps, batch_size, seconds, lr, seed: Training.
     """
 

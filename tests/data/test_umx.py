@@ -109,17 +109,19 @@ def test_separator_cli_refuses_to_overwrite(songs, tmp_path, capsys):
     assert (tmp_path / "sep" / "x").read_text() == "keep"
 
 
-def test_the_tcn_core_trains_saves_and_separates(songs, tmp_path):
-    """The second architecture: dilated time convolutions instead of the BLSTM, through the
-    same training, files and separation; an unknown core is refused."""
+@pytest.mark.parametrize("core", ["tcn", "bandsplit"])
+def test_other_cores_train_save_and_separate(songs, tmp_path, core):
+    """The second and third architectures (dilated time convolutions; band-split GRUs)
+    instead of the BLSTM, through the same training, files and separation; an unknown core
+    is refused."""
     from dataclasses import replace
 
-    cfg = replace(TINY, core="tcn", steps=30)
-    out = train_separator(songs, tmp_path / "tcn", cfg, progress=False)
+    cfg = replace(TINY, core=core, steps=30)
+    out = train_separator(songs, tmp_path / core, cfg, progress=False)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert log[-1]["loss"] < 0.8 * log[0]["loss"]
     model = UmxSeparator.load(out)
-    assert model.cfg.core == "tcn" and not hasattr(model, "lstm")
+    assert model.cfg.core == core and not hasattr(model, "lstm")
     mix = np.random.default_rng(2).standard_normal((2, 8000)) * 0.1
     stems = model.separate(mix, 16000)
     assert all(w.shape == mix.shape and np.isfinite(w).all() for w in stems.values())

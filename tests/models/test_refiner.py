@@ -190,8 +190,8 @@ def test_fully_open_gate_with_no_correction_gives_the_classical_estimate():
 
 def test_song_filter_leaves_trusted_bins_alone_and_shares_the_mixture_where_the_gate_opens():
     specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)  # (J, C, F, N), (C, F, N)
-    closed = song_wiener(specs, torch.zeros(specs.shape), x)
-    torch.testing.assert_close(closed, specs)
+    for gate in (torch.zeros(specs.shape), -torch.ones(specs.shape)):  # never pushed away
+        torch.testing.assert_close(song_wiener(specs, gate, x), specs)
     opened = song_wiener(specs, torch.ones(specs.shape), x)
     torch.testing.assert_close(opened, multichannel_wiener(specs.abs(), x, target=None))
     torch.testing.assert_close(opened.sum(0), x, atol=1e-3, rtol=1e-3)  # the stems sum to X

@@ -237,9 +237,9 @@ def _separator_args(p: argparse.ArgumentParser) -> None:
     t.add_argument("--hidden", type=int, default=UmxConfig.hidden, help="LSTM width")
     t.add_argument(
         "--core",
-        choices=("blstm", "tcn"),
+        choices=("blstm", "tcn", "bandsplit"),
         default=UmxConfig.core,
-        help="sequence model: Open-Unmix's BLSTM or dilated time convolutions",
+        help="sequence model: Open-Unmix's BLSTM, dilated time convolutions, or band-split GRUs",
     )
     t.add_argument(
         "--bandwidth",

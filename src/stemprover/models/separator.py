@@ -7,7 +7,9 @@ expanded to one non-negative mask per stem; each stem is the masked mixture magn
 mixture's phase. One network predicts all four stems (Open-Unmix trains one per target), and
 it is small and briefly trained on purpose: its bleed, lost highs above the bandwidth and
 phasiness are the artifacts StemProver exists to remove. ``core="tcn"`` swaps the BLSTM for
-dilated convolutions along time: a second architecture with its own fingerprint.
+dilated convolutions along time: a second architecture with its own fingerprint;
+``core="bandsplit"`` a third, which reads the spectrum band by band (BSRNN-style: per-band
+projections, GRUs along time and across bands) instead of one projection of all bins.
 
 Saved as ``config.json`` + ``model.safetensors`` (never pickle), trained by
 ``stemprover separator train``; a small one ships in ``stemprover/weights/separators/umx``.
@@ -55,6 +57,37 @@ class _TemporalConv(nn.Module):
         return h.transpose(1, 2)
 
 
+class _BandSplit(nn.Module):
+    """The ``bandsplit`` core (after BSRNN, Luo & Yu 2023): the modelled bins cut into bands
+    of the project's band table (narrow low, wide high), each band projected on its own, then
+    a bidirectional GRU along time (shared by the bands) and one across the bands of each
+    frame, and back to one vector per frame. Shape: log-magnitudes ``(B, N, F')`` ->
+    ``(B, N, H)``."""
+
+    def __init__(self, n_fft: int, rate: int, used: int, width: int, d: int = 32) -> None:
+        super().__init__()
+        from stemprover.audio.bands import split_bands
+
+        self.ranges = [(lo, min(hi, used)) for lo, hi in split_bands(n_fft, rate) if lo < used]
+        self.proj = nn.ModuleList(nn.Linear(hi - lo, d) for lo, hi in self.ranges)
+        self.norm = nn.LayerNorm(d)
+        self.time = nn.GRU(d, d // 2, batch_first=True, bidirectional=True)
+        self.across = nn.GRU(d, d // 2, batch_first=True, bidirectional=True)
+        self.out = nn.Linear(d * len(self.ranges), width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        h = torch.stack(
+            [p(x[..., lo:hi]) for p, (lo, hi) in zip(self.proj, self.ranges, strict=True)], 2
+        )
+        k, d = h.shape[2], h.shape[3]  # (B, N, K, d)
+        t = self.norm(h).transpose(1, 2).reshape(b * k, n, d)
+        h = h + self.time(t)[0].reshape(b, k, n, d).transpose(1, 2)
+        f = self.norm(h).reshape(b * n, k, d)
+        h = h + self.across(f)[0].reshape(b, n, k, d)
+        return self.out(h.reshape(b, n, k * d))
+
+
 class UmxSeparator(nn.Module):
     """Mixture magnitude -> per-stem magnitudes.
 
@@ -76,8 +109,10 @@ class UmxSeparator(nn.Module):
             )
         elif cfg.core == "tcn":
             self.tcn = _TemporalConv(h, blocks=4 * cfg.layers)
+        elif cfg.core == "bandsplit":
+            self.bandsplit = _BandSplit(cfg.n_fft, cfg.sample_rate, used, h)
         else:
-            raise ValueError(f"unknown separator core {cfg.core!r} (blstm, tcn)")
+            raise ValueError(f"unknown separator core {cfg.core!r} (blstm, tcn, bandsplit)")
         self.fc2 = nn.Linear(2 * h, h, bias=False)
         self.bn2 = nn.BatchNorm1d(h)
         self.fc3 = nn.Linear(h, len(STEMS) * used, bias=False)
@@ -91,8 +126,12 @@ class UmxSeparator(nn.Module):
         used = self.cfg.max_bin
         x = torch.log1p(mag[:, :used].transpose(1, 2) * 100)  # (B, N, F')
         x = (x - self.input_mean) * self.input_scale
+        bands = self.bandsplit(x) if self.cfg.core == "bandsplit" else None  # from the bins
         x = torch.tanh(self.bn1(self.fc1(x).transpose(1, 2)).transpose(1, 2))  # (B, N, H)
-        y = self.lstm(x)[0] if self.cfg.core == "blstm" else self.tcn(x)  # (B, N, H)
+        if bands is not None:
+            y = bands
+        else:
+            y = self.lstm(x)[0] if self.cfg.core == "blstm" else self.tcn(x)  # (B, N, H)
         x = torch.relu(self.bn2(self.fc2(torch.cat([x, y], -1)).transpose(1, 2)).transpose(1, 2))
         x = self.bn3(self.fc3(x).transpose(1, 2))  # (B, S*F', N)
         x = x.reshape(b, len(STEMS), used, n)
