@@ -7,7 +7,8 @@ the input per pair, grouped by folder, producer, input bin and stem.
         data/v2_fluid data/tcn_train data/v3_mixed
 
 Used to choose between models on validation pairs; the same script on ``--split test`` folders
-reports them on held-out pairs.
+reports them on held-out pairs. ``--song-filter``: each song's stems enhanced together with the
+song filter (``RefinerModel.enhance_song``), as song mode runs since 4cecbf5.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def main() -> None:
     ap.add_argument("--model", action="append", required=True, metavar="NAME=FOLDER")
     ap.add_argument("--split", default="valid")
     ap.add_argument("--json", type=Path, help="per-pair rows")
+    ap.add_argument(
+        "--song-filter",
+        action="store_true",
+        help="each song's stems together with the song filter, as song mode runs them now",
+    )
     args = ap.parse_args()
     models = {}
     for item in args.model:
@@ -39,17 +45,28 @@ def main() -> None:
         models[name] = load_model(folder, adapters="none")
     rows = []
     total = defaultdict(lambda: defaultdict(list))
+    songs: dict[tuple, list] = {}
     for folder in args.pairs:
         table, first = defaultdict(lambda: defaultdict(list)), len(rows)
         for rec, clean, art, mix, sibs in song_pairs(folder, args.split):
             art_t, mix_t = torch.from_numpy(art).float(), torch.from_numpy(mix).float()
             before = si_sdr(clean, art)
             row = {"folder": str(folder), "id": rec["id"], "input": before}
+            if not any(k[:2] == (folder, rec["song"]) for k in songs):
+                songs.clear()  # a new song: the last one's stems are done
             for name, m in models.items():
                 cfg = m.config.stft
                 s, x = stft(art_t, cfg), stft(mix_t, cfg)
                 siblings = stft(torch.from_numpy(np.stack(sibs)).float(), cfg) if sibs else None
-                y = istft(m.enhance(s, x, siblings=siblings), cfg, art.shape[-1])
+                if args.song_filter and sibs:
+                    song = songs.setdefault((folder, rec["song"], name), [])
+                    if not song:  # the song's stems once, kept by their input
+                        out = m.enhance_song(torch.cat([s[None], siblings]), x)
+                        song += zip([art, *sibs], out, strict=True)
+                    spec = next(o for a, o in song if np.array_equal(a, art))
+                else:
+                    spec = m.enhance(s, x, siblings=siblings)
+                y = istft(spec, cfg, art.shape[-1])
                 gain = si_sdr(clean, y.double().numpy()) - before
                 row[name] = gain
                 for key in ("all", input_bin(before), rec["stem"], f"producer:{rec['producer']}"):
