@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-data}
 RUN=${RUN:-runs/refiner}
 SEP=${SEP:-runs/separator_tcn}
+SEP_BS=${SEP_BS:-runs/separator_bandsplit}
 STEPS=${STEPS:-2000}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 GM=/usr/share/sounds/sf2/FluidR3_GM.sf2   # apt: fluid-soundfont-gm
@@ -33,6 +34,15 @@ BANK=/usr/share/sounds/sf2/sf_GMbank.sf2  # apt: csound-soundfont (install.sh in
 [ -f "$DATA/tcn_train/manifest.jsonl" ] || \
   stemprover pairs --out "$DATA/tcn_train" --synthetic 64 --seconds 10 --seed 30000 \
     --producer umx --separator "$SEP" -q
+# 2b. A third separator architecture, band-split (per-band projections, GRUs along time and
+# across bands, after BSRNN) with a 16 kHz bandwidth, trained on the same songs (~19 min);
+# its stems of 64 more songs (half arranged from scores, both fonts, effects) train the refiner.
+[ -f "$SEP_BS/model.safetensors" ] || \
+  stemprover separator train --pairs "$DATA/v2_fluid" --out "$SEP_BS" --core bandsplit \
+    --bandwidth 16000 -q
+[ -f "$DATA/bs_train/manifest.jsonl" ] || \
+  stemprover pairs --out "$DATA/bs_train" --scores 32 --synthetic 32 --seconds 10 --seed 50000 \
+    --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --producer umx --separator "$SEP_BS" -q
 # 3. Music that looks like music: 120 songs arranged from human-composed scores (the music21
 # corpus) and 80 more synthetic songs, rendered with Fluid R3 GM and the csound GM bank in turn,
 # half the stems through production effects (compressor, reverb, chorus); all three producers.
@@ -41,7 +51,7 @@ BANK=/usr/share/sounds/sf2/sf_GMbank.sf2  # apt: csound-soundfont (install.sh in
     --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 \
     --producer simulate --producer mask --producer umx --separator "$SEP" -q
 stemprover refiner train --pairs "$DATA/v2_fluid" --pairs "$DATA/tcn_train" --pairs "$DATA/v3_mixed" \
-  --out "$RUN" --set train.steps="$STEPS" "$@"
+  --pairs "$DATA/bs_train" --out "$RUN" --set train.steps="$STEPS" "$@"
 mkdir -p src/stemprover/weights/default
 cp "$RUN"/model/config.json "$RUN"/model/model.safetensors src/stemprover/weights/default/
 chmod 644 src/stemprover/weights/default/*

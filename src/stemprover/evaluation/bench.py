@@ -82,7 +82,8 @@ def speed(cfg: BenchConfig) -> list[dict]:
     """Real-time factor and peak memory in the CLI's default mode (``auto`` adapters when the
     model has any): per ``--steps`` for a model that samples; memory at 1× and 3× the
     length; for a model with adapters, the default steps with ``--adapters none``; for a model
-    that reads the mixture, a song folder (four stems and their mixture: song mode)."""
+    that reads the mixture, a song folder (four stems and their mixture: song mode) at 1× and
+    3× the length."""
     from stemprover.models.base import default_adapters
 
     mode = default_adapters(cfg.model)
@@ -95,16 +96,17 @@ def speed(cfg: BenchConfig) -> list[dict]:
         runs.append((None, 3 * cfg.speed_seconds, long, None))
         if mode != "none":
             runs.append((None, cfg.speed_seconds, src, "none"))
-        if not samples:  # the refiner reads the mixture and the other stems
-            song = Path(tmp) / "song"
-            song.mkdir()
-            stems = [
-                write_test_audio(song / f"{name}.wav", cfg.speed_seconds, seed=k + 1)
-                for k, name in enumerate(("vocals", "drums", "bass", "other"))
-            ]
-            mixture = sum(sf.read(p, dtype="float32")[0] for p in stems)
-            sf.write(song / "mixture.wav", np.clip(0.5 * mixture, -1, 1), 44100, "PCM_16")
-            runs.append(("song", cfg.speed_seconds, song, None))
+        if not samples:  # the refiner reads the mixture and the other stems, at 1x and 3x
+            for seconds in (cfg.speed_seconds, 3 * cfg.speed_seconds):
+                song = Path(tmp) / f"song_{seconds:g}"
+                song.mkdir()
+                stems = [
+                    write_test_audio(song / f"{name}.wav", seconds, seed=k + 1)
+                    for k, name in enumerate(("vocals", "drums", "bass", "other"))
+                ]
+                mixture = sum(sf.read(p, dtype="float32")[0] for p in stems)
+                sf.write(song / "mixture.wav", np.clip(0.5 * mixture, -1, 1), 44100, "PCM_16")
+                runs.append(("song", seconds, song, None))
         for steps, seconds, path, adapters in runs:
             cmd = [
                 sys.executable,
