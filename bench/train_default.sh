@@ -4,8 +4,9 @@
 # from its last checkpoint (every 100 steps).
 #   bash bench/train_default.sh             # data -> refiner -> copy into the package
 #   STEPS=6000 bash bench/train_default.sh  # larger, e.g. on a lent GPU
-# Budget (2-core CPU, measured 2026-11-30): v2_fluid pairs ~5 min, tcn separator ~5 min; 2000 steps (batch 4 x 2 s stereo
-# crops, OMP_WAIT_POLICY=PASSIVE) ~45 min with nothing else running (~1.25 s/step, the
+# Budget (2-core CPU, measured 2026-11-30/12-01): v2_fluid pairs ~5 min, tcn separator ~5 min,
+# band-split separator ~16 min, the other pairs ~13 min; 2000 steps (batch 4 x 2 s stereo
+# crops, OMP_WAIT_POLICY=PASSIVE) ~45-50 min with nothing else running (~1.25-1.5 s/step, the
 # multichannel Wiener estimate included).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
 # bench/train_latent.sh.
