@@ -305,11 +305,13 @@ class RefinerModel(nn.Module):
         x: torch.Tensor | None = None,
         siblings: torch.Tensor | None = None,
         return_gate: bool = False,
+        prior: torch.Tensor | None = None,
     ):
         """The network on stereo (or any-channel) spectrograms: the classical estimate across
-        the channels, then each channel through the network.
+        the channels (``prior``, when the caller already has it), then each channel through
+        the network.
 
-        Shape: s, x ``(B, C, F, N)`` complex; siblings ``(B, K, C, F, N)`` complex ->
+        Shape: s, x, prior ``(B, C, F, N)`` complex; siblings ``(B, K, C, F, N)`` complex ->
         ``(B, C, F, N)`` (and the gate, same shape).
         """
         cfg = self.config
@@ -317,11 +319,15 @@ class RefinerModel(nn.Module):
             x = None
         if not cfg.siblings or x is None:
             siblings = None
-        others, prior = None, None
+        others = None
         if siblings is not None:
             others = siblings.abs().pow(2).sum(1).flatten(0, 1)
         if x is not None and cfg.mask_prior:
-            prior = classical_estimate(s, x, siblings, cfg.prior).flatten(0, 1)
+            if prior is None:
+                prior = classical_estimate(s, x, siblings, cfg.prior)
+            prior = prior.flatten(0, 1)
+        else:
+            prior = None
         B, C = s.shape[:2]
         y, gate = self.net(
             s.flatten(0, 1),
@@ -365,12 +371,18 @@ class RefinerModel(nn.Module):
 
         Shape: specs ``(J, C, F, N)``, mix ``(C, F, N)`` complex -> ``(J, C, F, N)``.
         """
-        dtype = specs.dtype
+        dtype, cfg = specs.dtype, self.config
         s, x = specs.to(torch.complex64), mix.to(torch.complex64)[None]
+        # Each stem's classical estimate with the others as its siblings is one and the same
+        # multichannel Wiener filter over all the stems: computed once for the song.
+        priors = None
+        if self.reads_siblings and cfg.mask_prior and cfg.prior == "mwf" and len(s) > 1:
+            priors = multichannel_wiener(s.abs(), x[0], target=None).to(s.dtype)
         refined, gates = [], []
         for j in range(len(s)):
             others = torch.cat([s[:j], s[j + 1 :]])[None]
-            y, gate = self.run(s[j][None], x, others if len(others[0]) else None, True)
+            prior = None if priors is None else priors[j][None]
+            y, gate = self.run(s[j][None], x, others if len(others[0]) else None, True, prior)
             refined.append(y[0])
             gates.append(gate[0])
         y = torch.stack(refined)
