@@ -32,9 +32,8 @@ import torch
 from stemprover.audio import io
 from stemprover.audio.mwf import multichannel_wiener
 from stemprover.audio.stft import istft, stft
-from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.metrics import level_db, si_sdr
-from stemprover.evaluation.run import input_bin
+from stemprover.evaluation.run import input_bin, split_records
 from stemprover.models.base import load_model
 
 SYSTEMS = (
@@ -57,10 +56,7 @@ def main() -> None:
     args = ap.parse_args()
     model = load_model(args.model, adapters="none")
     cfg = model.config.stft
-    records = [r for r in read_manifest(args.pairs) if r["split"] == args.split]
-    songs = defaultdict(list)
-    for r in records:
-        songs[r["song"]].append(r)
+    records, songs = split_records(args.pairs, args.split)
     table = defaultdict(lambda: defaultdict(list))
 
     def read(rel):

@@ -25,9 +25,8 @@ import numpy as np
 
 from stemprover.api import EnhanceOptions, load_pipeline
 from stemprover.audio import io
-from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.metrics import level_db, sdr, si_sdr
-from stemprover.evaluation.run import input_bin
+from stemprover.evaluation.run import input_bin, split_records
 
 SYSTEMS = ("product", "common gain", "per-stem gains")
 LO, HI = 0.5, 2.0
@@ -51,10 +50,7 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     args = ap.parse_args()
     pipe = load_pipeline(EnhanceOptions("default", "none"))
-    records = [r for r in read_manifest(args.pairs) if r["split"] == args.split]
-    songs = defaultdict(list)
-    for r in records:
-        songs[r["song"]].append(r)
+    records, songs = split_records(args.pairs, args.split)
     table = defaultdict(lambda: defaultdict(list))
 
     def read(rel):

@@ -133,8 +133,7 @@ def enhance(
         raise StemProverError(f"each of others must have the stem's shape {np.shape(audio)}")
     if stem_type not in (None, *STEM_TYPES):
         raise StemProverError(f"unknown stem_type {stem_type!r} (choose {', '.join(STEM_TYPES)})")
-    if not isinstance(sample_rate, int | np.integer) or not 8000 <= sample_rate <= 192000:
-        raise StemProverError(f"sample_rate must be an integer 8000-192000 Hz, not {sample_rate!r}")
+    _check_rate(sample_rate)
     pipeline = _cached_pipeline(options or EnhanceOptions())
     dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
     y = pipeline(
@@ -176,8 +175,7 @@ def enhance_song(
     m = _as_channels_first(mix, "mix")
     if any(a.shape != m.shape for a in arrays.values()):
         raise StemProverError(f"every stem must have the mixture's shape {np.shape(mix)}")
-    if not isinstance(sample_rate, int | np.integer) or not 8000 <= sample_rate <= 192000:
-        raise StemProverError(f"sample_rate must be an integer 8000-192000 Hz, not {sample_rate!r}")
+    _check_rate(sample_rate)
     pipeline = _cached_pipeline(options or EnhanceOptions())
     dtype = m.dtype if m.dtype in (np.float32, np.float64) else np.float32
     out = pipeline.enhance_song(
@@ -190,6 +188,11 @@ def enhance_song(
 
 
 MAX_CHANNELS = 64
+
+
+def _check_rate(sample_rate) -> None:
+    if not isinstance(sample_rate, int | np.integer) or not 8000 <= sample_rate <= 192000:
+        raise StemProverError(f"sample_rate must be an integer 8000-192000 Hz, not {sample_rate!r}")
 
 
 def _as_channels_first(a: np.ndarray, name: str) -> np.ndarray:

@@ -187,14 +187,7 @@ class EnhancePipeline:
         """Segments of all of a song's stems and its mixture, cut, padded and given context
         alike; yields ``(J·C, n)`` blocks of the enhanced stems."""
         every = [*readers, read_mix]
-
-        def read(start: int, stop: int) -> np.ndarray:
-            return np.concatenate([r(start, stop) for r in every])
-
-        def process(block: np.ndarray) -> np.ndarray:
-            out = self.process_song_block(block, rate, len(readers))
-            return np.concatenate([out, block[out.shape[0] :]])
-
+        read, process = _stacked(every, lambda b: self.process_song_block(b, rate, len(readers)))
         length, overlap, context = self.segment.samples(rate)
         for out in overlap_add(read, process, frames, length, overlap, context, on_segment):
             yield out[: -(out.shape[0] // len(every))]
@@ -318,16 +311,12 @@ class EnhancePipeline:
             return read_stem, lambda b: self.process_block(b, rate, generator=generator)
         readers = [read_stem, read_mix, *(read_sibs if self.model_reads_siblings else ())]
 
-        def read(start: int, stop: int) -> np.ndarray:
-            return np.concatenate([r(start, stop) for r in readers])
-
-        def process(block: np.ndarray) -> np.ndarray:
+        def enhance(block: np.ndarray) -> np.ndarray:
             parts = np.split(block, len(readers))
             sibs = np.concatenate(parts[2:]) if len(parts) > 2 else None
-            out = self.process_block(parts[0], rate, parts[1], generator, sibs)
-            return np.concatenate([out, *parts[1:]])
+            return self.process_block(parts[0], rate, parts[1], generator, sibs)
 
-        return read, process
+        return _stacked(readers, enhance)
 
     def enhance_file(
         self,
@@ -399,53 +388,32 @@ class EnhancePipeline:
         # auto analyses the mixture even for a model whose base does not read it
         wants_mix = mix_info is not None and (self.model_reads_mixture or self.auto_adapters)
         sib_infos = self._sibling_infos(info, siblings, result) if wants_mix else []
-        peak = 0.0
-        bar = tqdm(
-            total=round(info.duration, 2),
-            unit="s",
-            desc=src.name,
-            disable=not self.progress,
-            leave=False,
-        )
+        bar, on_segment = self._progress(info, src.name)
         with (
             ExitStack() as sib_stack,
-            io.BlockReader(info, info.compute_dtype) as reader,
+            _PeakReader(info) as reader,
             (
                 io.BlockReader(mix_info, info.compute_dtype) if wants_mix else nullcontext()
             ) as mix_reader,
-            ClippingWriter(
-                dst,
-                info.sample_rate,
-                info.channels,
-                io.output_subtype(dst, subtype, info.subtype),
-                overwrite,
-                clip_mode,
-            ) as writer,
+            _writer(dst, info, subtype, overwrite, clip_mode) as writer,
         ):
-
-            def read_stem(start: int, stop: int) -> np.ndarray:
-                nonlocal peak
-                block = reader.read(start, stop)
-                peak = max(peak, float(np.abs(block).max(initial=0.0)))
-                return block
-
             sib_readers = [
                 sib_stack.enter_context(io.BlockReader(i, info.compute_dtype)).read
                 for i in sib_infos
             ]
             blocks, result.adapters = self._stream(
-                read_stem,
+                reader.read,
                 None if mix_reader is None else mix_reader.read,
                 info.frames,
                 info.sample_rate,
                 stem,
-                on_segment=lambda s: bar.update((s.stop - s.start) / info.sample_rate),
+                on_segment=on_segment,
                 read_sibs=sib_readers,
             )
             for out in blocks:
                 writer.write(out[: info.channels])
         bar.close()
-        _warn(result, writer, peak)
+        _warn(result, writer, reader.peak)
         if result.adapters is not None:  # the weights --adapters auto chose, beside the output
             with io.atomic_path(sidecar(dst), overwrite=overwrite) as tmp:
                 tmp.write_text(
@@ -455,6 +423,17 @@ class EnhancePipeline:
                 )
         result.seconds = time.perf_counter() - began
         return result
+
+    def _progress(self, info: io.AudioInfo, name: str):
+        """A progress bar in seconds of audio, and the ``on_segment`` that moves it."""
+        bar = tqdm(
+            total=round(info.duration, 2),
+            unit="s",
+            desc=name,
+            disable=not self.progress,
+            leave=False,
+        )
+        return bar, lambda seg: bar.update((seg.stop - seg.start) / info.sample_rate)
 
     def enhance_song_files(
         self,
@@ -503,49 +482,24 @@ class EnhancePipeline:
             FileResult(srcs[j], dsts[j], audio_seconds=first.duration, stem=stems[j])
             for j in written
         ]
-        peaks = [0.0] * len(srcs)
-        bar = tqdm(
-            total=round(first.duration, 2),
-            unit="s",
-            desc=name,
-            disable=not self.progress,
-            leave=False,
-        )
+        bar, on_segment = self._progress(first, name)
         with (
             tempfile.TemporaryDirectory(prefix=".stemprover-mix-") as scratch,
             ExitStack() as stack,
         ):
             mix_info = conformed(first, mix_info, Path(scratch))
-            readers = [stack.enter_context(io.BlockReader(i, dtype)) for i in infos]
+            readers = [stack.enter_context(_PeakReader(i, dtype)) for i in infos]
             mix_reader = stack.enter_context(io.BlockReader(mix_info, dtype))
             writers = [
-                stack.enter_context(
-                    ClippingWriter(
-                        dsts[j],
-                        first.sample_rate,
-                        C,
-                        io.output_subtype(dsts[j], subtype, infos[j].subtype),
-                        overwrite,
-                        clip_mode,
-                    )
-                )
+                stack.enter_context(_writer(dsts[j], infos[j], subtype, overwrite, clip_mode))
                 for j in written
             ]
-
-            def reading(j: int):
-                def read(start: int, stop: int) -> np.ndarray:
-                    block = readers[j].read(start, stop)
-                    peaks[j] = max(peaks[j], float(np.abs(block).max(initial=0.0)))
-                    return block
-
-                return read
-
             blocks = self._stream_song(
-                [reading(j) for j in range(len(srcs))],
+                [r.read for r in readers],
                 mix_reader.read,
                 first.frames,
                 first.sample_rate,
-                on_segment=lambda seg: bar.update((seg.stop - seg.start) / first.sample_rate),
+                on_segment=on_segment,
             )
             for out in blocks:
                 for j, writer in zip(written, writers, strict=True):
@@ -553,9 +507,49 @@ class EnhancePipeline:
         bar.close()
         seconds = (time.perf_counter() - began) / max(1, len(written))
         for j, writer, result in zip(written, writers, results, strict=True):
-            _warn(result, writer, peaks[j])
+            _warn(result, writer, readers[j].peak)
             result.seconds = seconds
         return results
+
+
+def _stacked(readers, enhance):
+    """``(read, process)`` for :func:`overlap_add` over several inputs' channels stacked (so
+    all are cut, padded and given context alike): ``enhance`` maps a block to the enhanced
+    channels, which replace the first ones; the rest pass through unchanged."""
+
+    def read(start: int, stop: int) -> np.ndarray:
+        return np.concatenate([r(start, stop) for r in readers])
+
+    def process(block: np.ndarray) -> np.ndarray:
+        out = enhance(block)
+        return np.concatenate([out, block[out.shape[0] :]])
+
+    return read, process
+
+
+class _PeakReader(io.BlockReader):
+    """A block reader that keeps the input's peak (for the full-scale and silence warnings)."""
+
+    def __init__(self, info: io.AudioInfo, dtype: str | None = None) -> None:
+        super().__init__(info, dtype or info.compute_dtype)
+        self.peak = 0.0
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        block = super().read(start, stop)
+        self.peak = max(self.peak, float(np.abs(block).max(initial=0.0)))
+        return block
+
+
+def _writer(dst: Path, info: io.AudioInfo, subtype, overwrite: bool, clip_mode: str):
+    """The output of ``info``'s stem: its rate and channels, its subtype unless given."""
+    return ClippingWriter(
+        dst,
+        info.sample_rate,
+        info.channels,
+        io.output_subtype(dst, subtype, info.subtype),
+        overwrite,
+        clip_mode,
+    )
 
 
 def _warn(result: FileResult, writer: ClippingWriter, peak: float) -> None:

@@ -176,15 +176,21 @@ def _read_pair(folder: Path, rec: dict) -> tuple[np.ndarray, np.ndarray, np.ndar
     return audio["clean"], audio["artifacted"], audio.get("mixture")
 
 
+def split_records(folder: Path, split: str = "test") -> tuple[list[dict], dict[str, list[dict]]]:
+    """The manifest records of ``split`` in manifest order, and the same records by song."""
+    records = [r for r in read_manifest(folder) if r["split"] == split]
+    by_song: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        by_song[r["song"]].append(r)
+    return records, dict(by_song)
+
+
 def song_pairs(folder: Path, split: str = "test"):
     """Each pair of ``split`` with its audio and its song's other artifacted stems, as song
     mode reads them: yields ``(record, clean, artifacted, mixture, siblings)``, float64
     ``(C, T)`` arrays (``siblings`` a list, empty for a song of one stem; ``mixture`` ``None``
     where the pair has none). For experiments that score systems pair by pair."""
-    records = [r for r in read_manifest(folder) if r["split"] == split]
-    by_song = defaultdict(list)
-    for r in records:
-        by_song[r["song"]].append(r)
+    records, by_song = split_records(folder, split)
     for rec in records:
         clean, art, mix = _read_pair(folder, rec)
         others = [o for o in by_song[rec["song"]] if o["id"] != rec["id"]]
