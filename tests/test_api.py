@@ -106,5 +106,7 @@ def test_enhance_song_cleans_a_songs_stems_together_as_the_cli_does():
     assert np.abs(out["vocals"] - alone["vocals"]).max() > 1e-4  # the filter changed it
     with pytest.raises(StemProverError, match="two or more stems"):
         stemprover.enhance_song({"vocals": stems["vocals"]}, 16000, mix)
+    with pytest.raises(StemProverError, match="unknown song filter 'loud'"):
+        stemprover.enhance_song(stems, 16000, mix, EnhanceOptions(song_filter="loud"))
     with pytest.raises(StemProverError, match="the mixture's shape"):
         stemprover.enhance_song({**stems, "bass": stems["bass"][:4000]}, 16000, mix)

@@ -33,8 +33,10 @@ class EnhanceOptions:
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         segment: Segment and crossfade lengths (memory grows with these, not with files).
         song_filter: Song mode (a song's stems with their mixture, for a model that reads
-            them): enhance the stems together and apply the model's song Wiener filter
-            (``--song-filter wiener``); ``False``: each stem on its own (``none``).
+            them): ``level`` (default; ``True``) enhances the stems together, applies the
+            model's song Wiener filter and gives the stems back level and quiet detail;
+            ``wiener``: the song Wiener filter alone; ``none`` (``False``): each stem on its
+            own (``--song-filter``).
     """
 
     model: str = "default"
@@ -45,7 +47,7 @@ class EnhanceOptions:
     scheduler: str | None = None
     device: str = "auto"
     segment: SegmentConfig = field(default_factory=SegmentConfig)
-    song_filter: bool = True
+    song_filter: bool | str = "level"
 
 
 def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False):
@@ -56,7 +58,7 @@ def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False)
             device this machine does not have.
     """
     from stemprover.models.base import default_adapters, load_model, model_kind
-    from stemprover.models.refiner import DIFFUSION_STAGE, KIND
+    from stemprover.models.refiner import DIFFUSION_STAGE, KIND, song_filter_name
     from stemprover.pipeline import EnhancePipeline
 
     options = options or EnhanceOptions()
@@ -67,7 +69,10 @@ def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False)
         pipe = EnhancePipeline(
             load_model(options.model, adapters="none"), options.segment, options.device, progress
         )
-        pipe.song_filter = options.song_filter
+        try:
+            pipe.song_filter = song_filter_name(options.song_filter)
+        except ValueError as e:
+            raise StemProverError(str(e)) from None
         if stage2:
             latent = replace(options, model=DIFFUSION_STAGE, adapters=options.adapters or "none")
             pipe.then = load_pipeline(latent, progress)
@@ -155,7 +160,7 @@ def enhance_song(
 ) -> dict[str, np.ndarray]:
     """Clean all of a song's separated stems held in memory, together, as
     ``stemprover enhance SONG_FOLDER`` does (song mode, with the song filter unless
-    ``options.song_filter`` is off).
+    ``options.song_filter`` is ``none``).
 
     Args:
         stems: Stem name (``vocals``, ``drums``, ...; names of known types route

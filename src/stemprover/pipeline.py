@@ -83,8 +83,9 @@ class EnhancePipeline:
         # the same segment of the mixture; None: none.
         self.then: EnhancePipeline | None = None
         # Song mode: all of a song's stems enhanced together, then the model's song filter
-        # (RefinerModel.enhance_song); False: each stem on its own, with the others read.
-        self.song_filter = True
+        # (RefinerModel.enhance_song: "level" or "wiener"); "none": each stem on its own,
+        # with the others read.
+        self.song_filter = "level"
 
     @property
     def auto_adapters(self) -> bool:
@@ -177,7 +178,7 @@ class EnhancePipeline:
         that reads the other stems and has a song filter, with the filter on and no second
         stage (``--steps N`` or adapters run stem by stem)."""
         return (
-            self.song_filter
+            self.song_filter not in ("none", False)
             and self.model_reads_siblings
             and hasattr(self.model, "enhance_song")
             and self.then is None

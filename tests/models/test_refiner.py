@@ -15,7 +15,14 @@ from stemprover.audio.mwf import multichannel_wiener
 from stemprover.audio.stft import StftConfig
 from stemprover.config import RefinerConfig
 from stemprover.models.base import load_model
-from stemprover.models.refiner import RefinerModel, RefinerNet, classical_estimate, song_wiener
+from stemprover.models.refiner import (
+    LEVEL_GAIN_MAX,
+    RefinerModel,
+    RefinerNet,
+    classical_estimate,
+    song_level,
+    song_wiener,
+)
 from stemprover.pipeline import EnhancePipeline
 
 TINY = RefinerConfig(
@@ -198,6 +205,32 @@ def test_song_filter_leaves_trusted_bins_alone_and_shares_the_mixture_where_the_
     assert torch.equal(RefinerModel(TINY).enhance_song(specs, x), specs)  # untrained: identity
 
 
+def test_song_level_gives_back_power_where_the_gate_opens_and_keeps_quiet_bins():
+    specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)
+    shared = song_wiener(specs, torch.ones(specs.shape), x)  # the stems share the mixture
+    closed, opened = torch.zeros(specs.shape), torch.ones(specs.shape)
+    # the gate closed and no quiet bin below its input: nothing changes
+    torch.testing.assert_close(song_level(shared, closed, x, shared, quiet_db=200), shared)
+    out = song_level(shared, opened, x, shared, quiet_db=200)
+    before, after = shared.abs().pow(2).sum(0), out.abs().pow(2).sum(0)
+    gain = out.abs() / shared.abs().clamp_min(1e-12)
+    assert gain.min() >= 1 - 1e-5 and gain.max() <= LEVEL_GAIN_MAX + 1e-4
+    px = x.abs().pow(2)
+    full = (px >= before) & (px < LEVEL_GAIN_MAX**2 * before)  # within bounds: powers add up
+    assert full.float().mean() > 0.5
+    torch.testing.assert_close(after[full], px[full], rtol=1e-3, atol=1e-6)
+    assert (after > before * 1.01).float().mean() > 0.5  # Wiener shares lose power
+    # a quiet bin of the input (60 dB below its loudest) is never attenuated below it
+    s = specs.clone()
+    s[:, :, 10, 5] *= 1e-4
+    y = shared.clone()
+    y[:, :, 10, 5] = 0.5 * s[:, :, 10, 5]  # attenuated, phase kept
+    out = song_level(y, closed, x, s)
+    torch.testing.assert_close(out[:, :, 10, 5], s[:, :, 10, 5])
+    loud = (s.abs() > y.abs()) & (s.abs() > 1)
+    torch.testing.assert_close(out[loud], y[loud])  # a loud bin keeps its attenuation
+
+
 def test_enhance_song_refines_each_stem_with_the_others_then_filters():
     model = _randomised()
     specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)
@@ -211,8 +244,13 @@ def test_enhance_song_refines_each_stem_with_the_others_then_filters():
     with torch.no_grad():
         _, gate = model.run(specs[0][None], x[None], specs[1:][None], return_gate=True)
     assert gate.abs().max() > 0.05  # so the filter has something to do
-    filtered = model.enhance_song(specs, x)
+    filtered = model.enhance_song(specs, x, song_filter="wiener")
     assert (filtered - each).abs().max() > 1e-3
+    levelled = model.enhance_song(specs, x)  # the default: the level step after the filter
+    torch.testing.assert_close(model.enhance_song(specs, x, song_filter=True), levelled)
+    assert levelled.abs().pow(2).sum() > filtered.abs().pow(2).sum()
+    with pytest.raises(ValueError, match="unknown song filter"):
+        model.enhance_song(specs, x, song_filter="loud")
 
 
 STEMS = ("vocals", "drums", "bass", "other")
@@ -284,9 +322,15 @@ def test_cli_song_filter_none_enhances_each_stem_on_its_own(tmp_path):
     model = _randomised()
     model.save(tmp_path / "model")
     pipe = EnhancePipeline(model, progress=False)
+    song = {}
+    for name in ("wiener", "level"):
+        pipe.song_filter = name
+        song[name] = pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T)[0]
+    assert np.abs(song["level"] - song["wiener"]).max() > 1e-5
     for flag, expected in (
         ("none", pipe(stems["vocals"].T, 16000, mix.T, siblings=[stems[k].T for k in STEMS[1:]])),
-        ("wiener", pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T)[0]),
+        ("wiener", song["wiener"]),
+        ("level", song["level"]),
     ):
         out = tmp_path / flag
         args = ["enhance", str(tmp_path / "song"), "--model", str(tmp_path / "model")]

@@ -44,11 +44,12 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--song-filter",
-        default="wiener",
-        choices=["wiener", "none"],
+        default="level",
+        choices=["level", "wiener", "none"],
         help="song mode (a song's stems and mixture): wiener enhances them together and "
-        "shares the mixture out between the stems where the model corrected them; none: "
-        "each stem on its own",
+        "shares the mixture out between the stems where the model corrected them; level "
+        "(default) then gives the stems back the level and quiet detail masking takes; "
+        "none: each stem on its own",
     )
     p.add_argument(
         "--filename",
@@ -129,7 +130,7 @@ def _enhance(args: argparse.Namespace) -> int:
         args.scheduler,
         args.device,
         segment,
-        song_filter=args.song_filter == "wiener",
+        song_filter=args.song_filter,
     )
     batch = enhance_files(
         args.inputs,

@@ -223,8 +223,9 @@ def _latent_systems(cfg: BenchConfig) -> dict:
 
 
 def _refiner_systems(cfg: BenchConfig) -> dict:
-    """The refiner's modes: song (the song's stems together with the song Wiener filter: the
-    default for a song folder), each stem with the others but no song filter
+    """The refiner's modes: song (the song's stems together with the song filter and its level
+    step: the default for a song folder), the same without the level step
+    (``--song-filter wiener``), each stem with the others but no song filter
     (``--song-filter none``), mixture only, stem alone; then the ablation rows: the
     refiner followed by the latent diffusion stage (``+diffusion``) and by its ``auto``
     adapters (``+adapters``), stem by stem, as ``--steps N`` and ``--adapters`` run."""
@@ -239,6 +240,9 @@ def _refiner_systems(cfg: BenchConfig) -> dict:
         "refiner-mix": pipe,
         "refiner-no-mix": _without_mixture(pipe),
     }
+    if pipe.joint_song:  # the song filter without its level step
+        wiener = load_pipeline(EnhanceOptions(cfg.model, "none", song_filter="wiener"))
+        models["refiner-song-wiener"] = JointSong(wiener)
     if cfg.stage2 in bundled_models():
         latent = load_pipeline(EnhanceOptions(cfg.stage2, "none"))
         auto = load_pipeline(EnhanceOptions(cfg.stage2, "auto"))

@@ -271,6 +271,60 @@ def song_wiener(y: torch.Tensor, gate: torch.Tensor, x: torch.Tensor) -> torch.T
     return y + gate.clamp_min(0) * (w - y)
 
 
+# The song filter's level step (song_level): see its docstring for how these were chosen.
+QUIET_DB = 40.0
+LEVEL_GAIN_MAX = 2.0
+# Song filters, as --song-filter names them: the song Wiener filter and then the level step;
+# the song Wiener filter alone; none (each stem on its own).
+SONG_FILTERS = ("level", "wiener", "none")
+
+
+def song_filter_name(value: bool | str) -> str:
+    """``True`` / ``False`` (the API's older spelling) as ``level`` / ``none``; a name is
+    checked against :data:`SONG_FILTERS`."""
+    if value is True or value is False:
+        return "level" if value else "none"
+    if value not in SONG_FILTERS:
+        raise ValueError(f"unknown song filter {value!r} ({', '.join(SONG_FILTERS)})")
+    return value
+
+
+def song_level(
+    y: torch.Tensor,
+    gate: torch.Tensor,
+    x: torch.Tensor,
+    s: torch.Tensor,
+    quiet_db: float = QUIET_DB,
+) -> torch.Tensor:
+    """The song filter's level step, after :func:`song_wiener`: give the stems back the level
+    and the quiet detail a masking estimate takes from them.
+
+    - **Power complement, by the gate.** After the song Wiener filter the stems share the
+      mixture (``Σ_j Y_j ≈ X``), but where two stems share a bin their powers add up to less
+      than the mixture's (a Wiener estimate is shrunk where it is unsure). Each bin is
+      multiplied by ``1 + max(g_j, 0)·(γ − 1)``, ``γ = sqrt(|X|² / Σ_j |Y_j|²)`` bounded to
+      ``[1, LEVEL_GAIN_MAX]``: only where the refiner corrected the stem.
+    - **Quiet bins kept.** A bin whose input is more than ``quiet_db`` dB below the input's
+      loudest bin (per stem and channel, in the segment) is not attenuated below its input
+      (``|Y| ≥ |S|``, in Y's phase): such bins weigh nothing in SI-SDR, but a mask that empties
+      them is what a listener (and the fullness measure) hears as thin.
+
+    Chosen on 104 validation pairs (``experiments/song_energy``): SI-SDR change +2.83 → +2.65
+    dB, level −1.26 → −0.64 dB (input −0.86), fullness 30.9 → 44.5 (input 43.6), bleedless
+    44.0 → 34.9 (input 34.4); ``quiet_db`` 30 and 50 each fall below the input on one of the
+    two, and a plain floor (``|Y| ≥ β|S|`` everywhere) costs more SI-SDR for less fullness.
+
+    Shape: y, gate, s ``(J, C, F, N)``; x ``(C, F, N)`` -> ``(J, C, F, N)``.
+    """
+    total = y.abs().pow(2).sum(0)
+    gamma = torch.sqrt(x.abs().pow(2) / (total + EPS)).clamp(1.0, LEVEL_GAIN_MAX)
+    y = y * (1 + gate.clamp_min(0) * (gamma - 1))
+    ps, mag, ms = s.abs().pow(2), y.abs(), s.abs()
+    quiet = ps < ps.amax(dim=(-2, -1), keepdim=True) * 10 ** (-quiet_db / 10)
+    lifted = torch.where(mag > 0, y * (ms / mag.clamp_min(EPS)), s)  # |S| in Y's phase
+    return torch.where(quiet & (mag < ms), lifted, y)
+
+
 KIND = "stemprover-refiner"  # config.json "kind" of this model family
 # The bundled latent diffusion model that --steps N > 0 and --adapters run after the refiner.
 DIFFUSION_STAGE = "latent"
@@ -363,11 +417,12 @@ class RefinerModel(nn.Module):
 
     @torch.no_grad()
     def enhance_song(
-        self, specs: torch.Tensor, mix: torch.Tensor, song_filter: bool = True
+        self, specs: torch.Tensor, mix: torch.Tensor, song_filter: bool | str = "level"
     ) -> torch.Tensor:
         """All of a song's stems at once (song mode): each stem refined with the mixture and
-        the others as its siblings; then, with ``song_filter``, the song Wiener filter
-        (:func:`song_wiener`).
+        the others as its siblings; then the song filter: ``wiener``, the song Wiener filter
+        (:func:`song_wiener`); ``level`` (``True``), that and the level step
+        (:func:`song_level`); ``none`` (``False``), neither.
 
         Shape: specs ``(J, C, F, N)``, mix ``(C, F, N)`` complex -> ``(J, C, F, N)``.
         """
@@ -386,8 +441,12 @@ class RefinerModel(nn.Module):
             refined.append(y[0])
             gates.append(gate[0])
         y = torch.stack(refined)
-        if song_filter and self.reads_siblings and len(s) > 1:
-            y = song_wiener(y, torch.stack(gates), x[0])
+        song_filter = song_filter_name(song_filter)
+        if song_filter != "none" and self.reads_siblings and len(s) > 1:
+            gate = torch.stack(gates)
+            y = song_wiener(y, gate, x[0])
+            if song_filter == "level":
+                y = song_level(y, gate, x[0], s)
         return y.to(dtype)
 
     def save(self, folder: str | Path) -> Path:
