@@ -1,0 +1,55 @@
+"""Summarise a ``stemprover evaluate`` run's ``metrics.json`` as the umx tables of the README:
+SI-SDR change over the input per system (pairs losing more than 0.5 dB), by input bin and
+stem; then level, bleedless and fullness per system.
+
+    stemprover evaluate --pairs data/heldout_umx --out /tmp/eval_umx --model default \
+      --systems input,wiener-mc
+    python experiments/song_energy/eval_summary.py /tmp/eval_umx/metrics.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from stemprover.evaluation.run import input_bin
+
+HARM_DB = 0.5
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("metrics")
+    args = ap.parse_args()
+    rows = json.loads(Path(args.metrics).read_text())["rows"]
+    by_pair = defaultdict(dict)
+    for r in rows:
+        by_pair[r["pair_id"]][r["system"]] = r
+    systems = list(dict.fromkeys(r["system"] for r in rows))
+    gains, other = defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list))
+    for pair in by_pair.values():
+        base = pair["input"]["si_sdr"]
+        keys = ("all", f"bin {input_bin(base)}", f"stem {pair['input']['stem']}")
+        for name in systems:
+            r = pair[name]
+            for k in keys:
+                gains[k][name].append(r["si_sdr"] - base)
+            for m in ("level_db", "bleedless", "fullness"):
+                other[name][m].append(r[m])
+    for key in sorted(gains, key=lambda k: (k != "all", k)):
+        cells = [
+            f"{name} {np.mean(v):+.2f} ({sum(x < -HARM_DB for x in v)})"
+            for name, v in gains[key].items()
+        ]
+        print(f"{key} {len(gains[key]['input'])} " + " | ".join(cells))
+    print()
+    for name in systems:
+        print(name, " ".join(f"{m} {np.nanmean(v):.2f}" for m, v in other[name].items()))
+
+
+if __name__ == "__main__":
+    main()
