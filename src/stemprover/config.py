@@ -201,7 +201,9 @@ class RefinerConfig:
             lesson is when to trust that estimate; else it starts at zero.
         prior: The classical estimate: ``"mwf"``, the multichannel Wiener filter across the
             stereo channels (over the stem and the other stems in song mode, over the stem
-            and the rest of the mixture with the mixture alone); ``"power-share"``, the
+            and the rest of the mixture with the mixture alone); ``"mwf-rest"``, the same
+            with what the stems leave out of the mixture as one more source in song mode;
+            ``"power-share"``, the
             channel-by-channel power share (the 0.2.0 prior, for the ablation).
     """
 

@@ -3,6 +3,7 @@ outputs, persistence, and the pipeline's song mode (mixture and other stems)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 
 import numpy as np
@@ -176,6 +177,12 @@ def test_classical_estimates_are_the_multichannel_wiener_filter_or_the_power_sha
     rest = classical_estimate(s, x, None, "mwf")  # the stem against the rest of the mixture
     two = torch.stack([s.abs(), (x - s).abs()], dim=1)
     torch.testing.assert_close(rest, multichannel_wiener(two, x))
+    torch.testing.assert_close(classical_estimate(s, x, None, "mwf-rest"), rest)
+    left = (x - s - sibs.sum(1)).abs()[:, None]  # what the stems leave out: one more source
+    more = torch.cat([mags, left], dim=1)
+    torch.testing.assert_close(
+        classical_estimate(s, x, sibs, "mwf-rest"), multichannel_wiener(more, x)
+    )
     share = classical_estimate(s, x, sibs, "power-share")
     gain = s.abs() ** 2 / (s.abs() ** 2 + sibs.abs().pow(2).sum(1))
     torch.testing.assert_close(share, gain * x, atol=1e-5, rtol=1e-4)
@@ -231,8 +238,9 @@ def test_song_level_gives_back_power_where_the_gate_opens_and_keeps_quiet_bins()
     torch.testing.assert_close(out[loud], y[loud])  # a loud bin keeps its attenuation
 
 
-def test_enhance_song_refines_each_stem_with_the_others_then_filters():
-    model = _randomised()
+@pytest.mark.parametrize("prior", ["mwf", "mwf-rest"])
+def test_enhance_song_refines_each_stem_with_the_others_then_filters(prior):
+    model = _randomised(replace(TINY, prior=prior))
     specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)
     each = torch.stack(
         [
