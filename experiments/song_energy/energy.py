@@ -167,9 +167,10 @@ def main() -> None:
     ap.add_argument("pairs", type=Path, nargs="+")
     ap.add_argument("--split", default="valid")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated")
+    ap.add_argument("--model", default="default", help="a refiner model folder")
     args = ap.parse_args()
     systems = args.systems.split(",")
-    pipe = load_pipeline(EnhanceOptions("default", "none"))
+    pipe = load_pipeline(EnhanceOptions(args.model, "none"))
     refiner_mod.RefinerModel.enhance_song = _enhance_song
     table = defaultdict(lambda: defaultdict(list))
     n = 0
@@ -206,7 +207,7 @@ def main() -> None:
                             table[k][(name, m)].append(v)
                 n += 1
     names = ("input", *systems)
-    print(f"### {' '.join(map(str, args.pairs))} ({args.split}, {n} pairs)\n")
+    print(f"### {' '.join(map(str, args.pairs))} ({args.split}, {n} pairs), {args.model}\n")
     print("per system: SI-SDR change / level vs the reference (dB) / bleedless / fullness\n")
     print("| group | n | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 2) + "|")
