@@ -1,6 +1,6 @@
 """Summarise a ``stemprover evaluate`` run's ``metrics.json`` as the umx tables of the README:
-SI-SDR change over the input per system (pairs losing more than 0.5 dB), by input bin and
-stem; then level, bleedless and fullness per system.
+SI-SDR change over the input per system (share of pairs losing more than 0.5 dB) by input
+bin and stem (``evaluation.run.gain_table``); then level, bleedless and fullness per system.
 
     stemprover evaluate --pairs data/heldout_umx --out /tmp/eval_umx --model default \
       --systems input,wiener-mc
@@ -16,9 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stemprover.evaluation.run import input_bin
-
-HARM_DB = 0.5
+from stemprover.evaluation.run import gain_table, input_bin
 
 
 def main() -> None:
@@ -33,22 +31,15 @@ def main() -> None:
     gains, other = defaultdict(lambda: defaultdict(list)), defaultdict(lambda: defaultdict(list))
     for pair in by_pair.values():
         base = pair["input"]["si_sdr"]
-        keys = ("all", f"bin {input_bin(base)}", f"stem {pair['input']['stem']}")
         for name in systems:
             r = pair[name]
-            for k in keys:
+            for k in ("all", input_bin(base), r["stem"]):
                 gains[k][name].append(r["si_sdr"] - base)
             for m in ("level_db", "bleedless", "fullness"):
                 other[name][m].append(r[m])
-    for key in sorted(gains, key=lambda k: (k != "all", k)):
-        cells = [
-            f"{name} {np.mean(v):+.2f} ({sum(x < -HARM_DB for x in v)})"
-            for name, v in gains[key].items()
-        ]
-        print(f"{key} {len(gains[key]['input'])} " + " | ".join(cells))
-    print()
+    print(gain_table(gains, systems) + "\n")
     for name in systems:
-        print(name, " ".join(f"{m} {np.nanmean(v):.2f}" for m, v in other[name].items()))
+        print(f"- {name}: " + ", ".join(f"{m} {np.nanmean(v):.2f}" for m, v in other[name].items()))
 
 
 if __name__ == "__main__":
