@@ -21,6 +21,7 @@ from stemprover.models.refiner import (
     RefinerModel,
     RefinerNet,
     classical_estimate,
+    shrink_gate,
     song_level,
     song_wiener,
 )
@@ -236,6 +237,33 @@ def test_song_level_gives_back_power_where_the_gate_opens_and_keeps_quiet_bins()
     torch.testing.assert_close(out[:, :, 10, 5], s[:, :, 10, 5])
     loud = (s.abs() > y.abs()) & (s.abs() > 1)
     torch.testing.assert_close(out[loud], y[loud])  # a loud bin keeps its attenuation
+
+
+def test_gate_dead_zone_keeps_unsure_bins_and_leaves_confident_ones():
+    s, y = _spec(1), _spec(2)
+    gate = torch.linspace(-1, 1, s.numel()).reshape(s.shape)
+    out, shrunk = shrink_gate(y, gate, s, 0.2)
+    sure = gate.abs() >= 0.2
+    torch.testing.assert_close(out[sure], y[sure])  # confident bins as the network gave them
+    torch.testing.assert_close(shrunk[sure], gate[sure])
+    zero = gate == 0
+    torch.testing.assert_close(out[zero], s[zero])
+    # in between: moved back towards the input, by (|g|/τ)², continuously
+    mid = ~sure
+    frac = ((out - s).abs() / (y - s).abs())[mid]
+    torch.testing.assert_close(frac, (gate[mid].abs() / 0.2) ** 2, rtol=1e-4, atol=1e-6)
+    assert shrink_gate(y, gate, s, 0.0)[0] is y  # τ = 0: the output as trained
+    # the model applies it at inference only (training sees the gate as it is)
+    model = _randomised()
+    x, sibs = _spec(3), _siblings()
+    model.gate_deadzone = 0.0
+    plain, g = model.run(s[None], x[None], sibs[None], return_gate=True)
+    model.gate_deadzone = 0.5
+    kept, _ = model.run(s[None], x[None], sibs[None], return_gate=True)
+    torch.testing.assert_close(kept, shrink_gate(plain, g, s[None], 0.5)[0])
+    assert not torch.allclose(kept, plain)
+    model.train()
+    torch.testing.assert_close(model.run(s[None], x[None], sibs[None]), plain)
 
 
 @pytest.mark.parametrize("prior", ["mwf", "mwf-rest"])
