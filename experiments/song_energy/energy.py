@@ -45,9 +45,8 @@ import torch.nn.functional as F
 
 import stemprover.models.refiner as refiner_mod
 from stemprover.api import EnhanceOptions, load_pipeline
-from stemprover.audio import io
 from stemprover.evaluation.metrics import bleed_and_fullness, level_db, si_sdr
-from stemprover.evaluation.run import input_bin, split_records
+from stemprover.evaluation.run import input_bin, song_audio
 
 SHIPPED = refiner_mod.song_wiener
 PATCHED_SONG = ("shipped", "two-pass", "residual")  # song filter "level", song mode patched
@@ -167,15 +166,7 @@ def main() -> None:
     table = defaultdict(lambda: defaultdict(list))
     n = 0
     for folder in args.pairs:
-        _, songs = split_records(folder, args.split)
-        for recs in songs.values():
-
-            def read(rel, folder=folder):
-                return io.read(folder / rel, "float64")[0]
-
-            mix, rate = read(recs[0]["mixture"]), recs[0]["sample_rate"]
-            arts = [read(r["artifacted"]) for r in recs]
-            refs = [read(r["clean"]) for r in recs]
+        for recs, mix, rate, arts, refs in song_audio(folder, args.split):
             outs = {}
             for name in systems:
                 # "shipped": the song filter "level" (refiner.song_level, = "gated+quiet 40");

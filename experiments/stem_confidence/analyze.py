@@ -11,17 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
+from collect import ALPHAS
 from scipy.optimize import minimize
 
 from stemprover.evaluation.run import input_bin
 
-ALPHAS = np.round(np.arange(0, 1.51, 0.05), 2)
-
 
 def load(path: str) -> list[dict]:
-    return [json.loads(line) for line in open(path)]
+    """collect.py's JSON lines."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
 def matrix(rows: list[dict], names: list[str]) -> np.ndarray:

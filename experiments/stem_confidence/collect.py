@@ -19,10 +19,9 @@ import torch
 import stemprover.models.refiner as refiner_mod
 from stemprover.analysis.detectors import analyze_heuristic
 from stemprover.api import EnhanceOptions, load_pipeline
-from stemprover.audio import io
 from stemprover.evaluation.baselines import Inputs, wiener_mc
 from stemprover.evaluation.metrics import bleed_and_fullness, level_db, si_sdr
-from stemprover.evaluation.run import split_records
+from stemprover.evaluation.run import song_audio
 
 ALPHAS = np.round(np.arange(0, 1.51, 0.05), 2)
 SHIPPED_LEVEL = refiner_mod.song_level
@@ -36,6 +35,10 @@ def _level(y, gate, x, s, *a, **k):
         torch.stack([(gate.clamp_min(0) * w).sum((1, 2, 3)), w.sum((1, 2, 3))], -1).double()
     )
     return SHIPPED_LEVEL(y, gate, x, s, *a, **k)
+
+
+def energy(a: np.ndarray) -> float:
+    return float(np.sum(a**2))
 
 
 def db(a: float, b: float) -> float:
@@ -52,30 +55,20 @@ def main() -> None:
     args = ap.parse_args()
     pipe = load_pipeline(EnhanceOptions(args.model, "none"))
     if args.deadzone is not None:
-        pipe.model.gate_deadzone = args.deadzone
+        pipe.model.net.gate_deadzone = args.deadzone
     refiner_mod.song_level = _level
     with args.out.open("w") as fh:
         for folder in args.pairs:
-            _, songs = split_records(folder, args.split)
-            for recs in songs.values():
-
-                def read(rel, folder=folder):
-                    return io.read(folder / rel, "float64")[0]
-
-                mix, rate = read(recs[0]["mixture"]), recs[0]["sample_rate"]
-                arts = [read(r["artifacted"]) for r in recs]
-                refs = [read(r["clean"]) for r in recs]
+            for recs, mix, rate, arts, refs in song_audio(folder, args.split):
                 GATES.clear()
                 outs = pipe.enhance_song(arts, rate, mix)
                 g = torch.stack(GATES).sum(0) if GATES else None
-                total = sum(arts)
-                left = mix - total
+                left = mix - sum(arts)
                 for j, rec in enumerate(recs):
                     s, y, ref = arts[j], outs[j], refs[j]
                     sibs = tuple(a for k, a in enumerate(arts) if k != j)
                     w = wiener_mc(Inputs(s, mix, ref, rate, sibs))
                     base = si_sdr(ref, s)
-                    e = lambda a: float(np.sum(a**2))  # noqa: E731
                     det = analyze_heuristic(s, rate, mix)
                     row = {
                         "id": rec["id"],
@@ -91,11 +84,11 @@ def main() -> None:
                         },
                         "gains": [si_sdr(ref, s + a * (y - s)) - base for a in ALPHAS],
                         "f": {
-                            "change": db(e(y - s), e(s)),
-                            "wmc_change": db(e(w - s), e(s)),
-                            "share": db(e(s), e(mix)),
-                            "left": db(e(left), e(mix)),
-                            "left_vs_stem": db(e(left), e(s)),
+                            "change": db(energy(y - s), energy(s)),
+                            "wmc_change": db(energy(w - s), energy(s)),
+                            "share": db(energy(s), energy(mix)),
+                            "left": db(energy(left), energy(mix)),
+                            "left_vs_stem": db(energy(left), energy(s)),
                             "gate": float(g[j, 0] / g[j, 1]) if g is not None else 0.0,
                             "n_stems": len(recs),
                             **{f"det_{k}": v["score"] for k, v in det.items()},

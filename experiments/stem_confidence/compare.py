@@ -8,15 +8,15 @@ reference, bleedless and fullness.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
+from analyze import load
+from collect import ALPHAS
 
 from stemprover.evaluation.run import input_bin
 
-ONE = 20  # index of α = 1 in collect.ALPHAS
+ONE = int(np.flatnonzero(ALPHAS == 1.0)[0])  # the system as run
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     runs = {}
     for spec in args.systems:
         label, path = spec.split("=", 1)
-        runs[label] = {r["id"]: r for r in map(json.loads, Path(path).read_text().splitlines())}
+        runs[label] = {r["id"]: r for r in load(path)}
     ids = sorted(set.intersection(*(set(r) for r in runs.values())))
     first = next(iter(runs.values()))
     groups = defaultdict(list)

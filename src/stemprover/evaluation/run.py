@@ -237,6 +237,24 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 INPUT_BINS = ((5.0, "<5 dB"), (10.0, "5-10 dB"), (15.0, "10-15 dB"), (math.inf, ">=15 dB"))
 
 
+def song_audio(folder: Path, split: str = "test"):
+    """Each song of ``split`` as song mode reads it: yields ``(records, mixture, rate,
+    artifacted, clean)``, the song's manifest records and float64 ``(C, T)`` arrays (the
+    stems as lists in the records' order). For experiments that run whole songs."""
+
+    def read(rel: str) -> np.ndarray:
+        return io.read(folder / rel, "float64")[0]
+
+    for recs in split_records(folder, split)[1].values():
+        yield (
+            recs,
+            read(recs[0]["mixture"]),
+            recs[0]["sample_rate"],
+            [read(r["artifacted"]) for r in recs],
+            [read(r["clean"]) for r in recs],
+        )
+
+
 def input_bin(si_sdr: float) -> str:
     """The input-quality bin of a pair, by the artifacted stem's SI-SDR."""
     return next(name for top, name in INPUT_BINS if si_sdr < top)
