@@ -37,6 +37,9 @@ class EnhanceOptions:
             model's song Wiener filter and gives the stems back level and quiet detail;
             ``wiener``: the song Wiener filter alone; ``none`` (``False``): each stem on its
             own (``--song-filter``).
+        extend_highs: Without the mixture, fill a band-limited stem's empty highs by band
+            replication (the refiner's :func:`~stemprover.models.refiner.extend_highs`);
+            ``False``: leave them empty (``--no-extend-highs``).
     """
 
     model: str = "default"
@@ -48,6 +51,7 @@ class EnhanceOptions:
     device: str = "auto"
     segment: SegmentConfig = field(default_factory=SegmentConfig)
     song_filter: bool | str = "level"
+    extend_highs: bool = True
 
 
 def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False):
@@ -69,6 +73,8 @@ def load_pipeline(options: EnhanceOptions | None = None, progress: bool = False)
         pipe = EnhancePipeline(
             load_model(options.model, adapters="none"), options.segment, options.device, progress
         )
+        if not options.extend_highs:
+            pipe.model.extend_highs_db = None
         try:
             pipe.song_filter = song_filter_name(options.song_filter)
         except ValueError as e:

@@ -371,3 +371,48 @@ def test_cli_song_filter_none_enhances_each_stem_on_its_own(tmp_path):
         args = ["enhance", str(tmp_path / "song"), "--model", str(tmp_path / "model")]
         assert main([*args, "-o", str(out), "--song-filter", flag, "-q"]) == 0
         np.testing.assert_allclose(sf.read(out / "vocals.wav")[0].T, expected, atol=1e-5)
+
+
+def test_without_the_mixture_a_band_limited_stem_gets_its_empty_highs_filled(tmp_path):
+    from stemprover.api import EnhanceOptions, load_pipeline
+    from stemprover.audio.stft import stft
+
+    rng = np.random.default_rng(0)
+    spec = np.fft.rfft(rng.standard_normal((2, 32000)), axis=-1)
+    spec[..., np.fft.rfftfreq(32000, 1 / 16000) > 5000] = 0  # a 5 kHz band limit
+    s = stft(torch.from_numpy(np.fft.irfft(spec, 32000, axis=-1).astype(np.float32)), TINY.stft)
+    highs = slice(round(6000 / 31.25), None)  # 16 kHz, n_fft 512: 31.25 Hz per bin
+
+    def power(y: torch.Tensor) -> float:
+        return float(y[:, highs].abs().pow(2).mean())
+
+    model = RefinerModel(TINY).eval()
+    alone = model.enhance(s)
+    assert power(alone) > 100 * power(s)  # filled (the window leaks ~30 dB under the fill)
+    assert power(alone) < 0.1 * float(s[:, : highs.start // 2].abs().pow(2).mean())
+    assert torch.equal(model.enhance(s, _spec(2, s.shape)), s)  # the mixture: not this path
+    model.extend_highs_db = None
+    assert torch.equal(model.enhance(s), s)
+    model.save(tmp_path / "r")
+    for flag in (True, False):
+        pipe = load_pipeline(EnhanceOptions(str(tmp_path / "r"), extend_highs=flag))
+        assert (pipe.model.extend_highs_db is not None) is flag
+
+
+def test_cli_no_extend_highs_leaves_a_band_limited_stem_as_it_is(tmp_path):
+    from stemprover.cli import main
+
+    rng = np.random.default_rng(1)
+    spec = np.fft.rfft(rng.standard_normal((2, 16000)), axis=-1)
+    spec[..., np.fft.rfftfreq(16000, 1 / 16000) > 5000] = 0
+    stem = (0.05 * np.fft.irfft(spec, 16000, axis=-1)).T.astype(np.float32)
+    sf.write(tmp_path / "vocals.wav", stem, 16000, "FLOAT")
+    RefinerModel(TINY).save(tmp_path / "model")
+    outs = {}
+    for flags in ([], ["--no-extend-highs"]):
+        out = tmp_path / ("keep" if flags else "fill")
+        args = ["enhance", str(tmp_path / "vocals.wav"), "--model", str(tmp_path / "model")]
+        assert main([*args, "-o", str(out), "-q", *flags]) == 0
+        outs[bool(flags)] = sf.read(out / "vocals.wav")[0]
+    np.testing.assert_allclose(outs[True], stem, atol=1e-5)
+    assert np.abs(outs[False] - stem).max() > 1e-3

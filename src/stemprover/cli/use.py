@@ -52,6 +52,14 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
         "none: each stem on its own",
     )
     p.add_argument(
+        "--no-extend-highs",
+        dest="extend_highs",
+        action="store_false",
+        help="without a mixture, leave a band-limited stem's empty highs empty (default: "
+        "the default model fills them by band replication, 15 dB under the extrapolated "
+        "envelope)",
+    )
+    p.add_argument(
         "--filename",
         metavar="TEMPLATE",
         help="output names inside -o, e.g. '{song}/{stem}.{ext}' (fields: song, stem, type, "
@@ -131,6 +139,7 @@ def _enhance(args: argparse.Namespace) -> int:
         args.device,
         segment,
         song_filter=args.song_filter,
+        extend_highs=args.extend_highs,
     )
     batch = enhance_files(
         args.inputs,
