@@ -38,7 +38,8 @@ class EnhanceOptions:
             ``wiener``: the song Wiener filter alone; ``none`` (``False``): each stem on its
             own (``--song-filter``).
         extend_highs: Without the mixture, fill a band-limited stem's empty highs by band
-            replication (the refiner's :func:`~stemprover.models.refiner.extend_highs`);
+            replication (:func:`~stemprover.audio.bandwidth.extend_highs`, the refiner's
+            ``extend_highs_db``);
             ``False``: leave them empty (``--no-extend-highs``).
     """
 

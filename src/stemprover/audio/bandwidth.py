@@ -33,7 +33,13 @@ def _ltas_db(spec: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.avg_pool1d(db[None, None], 5, 1, 2, count_include_pad=False)[0, 0]
 
 
-def find_cutoff(spec: torch.Tensor, rate: int) -> int | None:
+def _grid(bins: int, rate: int) -> tuple[float, int]:
+    """Hz per bin and the cliff's half-width in bins, for ``bins`` STFT bins at ``rate``."""
+    hz = rate / (2 * (bins - 1))
+    return hz, max(1, round(TRANSITION_HZ / hz))
+
+
+def find_cutoff(spec: torch.Tensor, rate: int, ltas: torch.Tensor | None = None) -> int | None:
     """The bin at the centre of a band limit's cliff, or ``None`` when the stem has none.
 
     A cliff is the largest drop of the long-term spectrum across ``2·TRANSITION_HZ`` above
@@ -43,14 +49,15 @@ def find_cutoff(spec: torch.Tensor, rate: int) -> int | None:
     the band-limited ones sit 38–75 dB below, the clean references and stems without lost
     highs at most 29 dB, some with cliffs of up to 43 dB (SoundFont samples); the STFT
     window's leakage past a brick-wall limit stands 35–50 dB below.
+
+    ``ltas``: the stem's long-term spectrum when the caller already has it.
     """
     F = spec.shape[-2]
-    hz = rate / (2 * (F - 1))
-    step = max(1, round(TRANSITION_HZ / hz))
+    hz, step = _grid(F, rate)
     lo_bin = max(2 * step, math.ceil(MIN_HZ / hz))
     if F - step - lo_bin < 2 * step:
         return None
-    ltas = _ltas_db(spec)
+    ltas = _ltas_db(spec) if ltas is None else ltas
     drop = torch.full_like(ltas, -math.inf)
     drop[step:-step] = ltas[: -2 * step] - ltas[2 * step :]
     drop[:lo_bin] = -math.inf
@@ -64,36 +71,47 @@ def find_cutoff(spec: torch.Tensor, rate: int) -> int | None:
     return k
 
 
-def extend_bandwidth(spec: torch.Tensor, cutoff: int, rate: int, gain_db: float) -> torch.Tensor:
+def extend_bandwidth(
+    spec: torch.Tensor, cutoff: int, rate: int, gain_db: float, ltas: torch.Tensor | None = None
+) -> torch.Tensor:
     """The stem with the band from ``cutoff`` up filled by replicas of the octave below it.
 
     Bin ``f`` above the cliff takes the bin ``lo + (f − start) mod (start − lo)`` of the
     octave ``[lo, start)`` under the cliff, frame by frame, scaled so its long-term level
-    follows a line fitted to that octave's long-term spectrum over log frequency (falling at
-    least ``MAX_SLOPE_DB`` per octave), ``gain_db`` below it; it fades in over the cliff.
+    follows the least-squares line through that octave's long-term spectrum over log
+    frequency (falling at least ``MAX_SLOPE_DB`` per octave), ``gain_db`` below it; it fades
+    in over the cliff.
 
     Shape: ``(C, F, N)`` -> the same.
     """
     F = spec.shape[-2]
-    hz = rate / (2 * (F - 1))
-    step = max(1, round(TRANSITION_HZ / hz))
+    hz, step = _grid(F, rate)
     start = cutoff - step  # the octave's top: below the cliff's slope
     lo = max(1, start // 2)
     if start - lo < 2:
         return spec
-    ltas = _ltas_db(spec)
-    octave = torch.arange(lo, start, dtype=torch.float64)
-    x = torch.log2(octave * hz)
-    A = torch.stack([x, torch.ones_like(x)], dim=1)
-    slope, icpt = torch.linalg.lstsq(A, ltas[lo:start, None]).solution[:, 0]
-    slope = min(float(slope), MAX_SLOPE_DB)
-    icpt = float(ltas[lo:start].mean()) - slope * float(x.mean())
-    bins = torch.arange(cutoff - step, F)
+    ltas = _ltas_db(spec) if ltas is None else ltas
+    x = torch.log2(torch.arange(lo, start, dtype=torch.float64) * hz)
+    y = ltas[lo:start]
+    slope = float(((x - x.mean()) * (y - y.mean())).sum() / (x - x.mean()).square().sum())
+    slope = min(slope, MAX_SLOPE_DB)
+    bins = torch.arange(start, F)
     src = lo + (bins - start) % (start - lo)
-    target = slope * torch.log2(bins.double() * hz) + icpt + gain_db
+    target = y.mean() + slope * (torch.log2(bins.double() * hz) - x.mean()) + gain_db
     gain = 10 ** ((target - ltas[src]) / 20)
-    fade = ((bins - (cutoff - step)).double() / (2 * step)).clamp(0, 1)
+    fade = ((bins - start).double() / (2 * step)).clamp(0, 1)
     out = spec.clone()
     w = (gain * fade).to(spec.real.dtype)[None, :, None]
     out[:, bins] = spec[:, bins] + w * spec[:, src]
     return out
+
+
+def extend_highs(spec: torch.Tensor, rate: int, gain_db: float) -> torch.Tensor:
+    """:func:`extend_bandwidth` above the band limit :func:`find_cutoff` finds, or the stem
+    as it is when it has none; the long-term spectrum is computed once for both.
+
+    Shape: ``(C, F, N)`` -> the same.
+    """
+    ltas = _ltas_db(spec)
+    k = find_cutoff(spec, rate, ltas)
+    return spec if k is None else extend_bandwidth(spec, k, rate, gain_db, ltas)

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from stemprover.audio.bands import split_bands
-from stemprover.audio.bandwidth import extend_bandwidth, find_cutoff
+from stemprover.audio.bandwidth import extend_highs
 from stemprover.audio.mwf import multichannel_wiener
 from stemprover.config import RefinerConfig, from_dict, to_dict
 from stemprover.models.serialization import (
@@ -308,29 +308,15 @@ def song_wiener(y: torch.Tensor, gate: torch.Tensor, x: torch.Tensor) -> torch.T
     return y + gate.clamp_min(0) * (w - y)
 
 
-# Without the mixture, a band-limited stem's empty highs are filled by band replication this
-# many dB below the extrapolated envelope (extend_highs; None: off). Chosen on 128 validation
-# and 160 calibration stems (experiments/bandwidth): -15 dB.
+# Without the mixture, a band-limited stem's empty highs are filled by band replication
+# (stemprover.audio.bandwidth.extend_highs) this many dB under the octave below's extrapolated
+# level; RefinerModel.extend_highs_db = None turns it off. Why: without the mixture the
+# refiner is a mask on the stem and cannot put back what a band-limited separator removed.
+# Chosen on stems alone (experiments/bandwidth): at -15 dB lost-highs stems gain fullness
+# +2.39 / +3.73 on 128 validation / 160 calibration stems for -0.009 / -0.012 dB SI-SDR
+# (worst stem -0.16 / -0.21; at -10 dB -0.50 / -0.64); no cliff is found on 93 calibration
+# stems without lost highs.
 EXTEND_HIGHS_DB = -15.0
-
-
-def extend_highs(spec: torch.Tensor, rate: int, gain_db: float | None = EXTEND_HIGHS_DB):
-    """The stem-alone path's bandwidth extension (:mod:`stemprover.audio.bandwidth`): where
-    the stem has a band limit's cliff, the empty band above it is filled with replicas of the
-    octave below, ``gain_db`` under its extrapolated envelope; elsewhere the stem as it is.
-
-    Why: without the mixture the refiner is a mask on the stem and cannot put back what a
-    band-limited separator removed. Measured on stems alone (``experiments/bandwidth``), at
-    −15 dB: lost-highs stems fullness +2.39 / +3.73 on 128 validation / 160 calibration stems
-    for −0.009 / −0.012 dB SI-SDR (worst stem −0.16 / −0.21; −10 dB: −0.50 / −0.64);
-    no cliff found on 93 calibration stems without lost highs.
-
-    Shape: ``(C, F, N)`` complex -> the same.
-    """
-    if gain_db is None:
-        return spec
-    k = find_cutoff(spec, rate)
-    return spec if k is None else extend_bandwidth(spec, k, rate, gain_db)
 
 
 # The song filter's level step (song_level): see its docstring for how these were chosen.
@@ -468,8 +454,8 @@ class RefinerModel(nn.Module):
         ``(C, F, N)``.
 
         Args:
-            mix: The mixture's spectrogram (``None``: the stem alone, then
-                :func:`extend_highs` after the network).
+            mix: The mixture's spectrogram (``None``: the stem alone, then band
+                replication above a band limit, ``extend_highs_db`` dB under its level).
             siblings: The song's other separated stems' spectrograms (song mode).
         """
         dtype = spec.dtype
@@ -478,7 +464,7 @@ class RefinerModel(nn.Module):
             None if mix is None else mix.to(torch.complex64)[None],
             None if siblings is None else siblings.to(torch.complex64)[None],
         )[0]
-        if mix is None or not self.reads_mixture:
+        if (mix is None or not self.reads_mixture) and self.extend_highs_db is not None:
             y = extend_highs(y, self.sample_rate, self.extend_highs_db)
         return y.to(dtype)
 
