@@ -9,30 +9,27 @@ from stemprover.cli import main
 from stemprover.models.base import load_model
 from stemprover.models.refiner import RefinerModel
 
-TINY = [
-    "--set",
+
+def _sets(*items: str) -> list[str]:
+    return [arg for item in items for arg in ("--set", item)]
+
+
+TINY_MODEL = _sets(
     "model.sample_rate=16000",
-    "--set",
     "model.stft.n_fft=512",
-    "--set",
     "model.stft.hop=128",
-    "--set",
     "model.width=8",
-    "--set",
     "model.blocks=1",
-    "--set",
     "model.heads=2",
-    "--set",
+)
+TINY_TRAIN = _sets(
     "train.batch_size=2",
-    "--set",
     "train.seconds=0.5",
-    "--set",
     "train.valid_crops=8",
-    "--set",
     "train.validate_every=2",
-    "--set",
     "train.checkpoint_every=1",
-]
+)
+TINY = TINY_MODEL + TINY_TRAIN
 
 
 def _log(run):
@@ -73,3 +70,21 @@ def test_refiner_train_refuses_unknown_settings(pairs, tmp_path, capsys):
     assert code != 0
     assert "unknown config key 'train.stepz'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_refiner_train_init_continues_the_models_architecture(pairs, tmp_path):
+    """--init takes the starting model's model.* settings (its width, its prior), so a second
+    stage needs only the train.* ones; a model.* --set still overrides them."""
+    first = tmp_path / "first"
+    base = ["refiner", "train", "--pairs", str(pairs), "-q"]
+    steps = ["--set", "train.steps=1"]
+    prior = ["--set", "model.prior=power-share"]
+    assert main([*base, "--out", str(first), *TINY, *prior, *steps]) == 0
+    second = tmp_path / "second"
+    init = ["--init", str(first / "model"), *TINY_TRAIN, *steps]
+    assert main([*base, "--out", str(second), *init]) == 0
+    cfg = RefinerModel.load(second / "model").config
+    assert (cfg.width, cfg.prior) == (8, "power-share")
+    third = tmp_path / "third"
+    assert main([*base, "--out", str(third), *init, "--set", "model.prior=mwf"]) == 0
+    assert RefinerModel.load(third / "model").config.prior == "mwf"

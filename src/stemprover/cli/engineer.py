@@ -302,17 +302,25 @@ def _refiner_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     t = sub.add_parser("train", help="train the refiner on pairs folders (resumes a run)")
     _run_args(t, "model.* (architecture) or train.* (RefinerTrainConfig), e.g. train.steps=100")
-    t.add_argument("--init", type=Path, help="refiner model folder to start from")
+    t.add_argument(
+        "--init",
+        type=Path,
+        help="refiner model folder to start from (its architecture, model.*, unless --set)",
+    )
     t.add_argument("-q", "--quiet", action="store_true")
 
 
 def _refiner(args: argparse.Namespace) -> int:
     protect(args.pairs)
     from stemprover.config import RefinerConfig, RefinerTrainConfig, apply_overrides
+    from stemprover.models.refiner import RefinerModel
     from stemprover.training.refiner import train_refiner
 
+    # A second stage continues the model it starts from: its architecture and classical
+    # estimate (model.prior), not the defaults'.
+    base = RefinerConfig() if args.init is None else RefinerModel.load(args.init).config
     model, train = apply_overrides(
-        {"model": RefinerConfig(), "train": RefinerTrainConfig()}, args.overrides
+        {"model": base, "train": RefinerTrainConfig()}, args.overrides
     ).values()
     out = train_refiner(args.pairs, args.out, model, train, not args.quiet, init=args.init)
     print(f"refiner: {out}")
