@@ -52,17 +52,13 @@ BANK=/usr/share/sounds/sf2/sf_GMbank.sf2  # apt: csound-soundfont (install.sh in
     --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 \
     --producer simulate --producer mask --producer umx --separator "$SEP" -q
 PAIRS=(--pairs "$DATA/v2_fluid" --pairs "$DATA/tcn_train" --pairs "$DATA/v3_mixed" --pairs "$DATA/bs_train")
-# The classical estimate the mask corrects (model.prior=mwf-rest): the multichannel Wiener
-# filter over the stem, its siblings and what the stems leave out of the mixture, so a stem
-# with holes does not hand its missing energy to the others (experiments/song_energy).
-stemprover refiner train "${PAIRS[@]}" --out "$RUN" --set train.steps="$STEPS" \
-  --set model.prior=mwf-rest "$@"
+stemprover refiner train "${PAIRS[@]}" --out "$RUN" --set train.steps="$STEPS" "$@"
 # 4. A second stage from the first's best weights (--init keeps their model.* settings): a
 # fresh cosine schedule at lr 3e-4 with the no-harm term and identity crops from the start,
-# 1250 of 1600 steps (~40 min; the shipped weights are its best EMA on the validation crops,
-# step 1000). Validation / calibration songs against the same stage with the plain mwf prior:
-# +2.99 / +2.70 vs +2.97 / +2.76 dB, 10-15 dB bins +1.58 / +0.92 vs +1.49 / +0.60, >=15 dB
-# -0.19 / -0.26 vs -0.15 / -0.63 (experiments/stem_confidence/README.md, "The prior").
+# 1250 of 1600 steps (~35 min; the shipped weights are its best EMA on the validation crops,
+# step 1000). Validation songs: +2.78 -> +2.97 dB, no group lower
+# (experiments/stem_confidence/README.md, "A second stage"; with model.prior=mwf-rest in
+# both stages: "The prior", not shipped).
 stemprover refiner train "${PAIRS[@]}" --out "$RUN-2" --init "$RUN/model" \
   --set train.steps=$((STEPS * 4 / 5)) --set train.stop_at=$((STEPS * 5 / 8)) \
   --set train.lr=0.0003 --set train.warmup=0 --set train.seed=1 "$@"
