@@ -5,8 +5,14 @@ by group. Markdown on stdout.
 
     python experiments/stem_confidence/per_stem.py /tmp/w_mwf,default data/v3_mixed \
         data/bs_train > results/valid_per_stem_prior.md
+    python experiments/stem_confidence/per_stem.py default data/calib_sm \
+        --rows results/calib_per_stem.jsonl          # one JSON line per pair as well
+
+``song_filter.py`` sets these rows beside ``collect.py``'s (the song filter on).
 """
 
+import argparse
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -19,8 +25,13 @@ from stemprover.evaluation.run import input_bin, song_audio
 
 
 def main() -> None:
-    models = sys.argv[1].split(",")
-    folders = [Path(f) for f in sys.argv[2:]]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("models", help="comma-separated refiner model names or folders")
+    ap.add_argument("pairs", type=Path, nargs="+")
+    ap.add_argument("--rows", type=Path, help="also write one JSON line per pair here")
+    args = ap.parse_args()
+    models, folders = args.models.split(","), args.pairs
+    rows = args.rows.open("w") if args.rows else None
     pipes = {}
     for m in models:
         p = load_pipeline(EnhanceOptions(m, "none"))
@@ -34,6 +45,9 @@ def main() -> None:
                 for j, rec in enumerate(recs):
                     base = si_sdr(refs[j], arts[j])
                     d = si_sdr(refs[j], outs[j]) - base
+                    if rows:
+                        row = {"id": rec["id"], "model": m, "input": base, "change": d}
+                        rows.write(json.dumps(row) + "\n")
                     for k in ("all", input_bin(base), rec["producer"]):
                         table[k][m].append((d, level_db(refs[j], outs[j])))
             print(recs[0]["song"], file=sys.stderr, flush=True)
