@@ -229,6 +229,11 @@ class RefinerTrainConfig:
             on them the model must change nothing).
         mixture_dropout: Share of crops without the mixture (the stem-alone mode).
         sibling_dropout: Share of the crops with a mixture that go without the siblings.
+        song_filter: Share of the song-mode batches trained through the song filter: all
+            stems of one crop of a song (``batch_size // 4`` songs), each refined with the
+            others, then the song Wiener filter and the level step, the loss on every stem
+            after them, so the gate learns what the filter does with it (the filter's own
+            Wiener estimate carries no gradient). 0: off (the shipped weights).
         harm_weight: Weight of the crop's loss in SNR below its input's (no-harm term).
         warmup: Share of the steps trained without the no-harm term and identity crops: the
             model first learns to correct, then where not to. With both from the start it
@@ -249,6 +254,7 @@ class RefinerTrainConfig:
     identity: float = 0.15
     mixture_dropout: float = 0.2
     sibling_dropout: float = 0.4
+    song_filter: float = 0.0
     harm_weight: float = 3.0
     warmup: float = 0.4
     snr_max_db: float = 30.0

@@ -86,3 +86,17 @@ def test_song_batch_with_channels_keeps_each_crops_channels_and_its_siblings(pai
         np.testing.assert_array_equal(mix[i].numpy(), data.mixture[k][:, start : start + n])
         for j, o in enumerate(data.siblings[k]):
             np.testing.assert_array_equal(sibs[i, j].numpy(), o[:, start : start + n])
+
+
+def test_song_crops_are_one_place_in_every_stem_of_a_song(pairs):
+    """song_crops: all of a song's pairs cut at the same place, the pair drawn first; the
+    clean stems add up to the mixture (pairs' mixtures are their exact sum)."""
+    from stemprover.training.data import PairCrops
+
+    crops = PairCrops(pairs, "train", 16000, 0.5, mixture=True, siblings=True)
+    clean, art, mix = crops.song_crops(np.random.default_rng(3), channels=2)
+    assert clean.shape == art.shape == (4, 2, 8000) and mix.shape == (2, 8000)
+    assert np.allclose(clean.sum(0).numpy(), mix.numpy(), atol=1e-4)
+    assert mix.abs().max() > 0
+    with pytest.raises(StemProverError, match="siblings=True"):
+        PairCrops(pairs, "train", 16000, 0.5).song_crops(np.random.default_rng(0))

@@ -4,6 +4,7 @@ validation, and running it again with more steps resumes from the checkpoint."""
 from __future__ import annotations
 
 import json
+import math
 
 from stemprover.cli import main
 from stemprover.models.base import load_model
@@ -88,3 +89,26 @@ def test_refiner_train_init_continues_the_models_architecture(pairs, tmp_path):
     third = tmp_path / "third"
     assert main([*base, "--out", str(third), *init, "--set", "model.prior=mwf"]) == 0
     assert RefinerModel.load(third / "model").config.prior == "mwf"
+
+
+def test_refiner_train_through_the_song_filter(pairs, tmp_path, monkeypatch):
+    """train.song_filter=1 trains every song-mode batch through the song filter: the path
+    runs, its loss is finite and the run writes a model."""
+    from stemprover.training import refiner as training
+
+    calls = []
+    through = training._Loss._through_song_filter
+
+    def spy(self, rng, restraint):
+        parts = through(self, rng, restraint)
+        calls.append({k: float(v.detach()) for k, v in parts.items()})
+        return parts
+
+    monkeypatch.setattr(training._Loss, "_through_song_filter", spy)
+    run = tmp_path / "run"
+    only_song = _sets("train.mixture_dropout=0", "train.sibling_dropout=0", "train.song_filter=1")
+    args = ["refiner", "train", "--pairs", str(pairs), "--out", str(run), "-q", *TINY]
+    assert main([*args, *only_song, "--set", "train.steps=2"]) == 0
+    assert len(calls) == 2 and all(math.isfinite(v) for c in calls for v in c.values())
+    assert {"snr", "harm", "mrstft", "phase"} <= set(calls[0])
+    assert isinstance(load_model(run / "model", adapters="none"), RefinerModel)

@@ -83,6 +83,7 @@ class PairCrops:
                     loaded[path] = audio.astype(np.float32, copy=False)
                 store.append(loaded[path])
         self.siblings: list[list[np.ndarray]] = []
+        self.songs: list[list[int]] = []  # each pair's song: its pairs' indices, itself first
         if siblings:
             by_song: dict[tuple, list[int]] = {}
             for k, (folder, rec) in enumerate(found):
@@ -90,6 +91,7 @@ class PairCrops:
             for k, (folder, rec) in enumerate(found):
                 group = by_song[(folder, rec.get("song"))]
                 self.siblings.append([self.artifacted[j] for j in group if j != k])
+                self.songs.append([k, *(j for j in group if j != k)])
 
     def __len__(self) -> int:
         return len(self.records)
@@ -137,11 +139,7 @@ class PairCrops:
         L = self.length
 
         def cut(audio: np.ndarray, ch, start: int) -> np.ndarray:
-            if channels is None:
-                seg = audio[min(ch, audio.shape[0] - 1), start : start + L]
-            else:
-                seg = audio[np.arange(channels) % audio.shape[0], start : start + L]
-            return np.pad(seg, [(0, 0)] * (seg.ndim - 1) + [(0, L - seg.shape[-1])])
+            return _cut(audio, ch, start, L, channels)
 
         for _ in range(size):
             k = int(rng.choice(candidates))
@@ -168,3 +166,36 @@ class PairCrops:
                     out[i, : len(row)] = np.stack(row)
             siblings = torch.from_numpy(out)
         return clean, art, mix, siblings
+
+    def song_crops(
+        self, rng: np.random.Generator, channels: int = 2
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One crop of all of a random song's pairs (loaded with ``siblings=True``), the same
+        place in each: ``(clean, artifacted, mixture)``, ``(J, channels, samples)`` for the
+        song's ``J`` pairs, the mixture ``(channels, samples)``. For training through the
+        song filter, which needs every stem of the song and its reference."""
+        if not self.songs:
+            raise StemProverError("song crops need the pairs loaded with siblings=True")
+        k = int(rng.integers(len(self.records)))
+        L, song = self.length, self.songs[k]
+        start = int(rng.integers(0, max(1, self.clean[k].shape[-1] - L)))
+
+        def crops(store: list[np.ndarray]) -> torch.Tensor:
+            return torch.from_numpy(np.stack([_cut(store[j], 0, start, L, channels) for j in song]))
+
+        mix = self.mixture[k] if self.mixture is not None else sum(self.clean[j] for j in song)
+        return (
+            crops(self.clean),
+            crops(self.artifacted),
+            torch.from_numpy(_cut(mix, 0, start, L, channels)),
+        )
+
+
+def _cut(audio: np.ndarray, ch: int, start: int, length: int, channels: int | None) -> np.ndarray:
+    """``length`` samples from ``start`` (zero-padded past the end): channel ``ch`` when
+    ``channels`` is None, else that many channels (a mono file repeated)."""
+    if channels is None:
+        seg = audio[min(ch, audio.shape[0] - 1), start : start + length]
+    else:
+        seg = audio[np.arange(channels) % audio.shape[0], start : start + length]
+    return np.pad(seg, [(0, 0)] * (seg.ndim - 1) + [(0, length - seg.shape[-1])])

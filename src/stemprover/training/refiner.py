@@ -26,7 +26,7 @@ import torch
 from stemprover.audio.stft import istft, stft
 from stemprover.config import RefinerConfig, RefinerTrainConfig
 from stemprover.errors import StemProverError
-from stemprover.models.refiner import RefinerModel
+from stemprover.models.refiner import RefinerModel, song_level, song_wiener
 from stemprover.training.data import PairCrops
 from stemprover.training.engine import EngineSettings, Objective, fit
 from stemprover.training.losses import mrstft_loss, phase_coherence_loss
@@ -77,8 +77,34 @@ class _Loss:
         mode = "stem" if r < t.mixture_dropout else "song"
         if mode == "song" and rng.random() < t.sibling_dropout:
             mode = "mixture"
+        if mode == "song" and t.song_filter and rng.random() < t.song_filter:
+            return self._through_song_filter(rng, restraint)
         y, spec, _ = run_model(self.model, art, mix, sibs, mode)
-        clean, art = clean.flatten(0, 1), art.flatten(0, 1)  # (B·C, T), as y
+        return self._parts(y, spec, clean.flatten(0, 1), art.flatten(0, 1), restraint)
+
+    def _through_song_filter(self, rng: np.random.Generator, restraint: bool) -> dict:
+        """Song crops: every stem refined with the others, then the song filter (as
+        ``RefinerModel.enhance_song`` with ``level``), the loss on every stem after it."""
+        cfg = self.cfg.stft
+        outs, specs, cleans, arts = [], [], [], []
+        for _ in range(max(1, self.t.batch_size // 4)):
+            clean, art, mix = self.data.song_crops(rng, CHANNELS)  # (J, C, T), (C, T)
+            J = art.shape[0]
+            s, x = stft(art, cfg), stft(mix, cfg)  # (J, C, F, N), (C, F, N)
+            others = [[k for k in range(J) if k != j] for j in range(J)]
+            sibs = s[torch.tensor(others)] if J > 1 else None  # (J, J − 1, C, F, N)
+            y, gate = self.model.run(s, x.expand(J, *x.shape), sibs, return_gate=True)
+            if J > 1:
+                y = song_level(song_wiener(y, gate, x), gate, x, s)
+            specs.append(y.flatten(0, 1))
+            outs.append(istft(specs[-1], cfg, art.shape[-1]))
+            cleans.append(clean.flatten(0, 1))
+            arts.append(art.flatten(0, 1))
+        return self._parts(*(torch.cat(z) for z in (outs, specs, cleans, arts)), restraint)
+
+    def _parts(self, y, spec, clean, art, restraint: bool) -> dict[str, torch.Tensor]:
+        """The loss terms. Shape: y, clean, art ``(items, T)``, spec ``(items, F, N)``."""
+        t = self.t
         keep = audible(clean)
         if not keep.any():
             return {"snr": y.sum() * 0}
