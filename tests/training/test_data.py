@@ -84,7 +84,7 @@ def test_song_batch_with_channels_keeps_each_crops_channels_and_its_siblings(pai
         )
         np.testing.assert_array_equal(clean[i].numpy(), data.clean[k][:, start : start + n])
         np.testing.assert_array_equal(mix[i].numpy(), data.mixture[k][:, start : start + n])
-        for j, o in enumerate(data.siblings[k]):
+        for j, o in enumerate(data.artifacted[m] for m in data.songs[k][1:]):
             np.testing.assert_array_equal(sibs[i, j].numpy(), o[:, start : start + n])
 
 

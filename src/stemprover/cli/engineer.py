@@ -312,13 +312,16 @@ def _refiner_args(p: argparse.ArgumentParser) -> None:
 
 def _refiner(args: argparse.Namespace) -> int:
     protect(args.pairs)
-    from stemprover.config import RefinerConfig, RefinerTrainConfig, apply_overrides
-    from stemprover.models.refiner import RefinerModel
+    from stemprover.config import RefinerConfig, RefinerTrainConfig, apply_overrides, from_dict
+    from stemprover.models.refiner import KIND
+    from stemprover.models.serialization import read_meta
     from stemprover.training.refiner import train_refiner
 
     # A second stage continues the model it starts from: its architecture and classical
-    # estimate (model.prior), not the defaults'.
-    base = RefinerConfig() if args.init is None else RefinerModel.load(args.init).config
+    # estimate (model.prior), not the defaults' (its config.json; train_refiner loads weights).
+    base = RefinerConfig()
+    if args.init is not None:
+        base = from_dict(RefinerConfig, read_meta(args.init, (KIND,))["config"])
     model, train = apply_overrides(
         {"model": base, "train": RefinerTrainConfig()}, args.overrides
     ).values()

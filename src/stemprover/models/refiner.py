@@ -472,15 +472,26 @@ class RefinerModel(nn.Module):
     def enhance_song(
         self, specs: torch.Tensor, mix: torch.Tensor, song_filter: bool | str = "level"
     ) -> torch.Tensor:
-        """All of a song's stems at once (song mode): each stem refined with the mixture and
-        the others as its siblings; then the song filter: ``wiener``, the song Wiener filter
-        (:func:`song_wiener`); ``level`` (``True``), that and the level step
-        (:func:`song_level`); ``none`` (``False``), neither.
+        """All of a song's stems at once (song mode): :meth:`refine_song` without gradients.
 
         Shape: specs ``(J, C, F, N)``, mix ``(C, F, N)`` complex -> ``(J, C, F, N)``.
         """
-        dtype, cfg = specs.dtype, self.config
-        s, x = specs.to(torch.complex64), mix.to(torch.complex64)[None]
+        s, x = specs.to(torch.complex64), mix.to(torch.complex64)
+        return self.refine_song(s, x, song_filter).to(specs.dtype)
+
+    def refine_song(
+        self, s: torch.Tensor, x: torch.Tensor, song_filter: bool | str = "level"
+    ) -> torch.Tensor:
+        """Each stem refined with the mixture and the others as its siblings; then the song
+        filter: ``wiener``, the song Wiener filter (:func:`song_wiener`); ``level``
+        (``True``), that and the level step (:func:`song_level`); ``none`` (``False``),
+        neither. Differentiable (training through the song filter, ``train.song_filter``),
+        but for the Wiener estimates.
+
+        Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex64 -> ``(J, C, F, N)``.
+        """
+        cfg = self.config
+        x = x[None]
         # Each stem's classical estimate with the others as its siblings is one and the same
         # multichannel Wiener filter over all the stems: computed once for the song.
         priors = None
@@ -503,7 +514,7 @@ class RefinerModel(nn.Module):
             y = song_wiener(y, gate, x[0])
             if song_filter == "level":
                 y = song_level(y, gate, x[0], s)
-        return y.to(dtype)
+        return y
 
     def save(self, folder: str | Path) -> Path:
         return save_module(self, folder, KIND, to_dict(self.config))

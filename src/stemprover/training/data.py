@@ -82,15 +82,14 @@ class PairCrops:
                         audio = soxr.resample(audio.T, info.sample_rate, rate).T
                     loaded[path] = audio.astype(np.float32, copy=False)
                 store.append(loaded[path])
-        self.siblings: list[list[np.ndarray]] = []
-        self.songs: list[list[int]] = []  # each pair's song: its pairs' indices, itself first
+        # each pair's song: its pairs' indices, itself first (the rest are its siblings)
+        self.songs: list[list[int]] = []
         if siblings:
             by_song: dict[tuple, list[int]] = {}
             for k, (folder, rec) in enumerate(found):
                 by_song.setdefault((folder, rec.get("song")), []).append(k)
             for k, (folder, rec) in enumerate(found):
                 group = by_song[(folder, rec.get("song"))]
-                self.siblings.append([self.artifacted[j] for j in group if j != k])
                 self.songs.append([k, *(j for j in group if j != k)])
 
     def __len__(self) -> int:
@@ -154,11 +153,11 @@ class PairCrops:
                 segs.append(cut(self.mixture[k], ch, start))
             for store, seg in zip(crops, segs, strict=False):
                 store.append(seg)
-            if self.siblings:
-                sibs.append([cut(o, ch, start) for o in self.siblings[k]])
+            if self.songs:
+                sibs.append([cut(self.artifacted[j], ch, start) for j in self.songs[k][1:]])
         clean, art, mix = (torch.from_numpy(np.stack(c)) if c else None for c in crops)
         siblings = None
-        if self.siblings:
+        if self.songs:
             most = max(1, max(len(s) for s in sibs))
             out = np.zeros((size, most, *clean.shape[1:]), np.float32)
             for i, row in enumerate(sibs):

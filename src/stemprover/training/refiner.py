@@ -26,7 +26,7 @@ import torch
 from stemprover.audio.stft import istft, stft
 from stemprover.config import RefinerConfig, RefinerTrainConfig
 from stemprover.errors import StemProverError
-from stemprover.models.refiner import RefinerModel, song_level, song_wiener
+from stemprover.models.refiner import RefinerModel
 from stemprover.training.data import PairCrops
 from stemprover.training.engine import EngineSettings, Objective, fit
 from stemprover.training.losses import mrstft_loss, phase_coherence_loss
@@ -89,13 +89,7 @@ class _Loss:
         outs, specs, cleans, arts = [], [], [], []
         for _ in range(max(1, self.t.batch_size // 4)):
             clean, art, mix = self.data.song_crops(rng, CHANNELS)  # (J, C, T), (C, T)
-            J = art.shape[0]
-            s, x = stft(art, cfg), stft(mix, cfg)  # (J, C, F, N), (C, F, N)
-            others = [[k for k in range(J) if k != j] for j in range(J)]
-            sibs = s[torch.tensor(others)] if J > 1 else None  # (J, J − 1, C, F, N)
-            y, gate = self.model.run(s, x.expand(J, *x.shape), sibs, return_gate=True)
-            if J > 1:
-                y = song_level(song_wiener(y, gate, x), gate, x, s)
+            y = self.model.refine_song(stft(art, cfg), stft(mix, cfg))  # (J, C, F, N)
             specs.append(y.flatten(0, 1))
             outs.append(istft(specs[-1], cfg, art.shape[-1]))
             cleans.append(clean.flatten(0, 1))
