@@ -54,24 +54,28 @@ BANK=/usr/share/sounds/sf2/sf_GMbank.sf2  # apt: csound-soundfont (install.sh in
     --producer simulate --producer mask --producer umx --separator "$SEP" -q
 PAIRS=(--pairs "$DATA/v2_fluid" --pairs "$DATA/tcn_train" --pairs "$DATA/v3_mixed" --pairs "$DATA/bs_train")
 stemprover refiner train "${PAIRS[@]}" --out "$RUN" --set train.steps="$STEPS" "$@"
+# A later stage: from the weights in $2, a fresh cosine schedule at lr 3e-4 over 4/5 of STEPS,
+# stopped at 5/8, the no-harm term and identity crops from the start.
+later_stage() {
+  local out=$1 init=$2; shift 2
+  stemprover refiner train "${PAIRS[@]}" --out "$out" --init "$init" \
+    --set train.steps=$((STEPS * 4 / 5)) --set train.stop_at=$((STEPS * 5 / 8)) \
+    --set train.lr=0.0003 --set train.warmup=0 --set train.seed=1 "$@"
+}
 # 4. A second stage from the first's best weights (--init keeps their model.* settings): a
 # fresh cosine schedule at lr 3e-4 with the no-harm term and identity crops from the start,
 # 1250 of 1600 steps (~35 min; the shipped weights are its best EMA on the validation crops,
 # step 1000). Validation songs: +2.78 -> +2.97 dB, no group lower
 # (experiments/stem_confidence/README.md, "A second stage"; with model.prior=mwf-rest in
 # both stages: "The prior", not shipped).
-stemprover refiner train "${PAIRS[@]}" --out "$RUN-2" --init "$RUN/model" \
-  --set train.steps=$((STEPS * 4 / 5)) --set train.stop_at=$((STEPS * 5 / 8)) \
-  --set train.lr=0.0003 --set train.warmup=0 --set train.seed=1 "$@"
+later_stage "$RUN-2" "$RUN/model" "$@"
 # 5. A third stage from the second's best, trained through the song filter: the same settings
 # with half the song-mode batches one song crop, every stem refined with the others, the loss
 # after the song Wiener filter and the level step (train.song_filter=0.5; ~46 min, best EMA at
 # step 1000 in the shipped run). Validation / calibration songs: +2.97 / +2.76 -> +3.00 / +2.75,
 # >= 15 dB inputs -0.15 / -0.63 -> +0.04 / -0.06, calibration pairs losing > 0.5 dB 8% -> 5%
 # (experiments/stem_confidence/README.md, "Training through the song filter").
-stemprover refiner train "${PAIRS[@]}" --out "$RUN-3" --init "$RUN-2/model" \
-  --set train.steps=$((STEPS * 4 / 5)) --set train.stop_at=$((STEPS * 5 / 8)) \
-  --set train.lr=0.0003 --set train.warmup=0 --set train.seed=1 --set train.song_filter=0.5 "$@"
+later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
 mkdir -p src/stemprover/weights/default
 cp "$RUN-3"/model/config.json "$RUN-3"/model/model.safetensors src/stemprover/weights/default/
 chmod 644 src/stemprover/weights/default/*
