@@ -7,8 +7,8 @@
 # Budget (2-core CPU, measured 2026-11-30/12-01): v2_fluid pairs ~5 min, tcn separator ~5 min,
 # band-split separator ~16 min, the other pairs ~13 min; 2000 steps (batch 4 x 2 s stereo
 # crops, OMP_WAIT_POLICY=PASSIVE) ~45-50 min with nothing else running (~1.25-1.5 s/step, the
-# multichannel Wiener estimate included); the second stage's 1250 steps ~30-35 min, the
-# third's (through the song filter, ~2.2 s/step) ~46 min.
+# multichannel Wiener estimate included); the second stage's 1000 steps ~25-28 min, the
+# third's (through the song filter, ~2.2 s/step) ~37 min. ~2 h 40 min from nothing.
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
 # bench/train_latent.sh.
 set -euo pipefail
@@ -55,23 +55,26 @@ BANK=/usr/share/sounds/sf2/sf_GMbank.sf2  # apt: csound-soundfont (install.sh in
 PAIRS=(--pairs "$DATA/v2_fluid" --pairs "$DATA/tcn_train" --pairs "$DATA/v3_mixed" --pairs "$DATA/bs_train")
 stemprover refiner train "${PAIRS[@]}" --out "$RUN" --set train.steps="$STEPS" "$@"
 # A later stage: from the weights in $2, a fresh cosine schedule at lr 3e-4 over 4/5 of STEPS,
-# stopped at 5/8, the no-harm term and identity crops from the start.
+# stopped at 1/2, the no-harm term and identity crops from the start. (The shipped stages ran
+# to 5/8, step 1250; both kept their step-1000 EMA, the 1250 one scoring lower on the
+# validation crops (1.438 vs 1.466 and 1.456 vs 1.492), so stopping at 1000 keeps the same
+# weights and saves ~15 min.)
 later_stage() {
   local out=$1 init=$2; shift 2
   stemprover refiner train "${PAIRS[@]}" --out "$out" --init "$init" \
-    --set train.steps=$((STEPS * 4 / 5)) --set train.stop_at=$((STEPS * 5 / 8)) \
+    --set train.steps=$((STEPS * 4 / 5)) --set train.stop_at=$((STEPS / 2)) \
     --set train.lr=0.0003 --set train.warmup=0 --set train.seed=1 "$@"
 }
 # 4. A second stage from the first's best weights (--init keeps their model.* settings): a
 # fresh cosine schedule at lr 3e-4 with the no-harm term and identity crops from the start,
-# 1250 of 1600 steps (~35 min; the shipped weights are its best EMA on the validation crops,
+# 1000 of 1600 steps (~28 min; the shipped weights are its best EMA on the validation crops,
 # step 1000). Validation songs: +2.78 -> +2.97 dB, no group lower
 # (experiments/stem_confidence/README.md, "A second stage"; with model.prior=mwf-rest in
 # both stages: "The prior", not shipped).
 later_stage "$RUN-2" "$RUN/model" "$@"
 # 5. A third stage from the second's best, trained through the song filter: the same settings
 # with half the song-mode batches one song crop, every stem refined with the others, the loss
-# after the song Wiener filter and the level step (train.song_filter=0.5; ~46 min, best EMA at
+# after the song Wiener filter and the level step (train.song_filter=0.5; ~37 min, best EMA at
 # step 1000 in the shipped run). Validation / calibration songs: +2.97 / +2.76 -> +3.00 / +2.75,
 # >= 15 dB inputs -0.15 / -0.63 -> +0.04 / -0.06, calibration pairs losing > 0.5 dB 8% -> 5%
 # (experiments/stem_confidence/README.md, "Training through the song filter").

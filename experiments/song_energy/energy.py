@@ -171,14 +171,21 @@ SYSTEMS = (
 METRICS = ("si_sdr", "level", "bleedless", "fullness")
 
 
-def main() -> None:
+def parse_args(systems: tuple[str, ...]) -> argparse.Namespace:
+    """The command line of this folder's scripts: pairs folders, split, systems, model."""
     ap = argparse.ArgumentParser()
     ap.add_argument("pairs", type=Path, nargs="+")
     ap.add_argument("--split", default="valid")
-    ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated")
+    ap.add_argument("--systems", default=",".join(systems), help="comma-separated")
     ap.add_argument("--model", default="default", help="a refiner model folder")
     args = ap.parse_args()
-    systems = args.systems.split(",")
+    args.systems = args.systems.split(",")
+    return args
+
+
+def main() -> None:
+    args = parse_args(SYSTEMS)
+    systems = args.systems
     pipe = load_pipeline(EnhanceOptions(args.model, "none"))
     refiner_mod.RefinerModel.enhance_song = _enhance_song
     table = defaultdict(lambda: defaultdict(list))

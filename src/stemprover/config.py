@@ -240,6 +240,9 @@ class RefinerTrainConfig:
             settled on changing nothing (M·X = S: +0.00 dB on validation after 500 steps).
         snr_max_db: Soft cap of each crop's SNR (Wisdom et al. 2020's thresholded SNR).
         mrstft, phase: Weights of the multi-resolution STFT and phase-coherence terms.
+        mel: Weight of the floored log-mel distance (``training.losses.mel_db_loss``: the
+            bleed and the missing energy the bleedless and fullness measures count, every
+            audible mel cell alike, quiet ones included). 0: off (the shipped weights).
         batch_size: Stereo crops per batch (each channel is one item for the network; the
             classical estimate reads both).
         max_minutes: Wall-clock budget of one invocation (0: none); run again to resume.
@@ -260,6 +263,7 @@ class RefinerTrainConfig:
     snr_max_db: float = 30.0
     mrstft: float = 0.3
     phase: float = 1.0
+    mel: float = 0.0
     ema_decay: float = 0.995
     validate_every: int = 250
     checkpoint_every: int = 100

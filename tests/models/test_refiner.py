@@ -235,6 +235,9 @@ def test_song_level_gives_back_power_where_the_gate_opens_and_keeps_quiet_bins()
     y[:, :, 10, 5] = 0.5 * s[:, :, 10, 5]  # attenuated, phase kept
     out = song_level(y, closed, x, s)
     torch.testing.assert_close(out[:, :, 10, 5], s[:, :, 10, 5])
+    # another floor: kept at that magnitude instead, in Y's phase
+    low = song_level(y, closed, x, s, floor=0.75 * s.abs())
+    torch.testing.assert_close(low[:, :, 10, 5], 0.75 * s[:, :, 10, 5])
     loud = (s.abs() > y.abs()) & (s.abs() > 1)
     torch.testing.assert_close(out[loud], y[loud])  # a loud bin keeps its attenuation
 

@@ -51,3 +51,28 @@ def test_snr_loss_counts_the_output_level_that_si_sdr_ignores():
     with torch.no_grad():
         stepped = est - 1e-3 * est.grad
     assert float((stepped * ref).sum() / (ref * ref).sum()) > 0.5
+
+
+def test_mel_db_loss_counts_missing_and_extra_energy_alike_down_to_its_floor():
+    from stemprover.evaluation.metrics import bleed_and_fullness
+    from stemprover.training.losses import mel_db_loss
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(2, 1025, 30, generator=g, dtype=torch.complex64)
+    assert float(mel_db_loss(ref, ref, 2048, 44100)) == 0.0
+    half, double = mel_db_loss(0.5 * ref, ref, 2048, 44100), mel_db_loss(2 * ref, ref, 2048, 44100)
+    torch.testing.assert_close(half, torch.tensor(0.60206), rtol=1e-4, atol=1e-4)  # 6.02 dB / 10
+    torch.testing.assert_close(half, double)  # missing and extra energy weigh the same
+    # nothing at all costs at most the floor (80 dB under the reference's peak), not -inf
+    silent = float(mel_db_loss(torch.zeros_like(ref), ref, 2048, 44100))
+    assert 0 < silent <= 8.0
+    # a quiet band counts by its dB, not its energy: emptying the top 7 of 80 mel bands,
+    # 60 dB down (a millionth of the energy), costs ~20 dB of floor-clipped gap in them
+    quiet = ref.clone()
+    quiet[:, 600:] *= 1e-3
+    emptied = quiet.clone()
+    emptied[:, 600:] = 0
+    assert float(mel_db_loss(emptied, quiet, 2048, 44100)) > 0.1
+    # and it is what the metric counts: both measures perfect when the loss is 0
+    x = np.random.default_rng(0).standard_normal((1, 44100))
+    assert bleed_and_fullness(x, x, 44100) == (100.0, 100.0)

@@ -343,6 +343,7 @@ def song_level(
     x: torch.Tensor,
     s: torch.Tensor,
     quiet_db: float = QUIET_DB,
+    floor: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The song filter's level step, after :func:`song_wiener`: give the stems back the level
     and the quiet detail a masking estimate takes from them.
@@ -362,14 +363,18 @@ def song_level(
     44.0 → 34.9 (input 34.4); ``quiet_db`` 30 and 50 each fall below the input on one of the
     two, and a plain floor (``|Y| ≥ β|S|`` everywhere) costs more SI-SDR for less fullness.
 
+    ``floor`` (a magnitude, same shape; ``None``: ``|S|``) is what quiet bins are kept at:
+    ``experiments/song_energy/quiet_floor.py`` measures others.
+
     Shape: y, gate, s ``(J, C, F, N)``; x ``(C, F, N)`` -> ``(J, C, F, N)``.
     """
     total = y.abs().pow(2).sum(0)
     gamma = torch.sqrt(x.abs().pow(2) / (total + EPS)).clamp(1.0, LEVEL_GAIN_MAX)
     y = y * (1 + gate.clamp_min(0) * (gamma - 1))
-    ps, mag, ms = s.abs().pow(2), y.abs(), s.abs()
+    ps, mag = s.abs().pow(2), y.abs()
+    ms = s.abs() if floor is None else floor
     quiet = ps < ps.amax(dim=(-2, -1), keepdim=True) * 10 ** (-quiet_db / 10)
-    lifted = torch.where(mag > 0, y * (ms / mag.clamp_min(EPS)), s)  # |S| in Y's phase
+    lifted = torch.where(mag > 0, y * (ms / mag.clamp_min(EPS)), ms * torch.sgn(s))  # Y's phase
     return torch.where(quiet & (mag < ms), lifted, y)
 
 
@@ -490,6 +495,23 @@ class RefinerModel(nn.Module):
 
         Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex64 -> ``(J, C, F, N)``.
         """
+        y, gate, _ = self.refine_stems(s, x)
+        song_filter = song_filter_name(song_filter)
+        if song_filter != "none" and self.reads_siblings and len(s) > 1:
+            y = song_wiener(y, gate, x)
+            if song_filter == "level":
+                y = song_level(y, gate, x, s)
+        return y
+
+    def refine_stems(
+        self, s: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Each stem refined with the mixture and the others as its siblings, before the song
+        filter: ``(y, gate, priors)``, the refined stems, their gates and their classical
+        estimates (``None`` when the model has no multichannel Wiener prior).
+
+        Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex64 -> each ``(J, C, F, N)``.
+        """
         cfg = self.config
         x = x[None]
         # Each stem's classical estimate with the others as its siblings is one and the same
@@ -507,14 +529,7 @@ class RefinerModel(nn.Module):
             y, gate = self.run(s[j][None], x, others if len(others[0]) else None, True, prior)
             refined.append(y[0])
             gates.append(gate[0])
-        y = torch.stack(refined)
-        song_filter = song_filter_name(song_filter)
-        if song_filter != "none" and self.reads_siblings and len(s) > 1:
-            gate = torch.stack(gates)
-            y = song_wiener(y, gate, x[0])
-            if song_filter == "level":
-                y = song_level(y, gate, x[0], s)
-        return y
+        return torch.stack(refined), torch.stack(gates), priors
 
     def save(self, folder: str | Path) -> Path:
         return save_module(self, folder, KIND, to_dict(self.config))

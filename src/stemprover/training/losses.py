@@ -1,10 +1,14 @@
-"""Training losses: multi-resolution complex STFT and band-weighted phase coherence."""
+"""Training losses: multi-resolution complex STFT, band-weighted phase coherence and the
+floored log-mel distance (what the bleedless and fullness measures count)."""
 
 from __future__ import annotations
+
+import functools
 
 import torch
 
 from stemprover.audio.bands import bin_weights
+from stemprover.audio.mel import mel_filterbank
 from stemprover.audio.stft import StftConfig, stft
 
 
@@ -72,3 +76,26 @@ def si_sdr_loss(
     floor = 0.0 if max_db is None else signal * 10 ** (-max_db / 10)
     ratio = signal / (((target - est) ** 2).sum(-1) + floor).clamp_min(1e-10)
     return -10 * torch.log10(ratio.clamp_min(1e-10)).mean()
+
+
+@functools.lru_cache(maxsize=4)
+def _mel(rate: int, n_fft: int) -> torch.Tensor:
+    return torch.from_numpy(mel_filterbank(rate, n_fft, 80, fmin=20.0))
+
+
+def mel_db_loss(
+    est: torch.Tensor, ref: torch.Tensor, n_fft: int, rate: int, range_db: float = 80.0
+) -> torch.Tensor:
+    """Mean absolute log-mel difference in tens of dB, both floored ``range_db`` under the
+    reference's peak (per item): the sum of what ``evaluation.metrics.bleed_and_fullness``
+    counts as bleed (energy above the reference) and as missing (below it). The SNR and STFT
+    terms weigh a bin by its energy, so they let a mask empty quiet detail; this term weighs
+    every audible mel cell alike.
+
+    Shape: ``(B, F, N)`` complex each (``F = n_fft // 2 + 1``) -> scalar.
+    """
+    fb = _mel(rate, n_fft).to(est.real.dtype)
+    e = 20 * torch.log10(torch.einsum("mf,bfn->bmn", fb, est.abs()) + 1e-8)
+    r = 20 * torch.log10(torch.einsum("mf,bfn->bmn", fb, ref.abs()) + 1e-8)
+    floor = r.amax(dim=(1, 2), keepdim=True) - range_db
+    return (torch.maximum(e, floor) - torch.maximum(r, floor)).abs().mean() / 10

@@ -6,8 +6,9 @@ Each batch is in one of three modes, as the product meets stems: stem alone
 
 The loss is the crop's negative SNR (level counts; soft-capped), plus ``harm_weight`` times
 how far the crop's SNR falls below its input's (the no-harm term), plus the multi-resolution
-complex STFT loss and the band-weighted phase-coherence loss. The no-harm term and the
-identity crops start after ``warmup`` of the steps.
+complex STFT loss and the band-weighted phase-coherence loss (and, with ``train.mel``, the
+floored log-mel distance). The no-harm term and the identity crops start after ``warmup`` of
+the steps.
 
 The run folder holds ``checkpoints/`` (resumable), ``log.jsonl`` and ``model/``: the EMA
 weights that scored best on the validation crops so far (``best.json`` says which step).
@@ -29,7 +30,7 @@ from stemprover.errors import StemProverError
 from stemprover.models.refiner import RefinerModel
 from stemprover.training.data import PairCrops
 from stemprover.training.engine import EngineSettings, Objective, fit
-from stemprover.training.losses import mrstft_loss, phase_coherence_loss
+from stemprover.training.losses import mel_db_loss, mrstft_loss, phase_coherence_loss
 
 MODES = ("stem", "mixture", "song")
 CHANNELS = 2  # crops are stereo (a mono pair is repeated): the classical estimate is spatial
@@ -111,10 +112,16 @@ class _Loss:
         }
         if t.mrstft:
             parts["mrstft"] = t.mrstft * mrstft_loss(y_k, c_k, (512, 2048))
+        if t.phase or t.mel:
+            ref = stft(clean, self.cfg.stft)[keep]
         if t.phase:
-            ref = stft(clean, self.cfg.stft)
             parts["phase"] = t.phase * phase_coherence_loss(
-                spec[keep], ref[keep], self.cfg.stft, self.cfg.sample_rate
+                spec[keep], ref, self.cfg.stft, self.cfg.sample_rate
+            )
+        if t.mel:
+            stft_cfg = self.cfg.stft
+            parts["mel"] = t.mel * mel_db_loss(
+                spec[keep], ref, stft_cfg.n_fft, self.cfg.sample_rate
             )
         return parts
 
