@@ -15,6 +15,9 @@ once per segment and the song filters applied to its output:
 - ``apart d``: floor ``|S|`` where the stem's input is within ``d`` dB of its siblings' summed
   power in the bin (``|S|²·10^(d/10) ≥ Σ_k |S_k|²``), ``min(|S|, |P|)`` where the siblings
   drown it by more (simulated bleed sits a fixed number of dB under the stem it came from).
+- ``overlap d``: floor ``|S|`` where the input stems do not over-explain the mixture
+  (``Σ_j |S_j|² ≤ |X|²·10^(d/10)``: a separator's masks of the mixture never do),
+  ``min(|S|, |P|)`` where they do (some stem there holds another's bleed).
 
     python experiments/song_energy/quiet_floor.py data/v3_mixed data/bs_train --split valid
 """
@@ -51,6 +54,10 @@ def song_filter(name: str, s, x, y, gate, priors) -> torch.Tensor:
         floor = torch.minimum(s.abs(), priors.abs())
     elif name == "geo":
         floor = torch.sqrt(s.abs() * w.abs())
+    elif name.startswith("overlap "):
+        ps = s.abs().pow(2)
+        over = ps.sum(0) > x.abs().pow(2) * 10 ** (float(name.split()[1]) / 10)
+        floor = torch.where(over, torch.minimum(s.abs(), priors.abs()), s.abs())
     elif name.startswith("apart "):
         ps = s.abs().pow(2)
         apart = ps * 10 ** (float(name.split()[1]) / 10) >= ps.sum(0) - ps
