@@ -171,13 +171,15 @@ SYSTEMS = (
 METRICS = ("si_sdr", "level", "bleedless", "fullness")
 
 
-def parse_args(systems: tuple[str, ...]) -> argparse.Namespace:
+def parse_args(systems: tuple[str, ...], per_pair: bool = False) -> argparse.Namespace:
     """The command line of this folder's scripts: pairs folders, split, systems, model."""
     ap = argparse.ArgumentParser()
     ap.add_argument("pairs", type=Path, nargs="+")
     ap.add_argument("--split", default="valid")
     ap.add_argument("--systems", default=",".join(systems), help="comma-separated")
     ap.add_argument("--model", default="default", help="a refiner model folder")
+    if per_pair:
+        ap.add_argument("--per-pair", type=Path, help="a JSON-lines file, one line per pair")
     args = ap.parse_args()
     args.systems = args.systems.split(",")
     return args

@@ -5,6 +5,8 @@ bleedless falls below the input's (41.7 vs 44.2 at 13d437b): where the input's q
 another stem's bleed, keeping them keeps the bleed. Floors measured here, the network run
 once per segment and the song filters applied to its output:
 
+- ``classical`` / ``network``: the refiner's prior alone / the network's output before the
+  song filter (for headroom: ``--per-pair`` writes each pair's SI-SDR change per system).
 - ``wiener``: no level step (``--song-filter wiener``).
 - ``shipped``: the level step as shipped, floor ``|S|``.
 - ``prior``: floor ``min(|S|, |P|)``, ``P`` the stem's classical estimate (the multichannel
@@ -24,6 +26,7 @@ once per segment and the song filters applied to its output:
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -46,6 +49,10 @@ STATE = {"name": "shipped", "pos": 0}
 
 
 def song_filter(name: str, s, x, y, gate, priors) -> torch.Tensor:
+    if name == "classical":  # the refiner's prior alone, no network
+        return priors
+    if name == "network":  # the network's output, no song filter
+        return y
     w = refiner_mod.song_wiener(y, gate, x)
     if name == "wiener":
         return w
@@ -77,8 +84,9 @@ def refine_song(self, s, x, _song_filter="level"):
 
 
 def main() -> None:
-    args = parse_args(SYSTEMS)
+    args = parse_args(SYSTEMS, per_pair=True)
     systems = args.systems
+    per_pair = open(args.per_pair, "w") if args.per_pair else None  # noqa: SIM115
     pipe = load_pipeline(EnhanceOptions(args.model, "none"))
     pipe.song_filter = "level"
     refiner_mod.RefinerModel.refine_song = refine_song
@@ -95,12 +103,17 @@ def main() -> None:
                 ref, art = refs[j], arts[j]
                 base = si_sdr(ref, art)
                 keys = ("all", input_bin(base), rec["stem"], rec["producer"])
+                change = {}
                 for name, est in {"input": art, **{k: v[j] for k, v in outs.items()}}.items():
                     bl, fu = bleed_and_fullness(ref, est, rate)
                     vals = (si_sdr(ref, est) - base, level_db(ref, est), bl, fu)
+                    change[name] = vals[0]
                     for k in keys:
                         for m, v in zip(METRICS, vals, strict=True):
                             table[k][(name, m)].append(v)
+                if per_pair:
+                    row = {"id": rec["id"], "input_db": base, "si_sdr_change": change}
+                    per_pair.write(json.dumps(row) + "\n")
             n += len(recs)
             print(f"{n} pairs", flush=True, file=sys.stderr)
     names = ("input", *systems)
