@@ -58,7 +58,8 @@ stemprover refiner train "${PAIRS[@]}" --out "$RUN" --set train.steps="$STEPS" "
 # stopped at 1/2, the no-harm term and identity crops from the start. (The shipped stages ran
 # to 5/8, step 1250; both kept their step-1000 EMA, the 1250 one scoring lower on the
 # validation crops (1.438 vs 1.466 and 1.456 vs 1.492), so stopping at 1000 keeps the same
-# weights and saves ~15 min.)
+# weights and saves ~15 min: step 4 rerun this way from the first stage's weights gave
+# bit-identical weights to the shipped second stage's (29af5b0), session 23.)
 later_stage() {
   local out=$1 init=$2; shift 2
   stemprover refiner train "${PAIRS[@]}" --out "$out" --init "$init" \
