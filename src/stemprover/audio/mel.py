@@ -3,6 +3,8 @@ normalisation, librosa's defaults), so the core install needs no librosa."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 _F_SP = 200.0 / 3  # Hz per mel below 1 kHz (Slaney's Auditory Toolbox)
@@ -46,3 +48,10 @@ def mel_filterbank(
     weights = np.maximum(0, np.minimum(lower, upper))
     weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
     return weights.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def measure_filterbank(rate: int, n_fft: int, n_mels: int = 80) -> np.ndarray:
+    """The 80-band mel filterbank (from 20 Hz) the bleedless / fullness measures and the
+    training loss that mirrors them read, built once per (rate, n_fft). Do not modify it."""
+    return mel_filterbank(rate, n_fft, n_mels, fmin=20.0)

@@ -12,13 +12,12 @@ NaN and left out of the median.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from stemprover.audio.bands import BAND_NAMES, BANDS, band_masks
-from stemprover.audio.mel import mel_filterbank
+from stemprover.audio.mel import measure_filterbank
 from stemprover.audio.stft import ANALYSIS_STFT, StftConfig, stft_np
 
 SILENT_DB = -60.0
@@ -106,11 +105,6 @@ def sdr_median(ref: np.ndarray, est: np.ndarray, rate: int) -> float:
     return float(np.median(frames)) if len(frames) else float("nan")
 
 
-@functools.lru_cache(maxsize=16)
-def _filterbank(rate: int, n_fft: int, n_mels: int = 80) -> np.ndarray:
-    return mel_filterbank(rate, n_fft, n_mels, fmin=20.0)
-
-
 class Views:
     """A signal's STFT and mel spectra, each computed once and shared by every metric.
 
@@ -136,7 +130,7 @@ class Views:
                 mag = np.abs(self.stft)
             else:
                 mag = np.abs(stft_np(self.x, StftConfig(n_fft=n_fft, hop=n_fft // 4, compress=1.0)))
-            self._mel[n_fft] = np.einsum("mf,cfn->cmn", _filterbank(self.rate, n_fft), mag)
+            self._mel[n_fft] = np.einsum("mf,cfn->cmn", measure_filterbank(self.rate, n_fft), mag)
         return self._mel[n_fft]
 
 

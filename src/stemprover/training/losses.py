@@ -3,12 +3,10 @@ floored log-mel distance (what the bleedless and fullness measures count)."""
 
 from __future__ import annotations
 
-import functools
-
 import torch
 
 from stemprover.audio.bands import bin_weights
-from stemprover.audio.mel import mel_filterbank
+from stemprover.audio.mel import measure_filterbank
 from stemprover.audio.stft import StftConfig, stft
 
 
@@ -78,11 +76,6 @@ def si_sdr_loss(
     return -10 * torch.log10(ratio.clamp_min(1e-10)).mean()
 
 
-@functools.lru_cache(maxsize=4)
-def _mel(rate: int, n_fft: int) -> torch.Tensor:
-    return torch.from_numpy(mel_filterbank(rate, n_fft, 80, fmin=20.0))
-
-
 def mel_db_loss(
     est: torch.Tensor, ref: torch.Tensor, n_fft: int, rate: int, range_db: float = 80.0
 ) -> torch.Tensor:
@@ -94,7 +87,7 @@ def mel_db_loss(
 
     Shape: ``(B, F, N)`` complex each (``F = n_fft // 2 + 1``) -> scalar.
     """
-    fb = _mel(rate, n_fft).to(est.real.dtype)
+    fb = torch.from_numpy(measure_filterbank(rate, n_fft)).to(est.real.dtype)
     e = 20 * torch.log10(torch.einsum("mf,bfn->bmn", fb, est.abs()) + 1e-8)
     r = 20 * torch.log10(torch.einsum("mf,bfn->bmn", fb, ref.abs()) + 1e-8)
     floor = r.amax(dim=(1, 2), keepdim=True) - range_db

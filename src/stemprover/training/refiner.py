@@ -119,9 +119,8 @@ class _Loss:
                 spec[keep], ref, self.cfg.stft, self.cfg.sample_rate
             )
         if t.mel:
-            stft_cfg = self.cfg.stft
             parts["mel"] = t.mel * mel_db_loss(
-                spec[keep], ref, stft_cfg.n_fft, self.cfg.sample_rate
+                spec[keep], ref, self.cfg.stft.n_fft, self.cfg.sample_rate
             )
         return parts
 
