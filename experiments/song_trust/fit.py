@@ -260,6 +260,7 @@ def main() -> None:
         help="severities.py outputs: the detector's severities join the quality estimate's inputs",
     )
     ap.add_argument("--severities-only", action="store_true")
+    ap.add_argument("--quality-pred", help="quality.py train --predict output: one more feature")
     ap.add_argument("--quality-noise", type=float, default=0.0, help="dB of error on the oracle")
     ap.add_argument(
         "--quality-oracle", action="store_true", help="also read each stem's true input SI-SDR"
@@ -275,6 +276,19 @@ def main() -> None:
     torch.manual_seed(args.seed)
     tr = load(args.train)
     evs = [load([p]) for p in args.eval]
+    if args.quality_pred:  # quality.py's estimates (dB / 20), as the oracle is read
+        d = np.load(args.quality_pred)
+        pred = dict(zip(map(str, d["ids"]), d["sev"][:, 0], strict=True))
+        for s in [tr, *evs]:
+            q = torch.tensor([float(pred[s.ids[k]]) for k in s.key.tolist()])
+            truth = torch.tensor(s._input_db_rows) / 20
+            r = np.corrcoef(q.numpy(), truth.numpy())[0, 1]
+            print(
+                f"quality estimate: r = {r:.2f}, rms error {20 * (q - truth).pow(2).mean().sqrt():.1f} dB ({s.n} stems)"
+            )
+            s.feats = torch.cat(
+                [s.feats, q[:, None, None].expand(len(q), s.feats.shape[1], 1).float()], -1
+            )
     if args.quality_ridge:
         add_estimated_quality(tr, evs, args.quality_ridge)
     model = Trust(tr.feats.shape[-1], args.hidden)

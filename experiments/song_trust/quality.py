@@ -109,7 +109,9 @@ class QualityNet(nn.Module):
 
     def forward(self, maps: torch.Tensor, stem: torch.Tensor) -> torch.Tensor:
         h = self.body(maps)  # (B, 2ch, BANDS/16, N/16)
-        h = torch.cat([h.mean((-2, -1)), h.amax((-2, -1)), nn.functional.one_hot(stem, len(STEMS))], -1)
+        h = torch.cat(
+            [h.mean((-2, -1)), h.amax((-2, -1)), nn.functional.one_hot(stem, len(STEMS))], -1
+        )
         return self.head(h)[:, 0] * 20 + 10  # dB
 
 
@@ -123,7 +125,9 @@ def load(paths):
 
 def evaluate(model, maps, stems, target) -> tuple[float, float, np.ndarray]:
     with torch.no_grad():
-        pred = torch.cat([model(maps[i : i + 64], stems[i : i + 64]) for i in range(0, len(maps), 64)])
+        pred = torch.cat(
+            [model(maps[i : i + 64], stems[i : i + 64]) for i in range(0, len(maps), 64)]
+        )
     t = target.clamp(-10, 40)
     rms = (pred - t).pow(2).mean().sqrt().item()
     return rms, float(np.corrcoef(pred.numpy(), t.numpy())[0, 1]), pred.numpy()
@@ -135,6 +139,7 @@ def train(args) -> None:
     evs = [load([p]) for p in args.eval]
     model = QualityNet()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=args.steps, pct_start=0.05)
     crop = args.crop
     best = (np.inf, None)
     t0 = time.time()
@@ -159,6 +164,7 @@ def train(args) -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
+        sched.step()
     model.load_state_dict(best[1])
     model.eval()
     torch.save(model.state_dict(), args.out)
@@ -171,7 +177,9 @@ def train(args) -> None:
             ids += list(i)
             preds += list(p)
         # one column, in the severities.py format (fit.py --severities ... --severities-only)
-        np.savez(args.predict, ids=np.array(ids), sev=np.array(preds, dtype=np.float32)[:, None] / 20)
+        np.savez(
+            args.predict, ids=np.array(ids), sev=np.array(preds, dtype=np.float32)[:, None] / 20
+        )
 
 
 def main() -> None:
