@@ -60,6 +60,7 @@ class Set:
         self.seg = torch.tensor(self.seg)
         self.ids, self.stems, self.prods = ids, stems, prods
         self.input_db, self.shipped_si = np.array(inp), np.array(ship)
+        self._stems, self._input_db = stems, inp
         self._input_db_rows = [inp[k] for k in self.key.tolist()]
         self.feats = self.features(t(en))
         self.n = len(ids)
@@ -76,7 +77,7 @@ class Set:
         rows, B = own.shape[:2]
         stem = torch.zeros(rows, B, len(STEMS))
         for i, k in enumerate(self.key.tolist()):
-            stem[i, :, STEMS.index(self.stems_of(k))] = 1
+            stem[i, :, STEMS.index(self._stems[k])] = 1
         band = torch.eye(B).expand(rows, B, B)
         sib_mean, sib_max = torch.zeros_like(own), torch.zeros_like(own)
         for s in self.seg.unique():
@@ -99,9 +100,6 @@ class Set:
         self.quality_inputs = torch.cat([own.flatten(1), sib_mean.flatten(1), stem[:, 0]], -1)
         return torch.cat(feats, -1).float()
 
-    def stems_of(self, k):
-        return self._stems[k]
-
     def score(self, w: torch.Tensor) -> torch.Tensor:
         """SI-SDR (dB) per (song, stem) of blend weights ``w`` (rows, B, 3), over the
         stem's STFT segments: ``10·log10(<E,R>² / (|E|²·|R|² − <E,R>²))``."""
@@ -114,12 +112,6 @@ class Set:
 
 
 def load(paths) -> Set:
-    # stems are needed inside features(): read them first
-    stems, inp = [], []
-    for p in paths:
-        stems += list(np.load(p)["stems"])
-        inp += list(np.load(p)["input_db"])
-    Set._stems, Set._input_db = stems, inp
     return Set(paths)
 
 
