@@ -141,6 +141,9 @@ def train(args) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=args.steps, pct_start=0.05)
     crop = args.crop
+    # --balance: each input-quality bin (< 5, 5-10, 10-15, >= 15 dB) drawn equally often
+    bins = torch.bucketize(target, torch.tensor([5.0, 10.0, 15.0]))
+    weights = 1 / torch.bincount(bins, minlength=4).float()[bins]
     best = (np.inf, None)
     t0 = time.time()
     for step in range(args.steps + 1):
@@ -157,7 +160,11 @@ def train(args) -> None:
             )
         if step == args.steps:
             break
-        idx = torch.randint(len(maps), (args.batch,))
+        idx = (
+            torch.multinomial(weights, args.batch, replacement=True)
+            if args.balance
+            else torch.randint(len(maps), (args.batch,))
+        )
         start = torch.randint(maps.shape[-1] - crop + 1, (1,)).item()
         pred = model(maps[idx, ..., start : start + crop], stems[idx])
         loss = nn.functional.huber_loss(pred, target[idx].clamp(-10, 40), delta=3.0)
@@ -196,6 +203,7 @@ def main() -> None:
     t.add_argument("--steps", type=int, default=2000)
     t.add_argument("--batch", type=int, default=32)
     t.add_argument("--crop", type=int, default=128, help="frames (~1.5 s)")
+    t.add_argument("--balance", action="store_true", help="draw the input-quality bins equally")
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--predict", type=Path)
     args = ap.parse_args()
