@@ -100,6 +100,17 @@ class Set:
         self.quality_inputs = torch.cat([own.flatten(1), sib_mean.flatten(1), stem[:, 0]], -1)
         return torch.cat(feats, -1).float()
 
+    safe: torch.Tensor | None = None  # rows left at the shipped output (--trust-below)
+
+    def blend(self, model) -> torch.Tensor:
+        """The trust model's weights, the shipped output on ``safe`` rows."""
+        w = model(self.feats)
+        if self.safe is None:
+            return w
+        keep = torch.zeros_like(w)
+        keep[..., 2] = 1
+        return torch.where(self.safe[:, None, None], keep, w)
+
     def score(self, w: torch.Tensor) -> torch.Tensor:
         """SI-SDR (dB) per (song, stem) of blend weights ``w`` (rows, B, 3), over the
         stem's STFT segments: ``10·log10(<E,R>² / (|E|²·|R|² − <E,R>²))``."""
@@ -253,6 +264,13 @@ def main() -> None:
     )
     ap.add_argument("--severities-only", action="store_true")
     ap.add_argument("--quality-pred", help="quality.py train --predict output: one more feature")
+    ap.add_argument(
+        "--trust-below",
+        type=float,
+        default=np.inf,
+        help="with --quality-pred: stems estimated at or above this SI-SDR (dB) keep the "
+        "shipped output",
+    )
     ap.add_argument("--quality-noise", type=float, default=0.0, help="dB of error on the oracle")
     ap.add_argument(
         "--quality-oracle", action="store_true", help="also read each stem's true input SI-SDR"
@@ -281,6 +299,7 @@ def main() -> None:
             s.feats = torch.cat(
                 [s.feats, q[:, None, None].expand(len(q), s.feats.shape[1], 1).float()], -1
             )
+            s.safe = q * 20 >= args.trust_below  # estimated good: keep the shipped output
     if args.quality_ridge:
         add_estimated_quality(tr, evs, args.quality_ridge)
     model = Trust(tr.feats.shape[-1], args.hidden)
@@ -293,10 +312,10 @@ def main() -> None:
         if step % 100 == 0:
             with torch.no_grad():
                 v = evs[0]
-                gain = (v.score(model(v.feats)) - v.score(one_hot(v, 0))).mean().item()
-                tr_gain = (tr.score(model(tr.feats)) - base_tr).mean().item()
+                gain = (v.score(v.blend(model)) - v.score(one_hot(v, 0))).mean().item()
+                tr_gain = (tr.score(tr.blend(model)) - base_tr).mean().item()
                 rest = [
-                    (v.score(model(v.feats)) - v.score(one_hot(v, 0))).mean().item()
+                    (v.score(v.blend(model)) - v.score(one_hot(v, 0))).mean().item()
                     for v in evs[1:]
                 ]
             if gain > best[0]:
@@ -308,7 +327,7 @@ def main() -> None:
             )
         if step == args.steps:
             break
-        sdr = tr.score(model(tr.feats))
+        sdr = tr.score(tr.blend(model))
         loss = (
             -(sdr - base_tr).clamp(max=30).mean() + args.harm * (ship_tr - sdr).clamp_min(0).mean()
         )
@@ -328,7 +347,7 @@ def main() -> None:
         rows["oracle stem"] = report("", s, stem_best, base)
         rows["oracle band"] = report("", s, s.score(oracle_band(s)), base)
         with torch.no_grad():
-            rows["trust"] = report("", s, s.score(model(s.feats)), base)
+            rows["trust"] = report("", s, s.score(s.blend(model)), base)
         table(rows, s.n, str(path))
         ship = s.score(one_hot(s, 2)) - base
         print(
