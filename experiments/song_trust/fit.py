@@ -26,6 +26,32 @@ BINS = ((5, "<5"), (10, "5-10"), (15, "10-15"), (np.inf, ">=15"))
 EPS = 1e-10
 
 
+def band_features(en: torch.Tensor, stems: list[int], seg: torch.Tensor):
+    """(rows, B, E) energies (``collect.ENERGIES``), each row's stem type and segment ->
+    the feature groups (rows, B, ·): own (in dB against the mixture's band, the mixture's
+    band against its loudest, the gate), the segment's other stems' mean and max, the stem
+    type, the band."""
+    x = en[..., 3:4]
+    db = lambda z: 10 * torch.log10((z + EPS) / (x + EPS)).clamp(-60, 20) / 20  # noqa: E731
+    rel = db(en[..., [0, 1, 2, 4, 5, 6, 7, 8]])
+    xdb = 10 * torch.log10((x + EPS) / (x.amax(1, keepdim=True) + EPS)).clamp(-80, 0) / 40
+    own = torch.cat([rel, xdb, en[..., 9:10]], -1)
+    rows, B = own.shape[:2]
+    stem = torch.zeros(rows, B, len(STEMS))
+    for i, k in enumerate(stems):
+        stem[i, :, k] = 1
+    band = torch.eye(B).expand(rows, B, B)
+    sib_mean, sib_max = torch.zeros_like(own), torch.zeros_like(own)
+    for s in seg.unique():
+        idx = (seg == s).nonzero()[:, 0]
+        f = own[idx]
+        for n, i in enumerate(idx):
+            o = torch.cat([f[:n], f[n + 1 :]])
+            if len(o):
+                sib_mean[i], sib_max[i] = o.mean(0), o.amax(0)
+    return own, sib_mean, sib_max, stem, band
+
+
 class Set:
     quality_oracle = False
     quality_noise = 0.0  # dB of Gaussian error added to the oracle, per stem
@@ -69,24 +95,9 @@ class Set:
         """(rows, B, E) energies -> (rows, B, D): each in dB against the mixture's band, the
         mixture's band against its loudest, the gate; the stem type; the band; then the song's
         other stems' (mean, max over the segment)."""
-        x = en[..., 3:4]
-        db = lambda z: 10 * torch.log10((z + EPS) / (x + EPS)).clamp(-60, 20) / 20  # noqa: E731
-        rel = db(en[..., [0, 1, 2, 4, 5, 6, 7, 8]])
-        xdb = 10 * torch.log10((x + EPS) / (x.amax(1, keepdim=True) + EPS)).clamp(-80, 0) / 40
-        own = torch.cat([rel, xdb, en[..., 9:10]], -1)
+        stems = [STEMS.index(self._stems[k]) for k in self.key.tolist()]
+        own, sib_mean, sib_max, stem, band = band_features(en, stems, self.seg)
         rows, B = own.shape[:2]
-        stem = torch.zeros(rows, B, len(STEMS))
-        for i, k in enumerate(self.key.tolist()):
-            stem[i, :, STEMS.index(self._stems[k])] = 1
-        band = torch.eye(B).expand(rows, B, B)
-        sib_mean, sib_max = torch.zeros_like(own), torch.zeros_like(own)
-        for s in self.seg.unique():
-            idx = (self.seg == s).nonzero()[:, 0]
-            f = own[idx]
-            for n, i in enumerate(idx):
-                o = torch.cat([f[:n], f[n + 1 :]])
-                if len(o):
-                    sib_mean[i], sib_max[i] = o.mean(0), o.amax(0)
         feats = [own, sib_mean, sib_max, stem, band]
         if Set.quality_oracle:  # the stem's input SI-SDR (uses the reference: headroom only)
             q = torch.tensor([self._input_db[k] for k in self.key.tolist()])
