@@ -27,20 +27,18 @@ from stemprover.evaluation.metrics import si_sdr
 from stemprover.evaluation.run import input_bin, song_audio
 
 sys.path.insert(0, str(Path(__file__).parent))
-from collect import segment_stats
+from collect import band_energies, shipped_song
 from fit import STEMS, Trust, band_features
 
 STATE: dict = {"mode": "trust", "stems": [], "quality": None}
 
 
 def refine_song(self, s, x, _song_filter="level"):
-    y, gate, priors = self.refine_stems(s, x)
-    out = refiner_mod.song_level(refiner_mod.song_wiener(y, gate, x), gate, x, s)
+    out, gate, priors = shipped_song(self, s, x)
     if STATE["mode"] == "shipped":
         return out
     ranges = STATE["ranges"]
-    # energies only (the reference slot gets the input: its statistics are not used)
-    en = segment_stats(s, x, priors, out, gate, s, ranges)[3]
+    en = band_energies(s, x, priors, out, gate, ranges)
     own, sib_mean, sib_max, stem, band = band_features(
         en, STATE["stems"], torch.zeros(len(s), dtype=torch.long)
     )

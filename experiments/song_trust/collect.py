@@ -37,10 +37,16 @@ def refine_song(self, s, x, _song_filter="level"):
     if STATE["mode"] == "ref":
         STATE["segments"].append(s.clone())
         return s
-    y, gate, priors = self.refine_stems(s, x)
-    out = refiner_mod.song_level(refiner_mod.song_wiener(y, gate, x), gate, x, s)
+    out, gate, priors = shipped_song(self, s, x)
     STATE["segments"].append((s, x, priors, out, gate))
     return out
+
+
+def shipped_song(model, s, x):
+    """The shipped song mode (``refine_song`` with the level filter) and the parts it hides:
+    ``(output, gate, priors)``."""
+    y, gate, priors = model.refine_stems(s, x)
+    return refiner_mod.song_level(refiner_mod.song_wiener(y, gate, x), gate, x, s), gate, priors
 
 
 def band_sum(z: torch.Tensor, ranges) -> torch.Tensor:
@@ -49,35 +55,35 @@ def band_sum(z: torch.Tensor, ranges) -> torch.Tensor:
     return torch.stack([z[..., lo:hi].sum(-1) for lo, hi in ranges], -1)
 
 
-def segment_stats(s, x, p, y, gate, r, ranges):
-    """Gram, cross terms, reference energy and energies for one segment's J stems."""
-    cand = torch.stack([s, p, y], 1).to(torch.complex128)  # (J, 3, C, F, N)
-    r = r.to(torch.complex128)
-    gram = torch.stack(
-        [
-            torch.stack(
-                [band_sum((cand[:, k] * cand[:, m].conj()).real, ranges) for m in range(3)], -1
-            )
-            for k in range(3)
-        ],
-        -2,
-    )  # (J, B, 3, 3)
-    cross = torch.stack([band_sum((cand[:, k] * r.conj()).real, ranges) for k in range(3)], -1)
-    ref = band_sum(r.abs().pow(2), ranges)
+def band_energies(s, x, p, y, gate, ranges) -> torch.Tensor:
+    """The reference-free energies (:data:`ENERGIES`) of one segment's J stems:
+    ``(J, B, E)``."""
     pw = lambda z: band_sum(z.abs().pow(2).double(), ranges)  # noqa: E731
-    J = len(s)
-    xs = pw(x[None].expand_as(s))
-    tot = s.abs().pow(2).sum(0, keepdim=True)
-    others = band_sum((tot - s.abs().pow(2)).double(), ranges)
+    ps = s.abs().pow(2)
+    others = band_sum((ps.sum(0, keepdim=True) - ps).double(), ranges)
     rest = pw((x - s.sum(0))[None].expand_as(s))
     g = band_sum(gate.clamp_min(0).double(), ranges) / band_sum(
         torch.ones_like(gate).double(), ranges
     )
-    energies = torch.stack(
+    xs = pw(x[None].expand_as(s))
+    return torch.stack(
         [pw(s), pw(p), pw(y), xs, others, rest, pw(s - p), pw(s - y), pw(p - y), g], -1
-    )  # (J, B, E)
-    assert energies.shape[0] == J
-    return gram, cross, ref, energies
+    )
+
+
+def segment_stats(s, x, p, y, gate, r, ranges):
+    """Gram, cross terms and reference energy of the candidates ``(S, P, Y)`` against the
+    reference ``r``, and :func:`band_energies`, for one segment's J stems."""
+    cand = torch.stack([s, p, y], 1).to(torch.complex128)  # (J, 3, C, F, N)
+    r = r.to(torch.complex128)
+    inner = lambda a, b: band_sum((a * b.conj()).real, ranges)  # noqa: E731
+    gram = torch.stack(
+        [torch.stack([inner(cand[:, k], cand[:, m]) for m in range(3)], -1) for k in range(3)],
+        -2,
+    )  # (J, B, 3, 3)
+    cross = torch.stack([inner(cand[:, k], r) for k in range(3)], -1)
+    ref = band_sum(r.abs().pow(2), ranges)
+    return gram, cross, ref, band_energies(s, x, p, y, gate, ranges)
 
 
 def main() -> None:

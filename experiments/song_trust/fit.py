@@ -133,10 +133,6 @@ class Set:
         return 10 * torch.log10((dot**2 + EPS) / ((est * ref - dot**2).clamp_min(0) + EPS))
 
 
-def load(paths) -> Set:
-    return Set(paths)
-
-
 SEVERITIES: dict[str, np.ndarray] = {}  # pair id -> the detector's severities (--severities)
 SEVERITIES_ONLY = False
 
@@ -222,7 +218,7 @@ class Trust(nn.Module):
         return z.softmax(-1)
 
 
-def report(name: str, s: Set, sdr: torch.Tensor, base: torch.Tensor) -> dict:
+def report(s: Set, sdr: torch.Tensor, base: torch.Tensor) -> dict:
     d = (sdr - base).numpy()
     out = {"all": (d.mean(), np.mean(d < -0.5))}
     groups = defaultdict(list)
@@ -295,8 +291,8 @@ def main() -> None:
         d = np.load(p)
         SEVERITIES.update(zip(map(str, d["ids"]), d["sev"], strict=True))
     torch.manual_seed(args.seed)
-    tr = load(args.train)
-    evs = [load([p]) for p in args.eval]
+    tr = Set(args.train)
+    evs = [Set([p]) for p in args.eval]
     if args.quality_pred:  # quality.py's estimates (dB / 20), as the oracle is read
         d = np.load(args.quality_pred)
         pred = dict(zip(map(str, d["ids"]), d["sev"][:, 0], strict=True))
@@ -353,12 +349,12 @@ def main() -> None:
         base = s.score(one_hot(s, 0))
         rows = {}
         for k, name in enumerate(("input", "prior", "shipped")):
-            rows[name] = report(name, s, s.score(one_hot(s, k)), base)
+            rows[name] = report(s, s.score(one_hot(s, k)), base)
         stem_best = torch.stack([s.score(one_hot(s, k)) for k in range(3)]).amax(0)
-        rows["oracle stem"] = report("", s, stem_best, base)
-        rows["oracle band"] = report("", s, s.score(oracle_band(s)), base)
+        rows["oracle stem"] = report(s, stem_best, base)
+        rows["oracle band"] = report(s, s.score(oracle_band(s)), base)
         with torch.no_grad():
-            rows["trust"] = report("", s, s.score(s.blend(model)), base)
+            rows["trust"] = report(s, s.score(s.blend(model)), base)
         table(rows, s.n, str(path))
         ship = s.score(one_hot(s, 2)) - base
         print(

@@ -59,7 +59,7 @@ def song_maps(arts: list[np.ndarray], mix: np.ndarray) -> torch.Tensor:
     ps = s.abs().pow(2)
     others = ps.sum(0, keepdim=True) - ps
     db = lambda z: (10 * torch.log10(z / px + EPS)).clamp(-60, 20) / 20  # noqa: E731
-    coh = band((s * x.conj()).real[:] / (s.abs() * x.abs() + EPS))
+    coh = band((s * x.conj()).real / (s.abs() * x.abs() + EPS))
     maps = torch.stack(
         [
             db(band(ps) + EPS),
