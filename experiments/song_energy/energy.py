@@ -63,13 +63,13 @@ SHIPPED_SONG = refiner_mod.RefinerModel.enhance_song
 STATE: dict[str, torch.Tensor] = {}
 
 
-def _enhance_song(self, specs, mix, song_filter=True):
+def _enhance_song(self, specs, mix, song_filter=True, stems=None):
     STATE["s"] = specs.to(torch.complex64)  # the input stems, for the floor
     if STATE.get("two-pass") is not None:
         return _two_pass(self, specs, mix)
     if STATE.get("residual") is not None:
         return _residual(self, specs, mix)
-    return SHIPPED_SONG(self, specs, mix, song_filter)
+    return SHIPPED_SONG(self, specs, mix, song_filter, stems)
 
 
 def _residual(self, specs, mix):

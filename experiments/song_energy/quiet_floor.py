@@ -74,7 +74,7 @@ def song_filter(name: str, s, x, y, gate, priors) -> torch.Tensor:
     return refiner_mod.song_level(w, gate, x, s, floor=floor)
 
 
-def refine_song(self, s, x, _song_filter="level"):
+def refine_song(self, s, x, _song_filter="level", _stems=None):
     """The network once per segment (cached in order), then this pass's song filter."""
     pos = STATE["pos"]
     if pos == len(CACHE):

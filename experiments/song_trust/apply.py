@@ -33,7 +33,7 @@ from fit import STEMS, Trust, band_features
 STATE: dict = {"mode": "trust", "stems": [], "quality": None}
 
 
-def refine_song(self, s, x, _song_filter="level"):
+def refine_song(self, s, x, _song_filter="level", _stems=None):
     out, gate, priors = shipped_song(self, s, x)
     if STATE["mode"] == "shipped":
         return out

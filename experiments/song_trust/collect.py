@@ -31,7 +31,7 @@ STATE: dict = {"mode": "run", "segments": []}
 ENERGIES = ("S", "P", "Y", "X", "others", "rest", "S-P", "S-Y", "P-Y", "gate")
 
 
-def refine_song(self, s, x, _song_filter="level"):
+def refine_song(self, s, x, _song_filter="level", _stems=None):
     """Capture each segment: ``run`` the shipped song mode and keep its parts; ``ref``
     keep the (reference) stems and return them."""
     if STATE["mode"] == "ref":

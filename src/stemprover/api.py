@@ -33,10 +33,12 @@ class EnhanceOptions:
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
         segment: Segment and crossfade lengths (memory grows with these, not with files).
         song_filter: Song mode (a song's stems with their mixture, for a model that reads
-            them): ``level`` (default; ``True``) enhances the stems together, applies the
-            model's song Wiener filter and gives the stems back level and quiet detail;
-            ``wiener``: the song Wiener filter alone; ``none`` (``False``): each stem on its
-            own (``--song-filter``).
+            them): ``trust`` (default; ``True``) enhances the stems together, applies the
+            model's song Wiener filter, gives the stems back level and quiet detail, then
+            its song trust layer (where it has one) blends each stem's input, classical prior
+            and output band by band; ``level``: all that but the trust layer; ``wiener``: the
+            song Wiener filter alone; ``none`` (``False``): each stem on its own
+            (``--song-filter``).
         extend_highs: Without the mixture, fill a band-limited stem's empty highs by band
             replication (:func:`~stemprover.audio.bandwidth.extend_highs`, the refiner's
             ``extend_highs_db``);
@@ -51,7 +53,7 @@ class EnhanceOptions:
     scheduler: str | None = None
     device: str = "auto"
     segment: SegmentConfig = field(default_factory=SegmentConfig)
-    song_filter: bool | str = "level"
+    song_filter: bool | str = "trust"
     extend_highs: bool = True
 
 
@@ -191,7 +193,10 @@ def enhance_song(
     pipeline = _cached_pipeline(options or EnhanceOptions())
     dtype = m.dtype if m.dtype in (np.float32, np.float64) else np.float32
     out = pipeline.enhance_song(
-        [a.astype(dtype) for a in arrays.values()], int(sample_rate), m.astype(dtype)
+        [a.astype(dtype) for a in arrays.values()],
+        int(sample_rate),
+        m.astype(dtype),
+        names=list(arrays),
     )
     return {
         k: (y[0] if np.ndim(stems[k]) == 1 else y.T).astype(np.asarray(stems[k]).dtype)

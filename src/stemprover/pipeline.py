@@ -83,9 +83,9 @@ class EnhancePipeline:
         # the same segment of the mixture; None: none.
         self.then: EnhancePipeline | None = None
         # Song mode: all of a song's stems enhanced together, then the model's song filter
-        # (RefinerModel.enhance_song: "level" or "wiener"); "none": each stem on its own,
-        # with the others read.
-        self.song_filter = "level"
+        # (RefinerModel.enhance_song: "trust", "level" or "wiener"); "none": each stem on its
+        # own, with the others read.
+        self.song_filter = "trust"
 
     @property
     def auto_adapters(self) -> bool:
@@ -158,16 +158,19 @@ class EnhancePipeline:
             y = self.then.process_block(y, rate, stage_mix, generator)
         return y
 
-    def process_song_block(self, block: np.ndarray, rate: int, stems: int) -> np.ndarray:
+    def process_song_block(
+        self, block: np.ndarray, rate: int, stems: int, names: list[str | None] | None = None
+    ) -> np.ndarray:
         """One segment of a whole song (song mode with the song filter): ``stems`` stems'
-        channels, then the mixture's, all enhanced together (the model's ``enhance_song``).
+        channels, then the mixture's, all enhanced together (the model's ``enhance_song``;
+        ``names``: the stems' names, ``vocals`` etc., which its trust layer reads).
 
         Shape: ``((J + 1)·C, n)`` -> ``(J·C, n)``."""
         cfg, C = self.model.stft, block.shape[0] // (stems + 1)
 
         def fn(spec):
             spec = compress(spec, cfg).unflatten(0, (stems + 1, C))
-            out = self.model.enhance_song(spec[:stems], spec[stems], self.song_filter)
+            out = self.model.enhance_song(spec[:stems], spec[stems], self.song_filter, names)
             return decompress(out, cfg).flatten(0, 1)
 
         return self._spectral(block, rate, fn)
@@ -184,32 +187,48 @@ class EnhancePipeline:
             and self.then is None
         )
 
-    def _stream_song(self, readers, read_mix, frames: int, rate: int, on_segment=None):
-        """Segments of all of a song's stems and its mixture, cut, padded and given context
-        alike; yields ``(J·C, n)`` blocks of the enhanced stems."""
+    def _stream_song(self, readers, read_mix, frames: int, rate: int, on_segment=None, names=None):
+        """Segments of all of a song's stems (named ``names``) and its mixture, cut, padded
+        and given context alike; yields ``(J·C, n)`` blocks of the enhanced stems."""
         every = [*readers, read_mix]
-        read, process = _stacked(every, lambda b: self.process_song_block(b, rate, len(readers)))
+        read, process = _stacked(
+            every, lambda b: self.process_song_block(b, rate, len(readers), names)
+        )
         length, overlap, context = self.segment.samples(rate)
         for out in overlap_add(read, process, frames, length, overlap, context, on_segment):
             yield out[: -(out.shape[0] // len(every))]
 
     def enhance_song(
-        self, stems: list[np.ndarray] | tuple[np.ndarray, ...], rate: int, mix: np.ndarray
+        self,
+        stems: list[np.ndarray] | tuple[np.ndarray, ...],
+        rate: int,
+        mix: np.ndarray,
+        names: list[str | None] | None = None,
     ) -> list[np.ndarray]:
         """Enhance all of a song's stems held in memory, together (:attr:`joint_song`; else
-        each with the others as its siblings). Shape: each stem, mix ``(C, T)`` -> each
-        ``(C, T)``."""
+        each with the others as its siblings); ``names`` (``vocals``, ...) are the stems'
+        types for the model's trust layer and adapters. Shape: each stem, mix ``(C, T)`` ->
+        each ``(C, T)``."""
         stems = [np.atleast_2d(s) for s in stems]
         mix = np.atleast_2d(mix).astype(stems[0].dtype, copy=False)
         if any(s.shape != mix.shape for s in stems):
             raise StemProverError("the song's stems and its mixture must have one shape")
         if not self.joint_song or len(stems) < 2:
+            names = names or [None] * len(stems)
             return [
-                self(s, rate, mix=mix, siblings=[o for k, o in enumerate(stems) if k != j])
+                self(
+                    s,
+                    rate,
+                    mix=mix,
+                    siblings=[o for k, o in enumerate(stems) if k != j],
+                    stem=names[j],
+                )
                 for j, s in enumerate(stems)
             ]
         readers = [array_reader(s.astype(mix.dtype, copy=False)) for s in stems]
-        blocks = list(self._stream_song(readers, array_reader(mix), mix.shape[-1], rate))
+        blocks = list(
+            self._stream_song(readers, array_reader(mix), mix.shape[-1], rate, names=names)
+        )
         song = np.concatenate(blocks, axis=-1)
         return list(song.reshape(len(stems), mix.shape[0], -1))
 
@@ -501,6 +520,7 @@ class EnhancePipeline:
                 first.frames,
                 first.sample_rate,
                 on_segment=on_segment,
+                names=stems,
             )
             for out in blocks:
                 for j, writer in zip(written, writers, strict=True):

@@ -30,6 +30,8 @@ from stemprover.cli.engineer import (
     _separator_args,
     _train,
     _train_args,
+    _trust,
+    _trust_args,
 )
 from stemprover.cli.use import (
     _analyze,
@@ -61,6 +63,11 @@ COMMANDS: dict[str, Command] = {
         "train the refiner (the mixture-reading predictive stage)",
         _refiner_args,
         _refiner,
+    ),
+    "trust": (
+        "train the song trust layer (which of a stem's candidates to keep, band by band)",
+        _trust_args,
+        _trust,
     ),
     "models": ("list built-in, bundled and local models and their adapters", _models_args, _models),
     "demo": ("synthetic song -> separate -> enhance -> evaluate -> report", _demo_args, _demo),

@@ -330,6 +330,75 @@ def _refiner(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _trust_args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = sub.add_parser(
+        "train",
+        help="train the song trust layer after a refiner (resumes a run)",
+        description="Train the song trust layer of a refiner: its quality estimate on the "
+        "stems of --quality-pairs and --pairs (train split), its blend network on song mode "
+        "over --pairs (train split: songs the refiner never trained on); both chosen on the "
+        "valid split of --valid-pairs.",
+    )
+    t.add_argument("--model", default="default", help="the refiner the layer follows")
+    t.add_argument(
+        "--pairs",
+        type=Path,
+        action="append",
+        required=True,
+        help="pairs folder of songs the refiner never saw (the blend network); repeatable",
+    )
+    t.add_argument(
+        "--quality-pairs",
+        type=Path,
+        action="append",
+        default=[],
+        help="more pairs folders for the quality estimate; repeatable",
+    )
+    t.add_argument(
+        "--valid-pairs",
+        type=Path,
+        action="append",
+        required=True,
+        help="pairs folder whose valid split chooses both networks' steps; repeatable",
+    )
+    t.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
+    t.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override trust.* (TrustConfig) or train.* (TrustTrainConfig); repeatable",
+    )
+    t.add_argument("--jobs", type=int, default=1, help="pairs folders read in parallel")
+    t.add_argument("-q", "--quiet", action="store_true")
+
+
+def _trust(args: argparse.Namespace) -> int:
+    protect([*args.pairs, *args.quality_pairs, *args.valid_pairs])
+    from stemprover.config import apply_overrides
+    from stemprover.models.trust import TrustConfig
+    from stemprover.training.trust import TrustTrainConfig, train_trust
+
+    tcfg, cfg = apply_overrides(
+        {"trust": TrustConfig(), "train": TrustTrainConfig()}, args.overrides
+    ).values()
+    out = train_trust(
+        args.model,
+        args.quality_pairs,
+        args.pairs,
+        args.valid_pairs,
+        args.out,
+        cfg,
+        tcfg,
+        jobs=args.jobs,
+        verbose=not args.quiet,
+    )
+    print(f"trust layer: {out}")
+    return EXIT_OK
+
+
 # -- demo and bench ----------------------------------------------------------------------
 
 

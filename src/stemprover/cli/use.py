@@ -44,12 +44,14 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--song-filter",
-        default="level",
-        choices=["level", "wiener", "none"],
+        default="trust",
+        choices=["trust", "level", "wiener", "none"],
         help="song mode (a song's stems and mixture): wiener enhances them together and "
         "shares the mixture out between the stems where the model corrected them; level "
-        "(default) then gives the stems back the level and quiet detail masking takes; "
-        "none: each stem on its own",
+        "then gives the stems back the level and quiet detail masking takes; trust "
+        "(default) then lets the model's trust layer blend each stem's input, classical "
+        "estimate and output band by band where it estimates the stem poor (level when the "
+        "model has none); none: each stem on its own",
     )
     p.add_argument(
         "--no-extend-highs",

@@ -72,7 +72,7 @@ class JointSong:
         key = (song, frozenset(names), audio.shape)
         if self._song != key:
             stems = [audio, *(x for x, _ in siblings)]
-            out = self.pipeline.enhance_song(stems, rate, mix)
+            out = self.pipeline.enhance_song(stems, rate, mix, names=list(names))
             self._song, self._stems = key, dict(zip(names, out, strict=True))
         return self._stems[stem]
 

@@ -31,6 +31,7 @@ classical estimate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from stemprover.models.serialization import (
     read_meta,
     save_module,
 )
+from stemprover.models.trust import SongTrust, song_prior, stem_type
 
 FEATURES = 11  # per bin; see RefinerNet.features
 EPS = 1e-8
@@ -322,16 +324,18 @@ EXTEND_HIGHS_DB = -15.0
 # The song filter's level step (song_level): see its docstring for how these were chosen.
 QUIET_DB = 40.0
 LEVEL_GAIN_MAX = 2.0
-# Song filters, as --song-filter names them: the song Wiener filter and then the level step;
-# the song Wiener filter alone; none (each stem on its own).
-SONG_FILTERS = ("level", "wiener", "none")
+# Song filters, as --song-filter names them: the level step and then the model's trust layer
+# (stemprover.models.trust; "level" when the model has none); the song Wiener filter and then
+# the level step; the song Wiener filter alone; none (each stem on its own).
+SONG_FILTERS = ("trust", "level", "wiener", "none")
+TRUST_DIR = "trust"  # a refiner folder's trust layer (stemprover trust train)
 
 
 def song_filter_name(value: bool | str) -> str:
-    """``True`` / ``False`` (the API's older spelling) as ``level`` / ``none``; a name is
+    """``True`` / ``False`` (the API's older spelling) as ``trust`` / ``none``; a name is
     checked against :data:`SONG_FILTERS`."""
     if value is True or value is False:
-        return "level" if value else "none"
+        return "trust" if value else "none"
     if value not in SONG_FILTERS:
         raise ValueError(f"unknown song filter {value!r} ({', '.join(SONG_FILTERS)})")
     return value
@@ -398,6 +402,12 @@ class RefinerModel(nn.Module):
         self.net = RefinerNet(cfg)
         # Without the mixture: band replication above a band limit (extend_highs; None: off).
         self.extend_highs_db: float | None = EXTEND_HIGHS_DB
+        self.attach_trust(None)
+
+    def attach_trust(self, layer: SongTrust | None) -> None:
+        """Give the model a song trust layer (``None``: none). Kept out of the model's own
+        state dict: the layer is saved in its own folder (:data:`TRUST_DIR`)."""
+        object.__setattr__(self, "trust", layer)
 
     @property
     def reads_mixture(self) -> bool:
@@ -475,32 +485,47 @@ class RefinerModel(nn.Module):
 
     @torch.no_grad()
     def enhance_song(
-        self, specs: torch.Tensor, mix: torch.Tensor, song_filter: bool | str = "level"
+        self,
+        specs: torch.Tensor,
+        mix: torch.Tensor,
+        song_filter: bool | str = "trust",
+        stems: Sequence[str | None] | None = None,
     ) -> torch.Tensor:
         """All of a song's stems at once (song mode): :meth:`refine_song` without gradients.
 
         Shape: specs ``(J, C, F, N)``, mix ``(C, F, N)`` complex -> ``(J, C, F, N)``.
         """
         s, x = specs.to(torch.complex64), mix.to(torch.complex64)
-        return self.refine_song(s, x, song_filter).to(specs.dtype)
+        return self.refine_song(s, x, song_filter, stems).to(specs.dtype)
 
     def refine_song(
-        self, s: torch.Tensor, x: torch.Tensor, song_filter: bool | str = "level"
+        self,
+        s: torch.Tensor,
+        x: torch.Tensor,
+        song_filter: bool | str = "trust",
+        stems: Sequence[str | None] | None = None,
     ) -> torch.Tensor:
         """Each stem refined with the mixture and the others as its siblings; then the song
-        filter: ``wiener``, the song Wiener filter (:func:`song_wiener`); ``level``
-        (``True``), that and the level step (:func:`song_level`); ``none`` (``False``),
-        neither. Differentiable (training through the song filter, ``train.song_filter``),
-        but for the Wiener estimates.
+        filter: ``wiener``, the song Wiener filter (:func:`song_wiener`); ``level``, that and
+        the level step (:func:`song_level`); ``trust`` (``True``), that and the model's song
+        trust layer (:mod:`stemprover.models.trust`; ``level`` when it has none) for the stem
+        types ``stems`` (names such as ``vocals``; ``None``: each counts as ``other``);
+        ``none`` (``False``), none of them. Differentiable (training through the song filter,
+        ``train.song_filter``), but for the Wiener estimates and the trust layer.
 
         Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex64 -> ``(J, C, F, N)``.
         """
-        y, gate, _ = self.refine_stems(s, x)
+        y, gate, priors = self.refine_stems(s, x)
         song_filter = song_filter_name(song_filter)
         if song_filter != "none" and self.reads_siblings and len(s) > 1:
             y = song_wiener(y, gate, x)
-            if song_filter == "level":
+            if song_filter in ("level", "trust"):
                 y = song_level(y, gate, x, s)
+            if song_filter == "trust" and self.trust is not None:
+                names = stems if stems is not None else [None] * len(s)
+                kinds = torch.tensor([stem_type(n) for n in names])
+                p = song_prior(s, x) if priors is None else priors
+                y = self.trust(s, x, p, y, gate, kinds)
         return y
 
     def refine_stems(
@@ -540,4 +565,6 @@ class RefinerModel(nn.Module):
         meta = read_meta(folder, (KIND,))
         model = cls(from_dict(RefinerConfig, meta["config"]))
         load_into(model, load_state(folder / WEIGHTS_FILE, str(device)), folder / WEIGHTS_FILE)
+        if (folder / TRUST_DIR).is_dir():
+            model.attach_trust(SongTrust.load(folder / TRUST_DIR, device))
         return model.eval()

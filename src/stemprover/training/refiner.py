@@ -90,7 +90,7 @@ class _Loss:
         outs, specs, cleans, arts = [], [], [], []
         for _ in range(max(1, self.t.batch_size // 4)):
             clean, art, mix = self.data.song_crops(rng, CHANNELS)  # (J, C, T), (C, T)
-            y = self.model.refine_song(stft(art, cfg), stft(mix, cfg))  # (J, C, F, N)
+            y = self.model.refine_song(stft(art, cfg), stft(mix, cfg), "level")  # (J, C, F, N)
             specs.append(y.flatten(0, 1))
             outs.append(istft(specs[-1], cfg, art.shape[-1]))
             cleans.append(clean.flatten(0, 1))

@@ -1,0 +1,142 @@
+"""The song trust layer: its features, the stems it leaves alone, how song mode applies it
+and how it is saved with its refiner."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from stemprover.models.refiner import RefinerModel
+from stemprover.models.trust import (
+    SongTrust,
+    TrustConfig,
+    band_energies,
+    band_features,
+    feature_dim,
+    quality_maps,
+    song_prior,
+    stem_type,
+)
+from stemprover.pipeline import EnhancePipeline
+from tests.models.test_refiner import STEMS, _randomised, _siblings, _song, _spec
+
+TINY_TRUST = TrustConfig(
+    n_fft=512, hop=128, sample_rate=16000, quality_bands=16, quality_channels=4
+)
+
+
+def _parts(seed: int = 0):
+    """A song's stems, mixture, priors, outputs and gates (4 stems, 2 channels, 40 frames)."""
+    s, x = torch.stack([_spec(seed + 1), *_siblings()]), _spec(seed + 2)
+    y = 0.5 * s + 0.1 * _spec(seed + 3)
+    gate = torch.rand(s.shape, generator=torch.Generator().manual_seed(seed))
+    return s, x, song_prior(s, x), y, gate
+
+
+def _layer(pick: int | None = None, below: float = 8.0) -> SongTrust:
+    """A trust layer; ``pick``: its blend chooses that candidate (0 S, 1 P, 2 Y) everywhere."""
+    torch.manual_seed(0)
+    layer = SongTrust(replace(TINY_TRUST, below=below)).eval()
+    if pick is not None:
+        with torch.no_grad():
+            bias = torch.full((3,), -40.0)
+            bias[pick] = 40.0
+            layer.blend.net[-1].bias.copy_(bias)
+    return layer
+
+
+def test_stem_names_map_to_the_four_types_and_the_rest_is_other():
+    assert [stem_type(n) for n in ("vocals", "Drums", "bass", "other")] == [0, 1, 2, 3]
+    assert stem_type("piano") == stem_type(None) == stem_type("") == 3
+
+
+def test_features_have_the_declared_width_and_the_quality_maps_are_finite():
+    s, x, p, y, gate = _parts()
+    layer = _layer()
+    en = band_energies(s, x, p, y, gate, layer.ranges)
+    assert en.shape == (4, len(layer.ranges), 10)
+    f = band_features(en, torch.tensor([0, 1, 2, 3]), torch.tensor([0.0, 5, 10, 20]))
+    assert f.shape == (4, len(layer.ranges), feature_dim(len(layer.ranges)))
+    torch.testing.assert_close(
+        f[:, :, -1], torch.tensor([0.0, 0.25, 0.5, 1.0])[:, None].expand(4, len(layer.ranges))
+    )
+    # a song of one stem has no siblings: their mean and max are zero
+    one = band_features(en[:1], torch.tensor([0]), torch.tensor([0.0]))
+    assert one[:, :, 10:30].abs().max() == 0
+    maps = quality_maps(s, x, p, layer.band_matrix)
+    assert maps.shape == (4, 6, 16, s.shape[-1]) and torch.isfinite(maps).all()
+    assert layer.estimate(s, x, p, torch.tensor([0, 1, 2, 3])).shape == (4,)
+
+
+def test_stems_estimated_good_keep_the_song_filter_output_and_poor_ones_are_blended():
+    s, x, p, y, gate = _parts()
+    kinds = torch.tensor([0, 1, 2, 3])
+    layer = _layer(pick=0)  # the blend takes the input stem wherever it acts
+    w = layer.weights(s, x, p, y, gate, kinds, quality=torch.tensor([20.0, 8.0, 7.9, -5.0]))
+    assert (w[:2] == torch.tensor([0.0, 0.0, 1.0])).all()  # at or above `below`: Y exactly
+    torch.testing.assert_close(w[2:, :, 0], torch.ones_like(w[2:, :, 0]))
+    layer.config = replace(layer.config, below=float("inf"))  # every stem is blended
+    torch.testing.assert_close(layer(s, x, p, y, gate, kinds), s)
+    layer.config = replace(layer.config, below=-float("inf"))  # none is
+    assert torch.equal(layer(s, x, p, y, gate, kinds), y)
+
+
+def test_song_mode_applies_the_trust_layer_after_the_level_step():
+    model = _randomised()
+    specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)
+    level = model.enhance_song(specs, x, song_filter="level")
+    assert torch.equal(model.enhance_song(specs, x), level)  # no layer: trust is level
+    model.attach_trust(_layer(pick=0, below=-float("inf")))  # every stem estimated good
+    assert torch.equal(model.enhance_song(specs, x), level)
+    model.attach_trust(_layer(pick=0, below=float("inf")))  # every stem poor: takes S
+    torch.testing.assert_close(model.enhance_song(specs, x), specs, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(model.enhance_song(specs, x, song_filter="level"), level)
+    assert "trust" not in "".join(model.state_dict())  # saved in its own folder
+
+
+def test_a_refiner_folder_with_a_trust_folder_loads_both(tmp_path):
+    model = _randomised()
+    model.save(tmp_path / "m")
+    assert RefinerModel.load(tmp_path / "m").trust is None
+    layer = _layer(pick=1, below=float("inf"))
+    layer.save(tmp_path / "m" / "trust")
+    loaded = RefinerModel.load(tmp_path / "m")
+    assert loaded.trust is not None
+    specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)
+    model.attach_trust(layer)
+    torch.testing.assert_close(loaded.enhance_song(specs, x), model.enhance_song(specs, x))
+
+
+class _Recorder:
+    """Stands in for a trust layer: records the stem types it is given, changes nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[int]] = []
+
+    def __call__(self, s, x, p, y, gate, kinds):
+        self.seen.append(kinds.tolist())
+        return y
+
+
+@pytest.mark.parametrize("names", [list(STEMS), ["piano", "drums", "bass", None]])
+def test_song_mode_hands_the_stem_names_to_the_trust_layer(tmp_path, names):
+    stems, mix = _song(tmp_path / "song")
+    pipe = EnhancePipeline(_randomised(), progress=False)
+    pipe.model.attach_trust(_Recorder())
+    pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T, names=names)
+    expected = [stem_type(n) for n in names]
+    assert pipe.model.trust.seen and all(k == expected for k in pipe.model.trust.seen)
+    pipe.model.trust.seen.clear()
+    folder = tmp_path / "song"
+    (tmp_path / "out").mkdir()
+    pipe.enhance_song_files(
+        [folder / f"{k}.wav" for k in STEMS],
+        [tmp_path / "out" / f"{k}.wav" for k in STEMS],
+        folder / "mixture.wav",
+        names,
+    )
+    assert pipe.model.trust.seen and all(k == expected for k in pipe.model.trust.seen)
+    np.testing.assert_equal(len(list((tmp_path / "out").iterdir())), 4)

@@ -1,0 +1,56 @@
+"""``stemprover trust train``: the four stages on tiny pairs, resumable, with exact scores."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stemprover.audio.stft import stft
+from stemprover.errors import StemProverError
+from stemprover.evaluation.run import song_audio
+from stemprover.models.refiner import TRUST_DIR, RefinerModel
+from stemprover.models.trust import SongTrust
+from stemprover.training.trust import BlendStats, TrustTrainConfig, train_trust
+from tests.models.test_refiner import TINY, _randomised
+from tests.models.test_trust import TINY_TRUST
+
+TINY_TRAIN = TrustTrainConfig(quality_steps=3, quality_batch=4, quality_crop=32, steps=3)
+
+
+@pytest.fixture(scope="module")
+def trained(pairs, tmp_path_factory):
+    """A tiny refiner and its trust run: ``(args of train_trust, the layer's folder)``."""
+    root = tmp_path_factory.mktemp("trust")
+    refiner = _randomised().save(root / "refiner")
+    args = (str(refiner), [], [pairs], [pairs], root / "run", TINY_TRAIN, TINY_TRUST)
+    return args, train_trust(*args, verbose=False)
+
+
+def test_trust_train_makes_a_layer_its_refiner_loads_and_resumes(trained):
+    args, folder = trained
+    layer = SongTrust.load(folder)
+    assert layer.config == TINY_TRUST
+    caches = sorted((args[4] / "cache").iterdir())
+    assert [p.name.split("-")[0] for p in caches] == ["blend", "quality"]  # one split here
+    stamps = [p.stat().st_mtime_ns for p in caches]
+    train_trust(*args, verbose=False)  # a second run reuses every stage's files
+    assert [p.stat().st_mtime_ns for p in caches] == stamps
+    with pytest.raises(StemProverError, match="other settings"):
+        train_trust(*args[:5], TrustTrainConfig(steps=4), TINY_TRUST, verbose=False)
+    layer.save(f"{args[0]}/{TRUST_DIR}")  # in the refiner's folder, song mode runs it
+    assert RefinerModel.load(args[0]).trust is not None
+
+
+def test_blend_scores_are_the_exact_stft_domain_si_sdr(trained, pairs):
+    args, _ = trained
+    stats = BlendStats([args[4] / "cache" / f"blend-{pairs.name}-train.npz"])
+    recs, _, _, arts, refs = next(song_audio(pairs, "train"))
+    s = torch.stack([stft(torch.from_numpy(a), TINY.stft) for a in arts])
+    r = torch.stack([stft(torch.from_numpy(a), TINY.stft) for a in refs])
+    dot = (s * r.conj()).real.sum((1, 2, 3))
+    ss, rr = s.abs().pow(2).sum((1, 2, 3)), r.abs().pow(2).sum((1, 2, 3))
+    exact = 10 * torch.log10(dot**2 / (ss * rr - dot**2))  # the input's SI-SDR, spectrally
+    got = stats.score(stats.one_hot(0))[: len(recs)]
+    torch.testing.assert_close(got, exact.to(got.dtype), rtol=1e-6, atol=1e-6)
+    # a weight of 2 on the input is the same estimate, scaled: SI-SDR does not change
+    torch.testing.assert_close(stats.score(2 * stats.one_hot(0)), stats.score(stats.one_hot(0)))
