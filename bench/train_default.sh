@@ -80,7 +80,28 @@ later_stage "$RUN-2" "$RUN/model" "$@"
 # >= 15 dB inputs -0.15 / -0.63 -> +0.04 / -0.06, calibration pairs losing > 0.5 dB 8% -> 5%
 # (experiments/stem_confidence/README.md, "Training through the song filter").
 later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
-mkdir -p src/stemprover/weights/default
+# 6. The song trust layer (stemprover.models.trust): 96 new songs the refiner never trained on
+# (seeds 70000-72000; simulate + mask, and the two trained separators' stems), then its quality
+# estimate (on every training split's stems) and its per-band blend (on song mode over the new
+# songs), both chosen on the valid splits; ~? min (see bench/README.md).
+C=(--seconds 10 --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 --split train -q)
+[ -f "$DATA/trust_sm/manifest.jsonl" ] || \
+  stemprover pairs --out "$DATA/trust_sm" --scores 24 --synthetic 24 --seed 70000 "${C[@]}"
+[ -f "$DATA/trust_tcn/manifest.jsonl" ] || \
+  stemprover pairs --out "$DATA/trust_tcn" --scores 12 --synthetic 12 --seed 71000 \
+    --producer umx --separator "$SEP" "${C[@]}"
+[ -f "$DATA/trust_bs/manifest.jsonl" ] || \
+  stemprover pairs --out "$DATA/trust_bs" --scores 12 --synthetic 12 --seed 72000 \
+    --producer umx --separator "$SEP_BS" "${C[@]}"
+[ -f "$RUN-trust/model/model.safetensors" ] || \
+  stemprover trust train --model "$RUN-3/model" --out "$RUN-trust" --jobs 2 \
+    --pairs "$DATA/trust_sm" --pairs "$DATA/trust_tcn" --pairs "$DATA/trust_bs" \
+    --quality-pairs "$DATA/v2_fluid" --quality-pairs "$DATA/tcn_train" \
+    --quality-pairs "$DATA/v3_mixed" --quality-pairs "$DATA/bs_train" \
+    --valid-pairs "$DATA/v3_mixed" --valid-pairs "$DATA/bs_train"
+mkdir -p src/stemprover/weights/default/trust
 cp "$RUN-3"/model/config.json "$RUN-3"/model/model.safetensors src/stemprover/weights/default/
-chmod 644 src/stemprover/weights/default/*
+cp "$RUN-trust"/model/config.json "$RUN-trust"/model/model.safetensors \
+  src/stemprover/weights/default/trust/
+chmod 644 src/stemprover/weights/default/*.* src/stemprover/weights/default/trust/*
 echo "default model -> src/stemprover/weights/default"

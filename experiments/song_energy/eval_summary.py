@@ -5,6 +5,8 @@ bin and stem (``evaluation.run.gain_table``); then level, bleedless and fullness
     stemprover evaluate --pairs data/heldout_umx --out /tmp/eval_umx --model default \
       --systems input,wiener-mc
     python experiments/song_energy/eval_summary.py /tmp/eval_umx/metrics.json
+
+Several ``metrics.json`` (e.g. one per pairs folder, same systems) are pooled.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from stemprover.evaluation.run import gain_table, input_bin
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("metrics")
+    ap.add_argument("metrics", nargs="+", help="metrics.json files (their pairs pooled)")
     args = ap.parse_args()
-    rows = json.loads(Path(args.metrics).read_text())["rows"]
+    rows = [r for m in args.metrics for r in json.loads(Path(m).read_text())["rows"]]
     by_pair = defaultdict(dict)
     for r in rows:
         by_pair[r["pair_id"]][r["system"]] = r

@@ -25,10 +25,9 @@ from stemprover.api import EnhanceOptions, load_pipeline
 from stemprover.audio.bands import split_bands
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.evaluation.run import song_audio
+from stemprover.models.trust import ENERGIES, band_energies, band_sum
 
 STATE: dict = {"mode": "run", "segments": []}
-# Reference-free energies per (stem, band), in this order (see band_energies).
-ENERGIES = ("S", "P", "Y", "X", "others", "rest", "S-P", "S-Y", "P-Y", "gate")
 
 
 def refine_song(self, s, x, _song_filter="level", _stems=None):
@@ -47,28 +46,6 @@ def shipped_song(model, s, x):
     ``(output, gate, priors)``."""
     y, gate, priors = model.refine_stems(s, x)
     return refiner_mod.song_level(refiner_mod.song_wiener(y, gate, x), gate, x, s), gate, priors
-
-
-def band_sum(z: torch.Tensor, ranges) -> torch.Tensor:
-    """``(..., C, F, N)`` real -> ``(..., bands)``, summed over channels, bins and frames."""
-    z = z.sum(dim=(-3, -1))
-    return torch.stack([z[..., lo:hi].sum(-1) for lo, hi in ranges], -1)
-
-
-def band_energies(s, x, p, y, gate, ranges) -> torch.Tensor:
-    """The reference-free energies (:data:`ENERGIES`) of one segment's J stems:
-    ``(J, B, E)``."""
-    pw = lambda z: band_sum(z.abs().pow(2).double(), ranges)  # noqa: E731
-    ps = s.abs().pow(2)
-    others = band_sum((ps.sum(0, keepdim=True) - ps).double(), ranges)
-    rest = pw((x - s.sum(0))[None].expand_as(s))
-    g = band_sum(gate.clamp_min(0).double(), ranges) / band_sum(
-        torch.ones_like(gate).double(), ranges
-    )
-    xs = pw(x[None].expand_as(s))
-    return torch.stack(
-        [pw(s), pw(p), pw(y), xs, others, rest, pw(s - p), pw(s - y), pw(p - y), g], -1
-    )
 
 
 def segment_stats(s, x, p, y, gate, r, ranges):

@@ -24,54 +24,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from stemprover.audio.mwf import multichannel_wiener
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.evaluation.run import song_audio
+from stemprover.models.trust import QualityNet, log_band_matrix, quality_maps, song_prior
 
 STEMS = ("vocals", "drums", "bass", "other")
 N_FFT, HOP, BANDS, RATE = 2048, 512, 64, 44100
-EPS = 1e-10
-
-
-def band_matrix() -> torch.Tensor:
-    """(BANDS, F) averaging matrix over log-spaced bands from 30 Hz to Nyquist."""
-    f = torch.arange(N_FFT // 2 + 1) * RATE / N_FFT
-    edges = torch.logspace(np.log10(30), np.log10(RATE / 2), BANDS + 1)
-    edges[0] = 0
-    m = ((f[None] >= edges[:-1, None]) & (f[None] < edges[1:, None])).float()
-    m[-1, -1] = 1
-    empty = m.sum(1) == 0  # below a bin's width: take the nearest bin
-    for b in empty.nonzero()[:, 0]:
-        m[b, int(torch.argmin((f - edges[b]).abs()))] = 1
-    return m / m.sum(1, keepdim=True)
 
 
 def song_maps(arts: list[np.ndarray], mix: np.ndarray) -> torch.Tensor:
-    """(J, 6, BANDS, N) float16 maps for one song's stems."""
+    """(J, 6, BANDS, N) float16 maps for one song's stems (the library's ``quality_maps``)."""
     win = torch.hann_window(N_FFT, dtype=torch.float64)
     spec = lambda a: torch.stft(torch.from_numpy(a), N_FFT, HOP, window=win, return_complex=True)  # noqa: E731
     s = torch.stack([spec(a) for a in arts]).to(torch.complex64)  # (J, C, F, N)
     x = spec(mix).to(torch.complex64)
-    p = multichannel_wiener(s.abs(), x, target=None).to(s.dtype)
-    bm = band_matrix()
-    band = lambda z: torch.einsum("bf,...fn->...bn", bm, z.mean(-3))  # noqa: E731  (J,BANDS,N)
-    px = band(x.abs().pow(2)[None]) + EPS
-    ps = s.abs().pow(2)
-    others = ps.sum(0, keepdim=True) - ps
-    db = lambda z: (10 * torch.log10(z / px + EPS)).clamp(-60, 20) / 20  # noqa: E731
-    coh = band((s * x.conj()).real / (s.abs() * x.abs() + EPS))
-    maps = torch.stack(
-        [
-            db(band(ps) + EPS),
-            db(band(p.abs().pow(2)) + EPS),
-            db(band((s - p).abs().pow(2)) + EPS),
-            db(band(others) + EPS),
-            (10 * torch.log10(px / px.amax() + EPS)).clamp(-80, 0).expand(len(s), -1, -1) / 40,
-            coh,
-        ],
-        1,
-    )
-    return maps.to(torch.float16)
+    bm = log_band_matrix(N_FFT, RATE, BANDS)
+    return quality_maps(s, x, song_prior(s, x), bm).to(torch.float16)
 
 
 def features(args) -> None:
@@ -98,21 +66,6 @@ def features(args) -> None:
         stems=np.array(stems),
         target=np.array(target, dtype=np.float32),
     )
-
-
-class QualityNet(nn.Module):
-    def __init__(self, ch: int = 32) -> None:
-        super().__init__()
-        conv = lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.GELU(), nn.MaxPool2d(2))  # noqa: E731
-        self.body = nn.Sequential(conv(6, ch), conv(ch, ch), conv(ch, 2 * ch), conv(2 * ch, 2 * ch))
-        self.head = nn.Sequential(nn.Linear(4 * ch + len(STEMS), 64), nn.GELU(), nn.Linear(64, 1))
-
-    def forward(self, maps: torch.Tensor, stem: torch.Tensor) -> torch.Tensor:
-        h = self.body(maps)  # (B, 2ch, BANDS/16, N/16)
-        h = torch.cat(
-            [h.mean((-2, -1)), h.amax((-2, -1)), nn.functional.one_hot(stem, len(STEMS))], -1
-        )
-        return self.head(h)[:, 0] * 20 + 10  # dB
 
 
 def load(paths):

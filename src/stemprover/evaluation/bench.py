@@ -223,8 +223,9 @@ def _latent_systems(cfg: BenchConfig) -> dict:
 
 
 def _refiner_systems(cfg: BenchConfig) -> dict:
-    """The refiner's modes: song (the song's stems together with the song filter and its level
-    step: the default for a song folder), the same without the level step
+    """The refiner's modes: song (the song's stems together with the song filter, its level
+    step and the model's trust layer: the default for a song folder), the same without the
+    trust layer (``--song-filter level``, where the model has one) and without the level step
     (``--song-filter wiener``), each stem with the others but no song filter
     (``--song-filter none``), mixture only, stem alone; then the ablation rows: the
     refiner followed by the latent diffusion stage (``+diffusion``) and by its ``auto``
@@ -240,6 +241,9 @@ def _refiner_systems(cfg: BenchConfig) -> dict:
         "refiner-mix": pipe,
         "refiner-no-mix": _without_mixture(pipe),
     }
+    if pipe.joint_song and getattr(pipe.model, "trust", None) is not None:
+        level = load_pipeline(EnhanceOptions(cfg.model, "none", song_filter="level"))
+        models["refiner-song-level"] = JointSong(level)  # without the trust layer
     if pipe.joint_song:  # the song filter without its level step
         wiener = load_pipeline(EnhanceOptions(cfg.model, "none", song_filter="wiener"))
         models["refiner-song-wiener"] = JointSong(wiener)
