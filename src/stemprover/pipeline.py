@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from stemprover import outputs
 from stemprover.audio import io
-from stemprover.audio.chunking import SegmentConfig, array_reader, overlap_add
+from stemprover.audio.chunking import SegmentConfig, array_reader, overlap_add, plan
 from stemprover.audio.clip import ClippingWriter
 from stemprover.audio.conform import check_mixture, conformed
 from stemprover.audio.stft import compress, decompress, istft, stft
@@ -159,18 +159,26 @@ class EnhancePipeline:
         return y
 
     def process_song_block(
-        self, block: np.ndarray, rate: int, stems: int, names: list[str | None] | None = None
+        self,
+        block: np.ndarray,
+        rate: int,
+        stems: int,
+        names: list[str | None] | None = None,
+        quality=None,
     ) -> np.ndarray:
         """One segment of a whole song (song mode with the song filter): ``stems`` stems'
         channels, then the mixture's, all enhanced together (the model's ``enhance_song``;
-        ``names``: the stems' names, ``vocals`` etc., which its trust layer reads).
+        ``names``: the stems' names, ``vocals`` etc., and ``quality`` their estimates
+        (:meth:`song_quality`), which its trust layer reads).
 
         Shape: ``((J + 1)·C, n)`` -> ``(J·C, n)``."""
         cfg, C = self.model.stft, block.shape[0] // (stems + 1)
 
         def fn(spec):
             spec = compress(spec, cfg).unflatten(0, (stems + 1, C))
-            out = self.model.enhance_song(spec[:stems], spec[stems], self.song_filter, names)
+            out = self.model.enhance_song(
+                spec[:stems], spec[stems], self.song_filter, names, quality
+            )
             return decompress(out, cfg).flatten(0, 1)
 
         return self._spectral(block, rate, fn)
@@ -187,12 +195,40 @@ class EnhancePipeline:
             and self.then is None
         )
 
+    def song_quality(self, every, frames: int, rate: int, names=None):
+        """The trust layer's first pass over a song (``every``: its stems' readers, then the
+        mixture's): each stem's quality estimate, pooled over segments
+        (:func:`~stemprover.models.trust.pooled_quality`); ``None`` when the song filter
+        does not run a trust layer."""
+        trust = getattr(self.model, "trust", None)
+        if self.song_filter != "trust" or trust is None:
+            return None
+        from stemprover.models.trust import pooled_quality, stem_type
+
+        J, cfg = len(every) - 1, self.model.stft
+        kinds = torch.tensor([stem_type(n) for n in (names or [None] * J)])
+        found: list[tuple] = []
+
+        def fn(spec):
+            spec = compress(spec, cfg).unflatten(0, (J + 1, -1))
+            found.append(trust.segment_estimate(spec[:J], spec[J], kinds))
+            return spec[0, :1]
+
+        length, shortest = self.segment.samples(rate)[0], 2 * cfg.n_fft
+        for seg in plan(frames, length, 0):
+            if seg.stop - seg.start < shortest and found:
+                continue  # a short tail says little; weighted by energy, it would not count
+            stop = max(seg.stop, seg.start + shortest)  # read as zeros past the end
+            self._spectral(np.concatenate([read(seg.start, stop) for read in every]), rate, fn)
+        return pooled_quality(*zip(*found, strict=True))
+
     def _stream_song(self, readers, read_mix, frames: int, rate: int, on_segment=None, names=None):
         """Segments of all of a song's stems (named ``names``) and its mixture, cut, padded
         and given context alike; yields ``(J·C, n)`` blocks of the enhanced stems."""
         every = [*readers, read_mix]
+        quality = self.song_quality(every, frames, rate, names)
         read, process = _stacked(
-            every, lambda b: self.process_song_block(b, rate, len(readers), names)
+            every, lambda b: self.process_song_block(b, rate, len(readers), names, quality)
         )
         length, overlap, context = self.segment.samples(rate)
         for out in overlap_add(read, process, frames, length, overlap, context, on_segment):

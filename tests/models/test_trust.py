@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from stemprover.audio.chunking import array_reader
+from stemprover.audio.stft import stft
 from stemprover.models.refiner import RefinerModel
 from stemprover.models.trust import (
     SongTrust,
@@ -16,12 +18,13 @@ from stemprover.models.trust import (
     band_energies,
     band_features,
     feature_dim,
+    pooled_quality,
     quality_maps,
     song_prior,
     stem_type,
 )
 from stemprover.pipeline import EnhancePipeline
-from tests.models.test_refiner import STEMS, _randomised, _siblings, _song, _spec
+from tests.models.test_refiner import STEMS, TINY, _randomised, _siblings, _song, _spec
 
 TINY_TRUST = TrustConfig(
     n_fft=512, hop=128, sample_rate=16000, quality_bands=16, quality_channels=4
@@ -111,25 +114,34 @@ def test_a_refiner_folder_with_a_trust_folder_loads_both(tmp_path):
 
 
 class _Recorder:
-    """Stands in for a trust layer: records the stem types it is given, changes nothing."""
+    """Stands in for a trust layer: records the stem types and song estimates it is given
+    (its first pass estimates every stem at 3 dB), changes nothing."""
 
     def __init__(self) -> None:
         self.seen: list[list[int]] = []
+        self.quality: list[list[float]] = []
 
-    def __call__(self, s, x, p, y, gate, kinds):
+    def segment_estimate(self, s, x, kinds):
         self.seen.append(kinds.tolist())
+        return torch.full((len(s),), 3.0), torch.ones(len(s))
+
+    def __call__(self, s, x, p, y, gate, kinds, quality):
+        self.seen.append(kinds.tolist())
+        self.quality.append(quality.tolist())
         return y
 
 
 @pytest.mark.parametrize("names", [list(STEMS), ["piano", "drums", "bass", None]])
-def test_song_mode_hands_the_stem_names_to_the_trust_layer(tmp_path, names):
+def test_song_mode_hands_the_stem_names_and_the_song_estimates_to_the_trust_layer(tmp_path, names):
     stems, mix = _song(tmp_path / "song")
     pipe = EnhancePipeline(_randomised(), progress=False)
     pipe.model.attach_trust(_Recorder())
     pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T, names=names)
     expected = [stem_type(n) for n in names]
-    assert pipe.model.trust.seen and all(k == expected for k in pipe.model.trust.seen)
-    pipe.model.trust.seen.clear()
+    trust = pipe.model.trust
+    assert trust.seen and all(k == expected for k in trust.seen)
+    assert trust.quality and all(q == [3.0] * 4 for q in trust.quality)
+    trust.seen.clear()
     folder = tmp_path / "song"
     (tmp_path / "out").mkdir()
     pipe.enhance_song_files(
@@ -138,5 +150,26 @@ def test_song_mode_hands_the_stem_names_to_the_trust_layer(tmp_path, names):
         folder / "mixture.wav",
         names,
     )
-    assert pipe.model.trust.seen and all(k == expected for k in pipe.model.trust.seen)
-    np.testing.assert_equal(len(list((tmp_path / "out").iterdir())), 4)
+    assert trust.seen and all(k == expected for k in trust.seen)
+    assert len(list((tmp_path / "out").iterdir())) == 4
+    pipe.song_filter = "level"  # no trust layer: no first pass
+    trust.seen.clear()
+    pipe.enhance_song([stems[k].T for k in STEMS], 16000, mix.T, names=names)
+    assert not trust.seen
+
+
+def test_the_song_estimate_is_the_energy_weighted_mean_of_the_segments(tmp_path):
+    assert pooled_quality(
+        [torch.tensor([0.0, 10.0]), torch.tensor([20.0, 10.0])],
+        [torch.tensor([1.0, 0.0]), torch.tensor([3.0, 1.0])],
+    ).tolist() == [15.0, 10.0]
+    stems, mix = _song(tmp_path / "song")  # one segment: the estimate of the whole song
+    pipe = EnhancePipeline(_randomised(), progress=False)
+    pipe.model.attach_trust(_layer())
+    arrays = [stems[k].T for k in STEMS]
+    got = pipe.song_quality([array_reader(a) for a in [*arrays, mix.T]], 16000, 16000, STEMS)
+    spec = lambda a: stft(torch.from_numpy(np.ascontiguousarray(a)), TINY.stft)  # noqa: E731
+    q, _ = pipe.model.trust.segment_estimate(
+        torch.stack([spec(a) for a in arrays]), spec(mix.T), torch.tensor([0, 1, 2, 3])
+    )
+    torch.testing.assert_close(got, q)

@@ -490,13 +490,14 @@ class RefinerModel(nn.Module):
         mix: torch.Tensor,
         song_filter: bool | str = "trust",
         stems: Sequence[str | None] | None = None,
+        quality: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """All of a song's stems at once (song mode): :meth:`refine_song` without gradients.
 
         Shape: specs ``(J, C, F, N)``, mix ``(C, F, N)`` complex -> ``(J, C, F, N)``.
         """
         s, x = specs.to(torch.complex64), mix.to(torch.complex64)
-        return self.refine_song(s, x, song_filter, stems).to(specs.dtype)
+        return self.refine_song(s, x, song_filter, stems, quality).to(specs.dtype)
 
     def refine_song(
         self,
@@ -504,12 +505,14 @@ class RefinerModel(nn.Module):
         x: torch.Tensor,
         song_filter: bool | str = "trust",
         stems: Sequence[str | None] | None = None,
+        quality: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Each stem refined with the mixture and the others as its siblings; then the song
         filter: ``wiener``, the song Wiener filter (:func:`song_wiener`); ``level``, that and
         the level step (:func:`song_level`); ``trust`` (``True``), that and the model's song
         trust layer (:mod:`stemprover.models.trust`; ``level`` when it has none) for the stem
-        types ``stems`` (names such as ``vocals``; ``None``: each counts as ``other``);
+        types ``stems`` (names such as ``vocals``; ``None``: each counts as ``other``) and
+        the song's quality estimates ``quality`` (``None``: this segment's);
         ``none`` (``False``), none of them. Differentiable (training through the song filter,
         ``train.song_filter``), but for the Wiener estimates and the trust layer.
 
@@ -525,7 +528,7 @@ class RefinerModel(nn.Module):
                 names = stems if stems is not None else [None] * len(s)
                 kinds = torch.tensor([stem_type(n) for n in names])
                 p = song_prior(s, x) if priors is None else priors
-                y = self.trust(s, x, p, y, gate, kinds)
+                y = self.trust(s, x, p, y, gate, kinds, quality)
         return y
 
     def refine_stems(

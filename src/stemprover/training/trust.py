@@ -12,7 +12,8 @@ blend network, on top of a trained refiner (see :mod:`stemprover.models.trust`).
    output is as good there as on a user's — segment by segment; per segment, stem and
    sub-band the Gram matrix of ``(S, P, Y)``, their inner products with the reference and the
    reference's energy, so the SI-SDR of any blend follows exactly (over the stem's STFT
-   segments), and the layer's reference-free features with the quality estimate.
+   segments), and the layer's reference-free features with the song's quality estimate
+   (pooled over its segments, as song mode's first pass does).
 4. **The blend network**: full-batch AdamW on mean SI-SDR gain plus ``harm`` times the mean
    loss below ``Y`` per stem, stems estimated at ``below`` dB or more kept at ``Y``; the step
    with the best mean gain on the validation stems is kept.
@@ -45,6 +46,7 @@ from stemprover.models.trust import (
     TrustConfig,
     band_energies,
     band_features,
+    pooled_quality,
     quality_maps,
     song_prior,
     stem_type,
@@ -223,12 +225,23 @@ def collect_blend(
             s_all, r_all = _spectra(arts, cfg), _spectra(refs, cfg)
             x_all = _spectra([mix], cfg)[0]
             kinds = torch.tensor([stem_type(r["stem"]) for r in recs])
-            for lo in range(0, s_all.shape[-1], seg):
+            starts = range(0, s_all.shape[-1], seg)
+            q = pooled_quality(  # as song mode's first pass
+                *zip(
+                    *(
+                        trust.segment_estimate(
+                            s_all[..., lo : lo + seg], x_all[..., lo : lo + seg], kinds
+                        )
+                        for lo in starts
+                    ),
+                    strict=True,
+                )
+            )
+            for lo in starts:
                 s, r, x = (z[..., lo : lo + seg] for z in (s_all, r_all, x_all))
                 y, gate, p = model.refine_stems(s, x)
                 p = song_prior(s, x) if p is None else p
                 y = song_level(song_wiener(y, gate, x), gate, x, s)
-                q = trust.estimate(s, x, p, kinds)
                 en = band_energies(s, x, p, y, gate, trust.ranges)
                 gram, cross, ref = _exact_terms(torch.stack([s, p, y], 1), r, trust.ranges)
                 for k, v in zip(
