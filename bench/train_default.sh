@@ -8,7 +8,8 @@
 # band-split separator ~16 min, the other pairs ~13 min; 2000 steps (batch 4 x 2 s stereo
 # crops, OMP_WAIT_POLICY=PASSIVE) ~45-50 min with nothing else running (~1.25-1.5 s/step, the
 # multichannel Wiener estimate included); the second stage's 1000 steps ~25-28 min, the
-# third's (through the song filter, ~2.2 s/step) ~37 min. ~2 h 40 min from nothing.
+# third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~50 min.
+# ~3 h 30 min from nothing.
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
 # bench/train_latent.sh.
 set -euo pipefail
@@ -83,7 +84,8 @@ later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
 # 6. The song trust layer (stemprover.models.trust): 96 new songs the refiner never trained on
 # (seeds 70000-72000; simulate + mask, and the two trained separators' stems), then its quality
 # estimate (on every training split's stems) and its per-band blend (on song mode over the new
-# songs), both chosen on the valid splits; ~? min (see bench/README.md).
+# songs), both chosen on the valid splits. ~50 min: the new songs ~5-8 min, quality maps ~14 min
+# (2 jobs), the quality estimate's 3000 steps ~15 min, the blend statistics ~11 min (2 jobs).
 C=(--seconds 10 --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 --split train -q)
 [ -f "$DATA/trust_sm/manifest.jsonl" ] || \
   stemprover pairs --out "$DATA/trust_sm" --scores 24 --synthetic 24 --seed 70000 "${C[@]}"
