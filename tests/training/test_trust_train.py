@@ -54,3 +54,13 @@ def test_blend_scores_are_the_exact_stft_domain_si_sdr(trained, pairs):
     torch.testing.assert_close(got, exact.to(got.dtype), rtol=1e-6, atol=1e-6)
     # a weight of 2 on the input is the same estimate, scaled: SI-SDR does not change
     torch.testing.assert_close(stats.score(2 * stats.one_hot(0)), stats.score(stats.one_hot(0)))
+
+
+def test_cli_trust_train_refuses_unknown_settings_in_one_line(pairs, tmp_path, capsys):
+    from stemprover.cli import main
+
+    argv = ["trust", "train", "--pairs", str(pairs), "--valid-pairs", str(pairs)]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--set", "trust.nope=1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown config key 'trust.nope'" in err[0]
+    assert not (tmp_path / "r").exists()  # nothing made before the settings are checked

@@ -340,14 +340,8 @@ def _trust_args(p: argparse.ArgumentParser) -> None:
         "over --pairs (train split: songs the refiner never trained on); both chosen on the "
         "valid split of --valid-pairs.",
     )
+    _run_args(t, "trust.* (TrustConfig) or train.* (TrustTrainConfig)")
     t.add_argument("--model", default="default", help="the refiner the layer follows")
-    t.add_argument(
-        "--pairs",
-        type=Path,
-        action="append",
-        required=True,
-        help="pairs folder of songs the refiner never saw (the blend network); repeatable",
-    )
     t.add_argument(
         "--quality-pairs",
         type=Path,
@@ -361,15 +355,6 @@ def _trust_args(p: argparse.ArgumentParser) -> None:
         action="append",
         required=True,
         help="pairs folder whose valid split chooses both networks' steps; repeatable",
-    )
-    t.add_argument("--out", type=Path, required=True, help="run folder; an existing one resumes")
-    t.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override trust.* (TrustConfig) or train.* (TrustTrainConfig); repeatable",
     )
     t.add_argument("--jobs", type=int, default=1, help="pairs folders read in parallel")
     t.add_argument("-q", "--quiet", action="store_true")
