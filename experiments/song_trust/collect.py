@@ -25,7 +25,7 @@ from stemprover.api import EnhanceOptions, load_pipeline
 from stemprover.audio.bands import split_bands
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.evaluation.run import song_audio
-from stemprover.models.trust import ENERGIES, band_energies, band_sum
+from stemprover.models.trust import ENERGIES, band_energies, exact_terms
 
 STATE: dict = {"mode": "run", "segments": []}
 
@@ -44,23 +44,17 @@ def refine_song(self, s, x, _song_filter="level", _stems=None):
 def shipped_song(model, s, x):
     """The shipped song mode (``refine_song`` with the level filter) and the parts it hides:
     ``(output, gate, priors)``."""
-    y, gate, priors = model.refine_stems(s, x)
-    return refiner_mod.song_level(refiner_mod.song_wiener(y, gate, x), gate, x, s), gate, priors
+    return model.song_parts(s, x, "level")
 
 
 def segment_stats(s, x, p, y, gate, r, ranges):
     """Gram, cross terms and reference energy of the candidates ``(S, P, Y)`` against the
-    reference ``r``, and :func:`band_energies`, for one segment's J stems."""
-    cand = torch.stack([s, p, y], 1).to(torch.complex128)  # (J, 3, C, F, N)
-    r = r.to(torch.complex128)
-    inner = lambda a, b: band_sum((a * b.conj()).real, ranges)  # noqa: E731
-    gram = torch.stack(
-        [torch.stack([inner(cand[:, k], cand[:, m]) for m in range(3)], -1) for k in range(3)],
-        -2,
-    )  # (J, B, 3, 3)
-    cross = torch.stack([inner(cand[:, k], r) for k in range(3)], -1)
-    ref = band_sum(r.abs().pow(2), ranges)
-    return gram, cross, ref, band_energies(s, x, p, y, gate, ranges)
+    reference ``r`` (the library's ``exact_terms``), and :func:`band_energies`, for one
+    segment's J stems."""
+    return (
+        *exact_terms(torch.stack([s, p, y], 1), r, ranges),
+        band_energies(s, x, p, y, gate, ranges),
+    )
 
 
 def main() -> None:

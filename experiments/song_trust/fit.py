@@ -19,9 +19,10 @@ from collections import defaultdict
 
 import numpy as np
 import torch
-from torch import nn
 
-STEMS = ("vocals", "drums", "bass", "other")
+from stemprover.models.trust import STEM_TYPES as STEMS
+from stemprover.models.trust import BlendNet, blend_si_sdr
+
 BINS = ((5, "<5"), (10, "5-10"), (15, "10-15"), (np.inf, ">=15"))
 EPS = 1e-10
 
@@ -124,13 +125,8 @@ class Set:
 
     def score(self, w: torch.Tensor) -> torch.Tensor:
         """SI-SDR (dB) per (song, stem) of blend weights ``w`` (rows, B, 3), over the
-        stem's STFT segments: ``10·log10(<E,R>² / (|E|²·|R|² − <E,R>²))``."""
-        w = w.double()
-        add = lambda v: torch.zeros(self.n, dtype=v.dtype).index_add(0, self.key, v.sum(-1))  # noqa: E731
-        dot = add((w * self.cross).sum(-1))
-        est = add(torch.einsum("rbk,rbkl,rbl->rb", w, self.gram, w))
-        ref = add(self.ref)
-        return 10 * torch.log10((dot**2 + EPS) / ((est * ref - dot**2).clamp_min(0) + EPS))
+        stem's STFT segments (the library's ``blend_si_sdr``)."""
+        return blend_si_sdr(w, self.gram, self.cross, self.ref, self.key, self.n)
 
 
 SEVERITIES: dict[str, np.ndarray] = {}  # pair id -> the detector's severities (--severities)
@@ -191,23 +187,8 @@ def project_simplex(v: torch.Tensor) -> torch.Tensor:
     return (v - theta).clamp_min(0)
 
 
-class Trust(nn.Module):
-    def __init__(self, dim: int, hidden: int = 64) -> None:
-        super().__init__()
-        self.net = (
-            nn.Sequential(nn.Linear(dim, 3))
-            if hidden == 0
-            else nn.Sequential(
-                nn.Linear(dim, hidden),
-                nn.GELU(),
-                nn.Linear(hidden, hidden),
-                nn.GELU(),
-                nn.Linear(hidden, 3),
-            )
-        )
-        nn.init.zeros_(self.net[-1].weight)
-        with torch.no_grad():
-            self.net[-1].bias.copy_(torch.tensor([0.0, 0.0, 8.0]))  # starts at the shipped output
+class Trust(BlendNet):
+    """The library's blend network (``hidden`` 0: linear), or one blend per stem."""
 
     per_stem = False
 

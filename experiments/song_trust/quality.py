@@ -26,9 +26,9 @@ from torch import nn
 
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.evaluation.run import song_audio
+from stemprover.models.trust import STEM_TYPES as STEMS
 from stemprover.models.trust import QualityNet, log_band_matrix, quality_maps, song_prior
 
-STEMS = ("vocals", "drums", "bass", "other")
 N_FFT, HOP, BANDS, RATE = 2048, 512, 64, 44100
 
 

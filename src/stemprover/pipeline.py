@@ -25,6 +25,7 @@ from stemprover.audio.conform import check_mixture, conformed
 from stemprover.audio.stft import compress, decompress, istft, stft
 from stemprover.errors import StemProverError
 from stemprover.models.base import SpectralModel
+from stemprover.models.trust import pooled_quality, stem_type
 from stemprover.outcome import FileResult
 
 
@@ -109,6 +110,18 @@ class EnhancePipeline:
         ``fn`` on the spectrograms (``(R, F, N)`` -> ``(R', F, N)``), inverse STFT and back
         to ``rate`` at the same length. Shape: ``(R, n)`` -> ``(R', n)``."""
         cfg, model_rate = self.model.stft, self.model.sample_rate
+        x, spec = self._spectrogram(rows, rate)
+        with torch.inference_mode():
+            y = istft(fn(spec), cfg, x.shape[-1]).cpu().numpy()
+        if x is not rows:
+            y = soxr.resample(y.T, model_rate, rate, quality="HQ").T
+            y = _fit_length(y, rows.shape[-1])
+        return y.astype(rows.dtype, copy=False)
+
+    def _spectrogram(self, rows: np.ndarray, rate: int) -> tuple[np.ndarray, torch.Tensor]:
+        """``rows`` at the model's rate (the same array when ``rate`` is it) and their STFT.
+        Shape: ``(R, n)`` -> ``((R, n'), (R, F, N))``."""
+        cfg, model_rate = self.model.stft, self.model.sample_rate
         x = rows
         if model_rate is not None and model_rate != rate:
             x = soxr.resample(rows.T, rate, model_rate, quality="HQ").T  # (R, n')
@@ -116,13 +129,8 @@ class EnhancePipeline:
             raise StemProverError(
                 f"segment of {x.shape[-1]} samples is shorter than one STFT frame ({cfg.n_fft})"
             )
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.device)
         with torch.inference_mode():
-            y = istft(fn(stft(t, cfg)), cfg, t.shape[-1]).cpu().numpy()
-        if x is not rows:
-            y = soxr.resample(y.T, model_rate, rate, quality="HQ").T
-            y = _fit_length(y, rows.shape[-1])
-        return y.astype(rows.dtype, copy=False)
+            return x, stft(torch.from_numpy(np.ascontiguousarray(x)).to(self.device), cfg)
 
     def process_block(
         self,
@@ -203,23 +211,18 @@ class EnhancePipeline:
         trust = getattr(self.model, "trust", None)
         if self.song_filter != "trust" or trust is None:
             return None
-        from stemprover.models.trust import pooled_quality, stem_type
-
         J, cfg = len(every) - 1, self.model.stft
         kinds = torch.tensor([stem_type(n) for n in (names or [None] * J)])
         found: list[tuple] = []
-
-        def fn(spec):
-            spec = compress(spec, cfg).unflatten(0, (J + 1, -1))
-            found.append(trust.segment_estimate(spec[:J], spec[J], kinds))
-            return spec[0, :1]
-
         length, shortest = self.segment.samples(rate)[0], 2 * cfg.n_fft
         for seg in plan(frames, length, 0):
             if seg.stop - seg.start < shortest and found:
                 continue  # a short tail says little; weighted by energy, it would not count
             stop = max(seg.stop, seg.start + shortest)  # read as zeros past the end
-            self._spectral(np.concatenate([read(seg.start, stop) for read in every]), rate, fn)
+            block = np.concatenate([read(seg.start, stop) for read in every])
+            spec = compress(self._spectrogram(block, rate)[1], cfg).unflatten(0, (J + 1, -1))
+            with torch.inference_mode():
+                found.append(trust.segment_estimate(spec[:J], spec[J], kinds))
         return pooled_quality(*zip(*found, strict=True))
 
     def _stream_song(self, readers, read_mix, frames: int, rate: int, on_segment=None, names=None):

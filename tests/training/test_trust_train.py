@@ -10,7 +10,7 @@ from stemprover.errors import StemProverError
 from stemprover.evaluation.run import song_audio
 from stemprover.models.refiner import TRUST_DIR, RefinerModel
 from stemprover.models.trust import SongTrust
-from stemprover.training.trust import BlendStats, TrustTrainConfig, train_trust
+from stemprover.training.trust import BlendStats, TrustTrainConfig, _cached, train_trust
 from tests.models.test_refiner import TINY, _randomised
 from tests.models.test_trust import TINY_TRUST
 
@@ -43,7 +43,7 @@ def test_trust_train_makes_a_layer_its_refiner_loads_and_resumes(trained):
 
 def test_blend_scores_are_the_exact_stft_domain_si_sdr(trained, pairs):
     args, _ = trained
-    stats = BlendStats([args[4] / "cache" / f"blend-{pairs.name}-train.npz"])
+    stats = BlendStats([_cached(args[4], "blend", pairs, "train")])
     recs, _, _, arts, refs = next(song_audio(pairs, "train"))
     s = torch.stack([stft(torch.from_numpy(a), TINY.stft) for a in arts])
     r = torch.stack([stft(torch.from_numpy(a), TINY.stft) for a in refs])

@@ -527,20 +527,30 @@ class RefinerModel(nn.Module):
 
         Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex64 -> ``(J, C, F, N)``.
         """
+        song_filter = song_filter_name(song_filter)
+        y, gate, priors = self.song_parts(s, x, song_filter)
+        if song_filter == "trust" and self.trust is not None and self.reads_siblings and len(s) > 1:
+            names = stems if stems is not None else [None] * len(s)
+            kinds = torch.tensor([stem_type(n) for n in names])
+            p = song_prior(s, x) if priors is None else priors
+            # the blend can take a quiet bin back to the prior's: kept as the level step
+            # keeps them (validation fullness 38.6 without, input 43.6)
+            y = keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
+        return y
+
+    def song_parts(
+        self, s: torch.Tensor, x: torch.Tensor, song_filter: bool | str = "level"
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The stems through the song filter up to its level step (``trust`` counts as
+        ``level``), with what the trust layer reads: ``(y, gate, priors)`` as
+        :meth:`refine_stems` gives them."""
         y, gate, priors = self.refine_stems(s, x)
         song_filter = song_filter_name(song_filter)
         if song_filter != "none" and self.reads_siblings and len(s) > 1:
             y = song_wiener(y, gate, x)
             if song_filter in ("level", "trust"):
                 y = song_level(y, gate, x, s)
-            if song_filter == "trust" and self.trust is not None:
-                names = stems if stems is not None else [None] * len(s)
-                kinds = torch.tensor([stem_type(n) for n in names])
-                p = song_prior(s, x) if priors is None else priors
-                # the blend can take a quiet bin back to the prior's: kept as the level step
-                # keeps them (validation fullness 38.6 without, input 43.6)
-                y = keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
-        return y
+        return y, gate, priors
 
     def refine_stems(
         self, s: torch.Tensor, x: torch.Tensor

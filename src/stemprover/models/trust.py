@@ -212,16 +212,21 @@ def feature_dim(bands: int) -> int:
 
 
 class BlendNet(nn.Module):
-    """Per stem and band, softmax weights over ``(S, P, Y)``; starts at ``Y`` (weight ~1)."""
+    """Per stem and band, softmax weights over ``(S, P, Y)`` from two hidden layers of
+    ``hidden`` (0: linear); starts at ``Y`` (weight ~1)."""
 
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(dim, hidden),
-            nn.GELU(),
-            nn.Linear(hidden, hidden),
-            nn.GELU(),
-            nn.Linear(hidden, 3),
+        self.net = (
+            nn.Sequential(nn.Linear(dim, 3))
+            if hidden == 0
+            else nn.Sequential(
+                nn.Linear(dim, hidden),
+                nn.GELU(),
+                nn.Linear(hidden, hidden),
+                nn.GELU(),
+                nn.Linear(hidden, 3),
+            )
         )
         nn.init.zeros_(self.net[-1].weight)
         with torch.no_grad():
@@ -229,6 +234,40 @@ class BlendNet(nn.Module):
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return self.net(f).softmax(-1)
+
+
+def keep_good(w: torch.Tensor, quality: torch.Tensor, below: float) -> torch.Tensor:
+    """Blend weights ``(rows, B, 3)`` with the rows whose ``quality`` (``(rows,)`` dB) is
+    ``below`` or more set to ``Y`` alone."""
+    keep = torch.zeros_like(w)
+    keep[..., 2] = 1
+    return torch.where((quality >= below)[:, None, None], keep, w)
+
+
+def exact_terms(cands: torch.Tensor, r: torch.Tensor, ranges):
+    """What any blend's SI-SDR against the reference ``r`` follows from, per stem and band:
+    the Gram matrix ``G_kl = Re Σ c_k·conj(c_l)`` of candidates ``(J, K, C, F, N)``,
+    ``b_k = Re Σ c_k·conj(r)`` and ``Σ|r|²`` (float64)."""
+    c, r = cands.to(torch.complex128), r.to(torch.complex128)
+    inner = lambda a, b: band_sum((a * b.conj()).real, ranges)  # noqa: E731
+    K = c.shape[1]
+    gram = torch.stack(
+        [torch.stack([inner(c[:, k], c[:, m]) for m in range(K)], -1) for k in range(K)], -2
+    )
+    cross = torch.stack([inner(c[:, k], r) for k in range(K)], -1)
+    return gram, cross, band_sum(r.abs().pow(2), ranges)
+
+
+def blend_si_sdr(w, gram, cross, ref, key, n: int) -> torch.Tensor:
+    """The SI-SDR (dB) per stem of blend weights ``w`` ``(rows, B, K)``, from rows'
+    :func:`exact_terms`, row ``i`` a segment of stem ``key[i]`` of ``n``: over the stem's
+    STFT segments, ``10·log10(<E,R>² / (|E|²·|R|² − <E,R>²))``."""
+    w = w.double()
+    add = lambda v: torch.zeros(n, dtype=v.dtype).index_add(0, key, v.sum(-1))  # noqa: E731
+    dot = add((w * cross).sum(-1))
+    est = add(torch.einsum("rbk,rbkl,rbl->rb", w, gram, w))
+    ref = add(ref)
+    return 10 * torch.log10((dot**2 + EPS) / ((est * ref - dot**2).clamp_min(0) + EPS))
 
 
 def blend(w: torch.Tensor, cands: torch.Tensor, ranges) -> torch.Tensor:
@@ -261,11 +300,12 @@ class SongTrust(nn.Module):
         """Each stem's SI-SDR estimate (dB) from this segment, ``(J,)``."""
         return self.quality(quality_maps(s, x, p, self.band_matrix), kinds)
 
-    def segment_estimate(self, s, x, kinds) -> tuple[torch.Tensor, torch.Tensor]:
+    def segment_estimate(self, s, x, kinds, p=None) -> tuple[torch.Tensor, torch.Tensor]:
         """This segment's estimates and their weights for :func:`pooled_quality`: ``(J,)``
-        dB and ``(J,)`` energies (shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex)."""
+        dB and ``(J,)`` energies (shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex; ``p``:
+        the stems' priors when the caller has them, else :func:`song_prior`)."""
         s, x = s.to(torch.complex64), x.to(torch.complex64)
-        q = self.estimate(s, x, song_prior(s, x), kinds)
+        q = self.estimate(s, x, song_prior(s, x) if p is None else p, kinds)
         return q, s.abs().pow(2).sum((1, 2, 3))
 
     def weights(self, s, x, p, y, gate, kinds, quality=None) -> torch.Tensor:
@@ -274,10 +314,7 @@ class SongTrust(nn.Module):
         if quality is None:
             quality = self.estimate(s, x, p, kinds)
         f = band_features(band_energies(s, x, p, y, gate, self.ranges), kinds, quality)
-        w = self.blend(f)
-        keep = torch.zeros_like(w)
-        keep[..., 2] = 1
-        return torch.where((quality >= self.config.below)[:, None, None], keep, w)
+        return keep_good(self.blend(f), quality, self.config.below)
 
     def forward(self, s, x, p, y, gate, kinds, quality=None) -> torch.Tensor:
         """The blended stems; ``quality``: the song's estimates (:func:`pooled_quality`;

@@ -26,6 +26,7 @@ reused when the command runs again (an interrupted run resumes at the stage it r
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import json
 import multiprocessing
 import sys
@@ -40,19 +41,20 @@ from stemprover.audio.stft import stft
 from stemprover.errors import StemProverError
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.evaluation.run import song_audio
-from stemprover.models.refiner import song_level, song_wiener
 from stemprover.models.trust import (
     SongTrust,
     TrustConfig,
     band_energies,
     band_features,
+    blend_si_sdr,
+    exact_terms,
+    keep_good,
     pooled_quality,
     quality_maps,
     song_prior,
     stem_type,
 )
 
-EPS = 1e-10
 QUALITY_FILE = "quality.safetensors"
 
 
@@ -225,25 +227,16 @@ def collect_blend(
             s_all, r_all = _spectra(arts, cfg), _spectra(refs, cfg)
             x_all = _spectra([mix], cfg)[0]
             kinds = torch.tensor([stem_type(r["stem"]) for r in recs])
-            starts = range(0, s_all.shape[-1], seg)
-            q = pooled_quality(  # as song mode's first pass
-                *zip(
-                    *(
-                        trust.segment_estimate(
-                            s_all[..., lo : lo + seg], x_all[..., lo : lo + seg], kinds
-                        )
-                        for lo in starts
-                    ),
-                    strict=True,
-                )
-            )
-            for lo in starts:
+            parts, found = [], []
+            for lo in range(0, s_all.shape[-1], seg):
                 s, r, x = (z[..., lo : lo + seg] for z in (s_all, r_all, x_all))
-                y, gate, p = model.refine_stems(s, x)
+                y, gate, p = model.song_parts(s, x, "level")  # the song filter as shipped
                 p = song_prior(s, x) if p is None else p
-                y = song_level(song_wiener(y, gate, x), gate, x, s)
-                en = band_energies(s, x, p, y, gate, trust.ranges)
-                gram, cross, ref = _exact_terms(torch.stack([s, p, y], 1), r, trust.ranges)
+                found.append(trust.segment_estimate(s, x, kinds, p))
+                terms = exact_terms(torch.stack([s, p, y], 1), r, trust.ranges)
+                parts.append((band_energies(s, x, p, y, gate, trust.ranges), *terms))
+            q = pooled_quality(*zip(*found, strict=True))  # as song mode's first pass
+            for en, gram, cross, ref in parts:
                 for k, v in zip(
                     ("feats", "gram", "cross", "ref", "quality"),
                     (band_features(en, kinds, q), gram, cross, ref, q),
@@ -263,20 +256,6 @@ def collect_blend(
         **{k: np.array(v) for k, v in meta.items()},
     )
     return out
-
-
-def _exact_terms(cands: torch.Tensor, r: torch.Tensor, ranges):
-    """Per stem and band: the Gram matrix ``G_kl = Re Σ c_k·conj(c_l)`` of candidates
-    ``(J, 3, C, F, N)``, ``b_k = Re Σ c_k·conj(r)`` and ``Σ|r|²``."""
-    from stemprover.models.trust import band_sum
-
-    c, r = cands.to(torch.complex128), r.to(torch.complex128)
-    inner = lambda a, b: band_sum((a * b.conj()).real, ranges)  # noqa: E731
-    gram = torch.stack(
-        [torch.stack([inner(c[:, k], c[:, m]) for m in range(3)], -1) for k in range(3)], -2
-    )
-    cross = torch.stack([inner(c[:, k], r) for k in range(3)], -1)
-    return gram, cross, band_sum(r.abs().pow(2), ranges)
 
 
 class BlendStats:
@@ -301,18 +280,10 @@ class BlendStats:
         return w
 
     def weights(self, trust: SongTrust) -> torch.Tensor:
-        w = trust.blend(self.feats)
-        keep = torch.zeros_like(w)
-        keep[..., 2] = 1
-        return torch.where((self.quality >= trust.config.below)[:, None, None], keep, w)
+        return keep_good(trust.blend(self.feats), self.quality, trust.config.below)
 
     def score(self, w: torch.Tensor) -> torch.Tensor:
-        w = w.double()
-        add = lambda v: torch.zeros(self.n, dtype=v.dtype).index_add(0, self.key, v.sum(-1))  # noqa: E731
-        dot = add((w * self.cross).sum(-1))
-        est = add(torch.einsum("rbk,rbkl,rbl->rb", w, self.gram, w))
-        ref = add(self.ref)
-        return 10 * torch.log10((dot**2 + EPS) / ((est * ref - dot**2).clamp_min(0) + EPS))
+        return blend_si_sdr(w, self.gram, self.cross, self.ref, self.key, self.n)
 
 
 def train_blend(
@@ -386,7 +357,10 @@ def _valid_split(folder: Path, log) -> str:
 
 
 def _cached(run: Path, kind: str, folder: Path, split: str) -> Path:
-    return run / "cache" / f"{kind}-{folder.resolve().name}-{split}.npz"
+    """A stage's file for one pairs folder: its name and a hash of its path (two folders
+    called ``pairs`` do not share one)."""
+    where = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:8]
+    return run / "cache" / f"{kind}-{folder.resolve().name}-{where}-{split}.npz"
 
 
 def train_trust(
