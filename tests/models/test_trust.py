@@ -3,6 +3,7 @@ and how it is saved with its refiner."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -39,15 +40,27 @@ def _parts(seed: int = 0):
     return s, x, song_prior(s, x), y, gate
 
 
-def _layer(pick: int | None = None, below: float = 8.0) -> SongTrust:
-    """A trust layer; ``pick``: its blend chooses that candidate (0 S, 1 P, 2 Y) everywhere."""
+def _pick(net, k: int) -> None:
+    """Make a blend network choose candidate ``k`` (0 S, 1 P, 2 Y) everywhere."""
+    with torch.no_grad():
+        bias = torch.full((3,), -40.0)
+        bias[k] = 40.0
+        net.net[-1].bias.copy_(bias)
+
+
+def _layer(
+    pick: int | None = None, below: float = 8.0, level: str = "none", good: int | None = None
+) -> SongTrust:
+    """A trust layer; ``pick``: its blend chooses that candidate everywhere; ``level``: its
+    level matching (``none``: the blend as it is); ``good``: the good-stem blend's choice
+    (``None``: no good-stem blend, those stems keep ``Y``)."""
     torch.manual_seed(0)
-    layer = SongTrust(replace(TINY_TRUST, below=below)).eval()
+    cfg = replace(TINY_TRUST, below=below, level=level, good_blend=good is not None)
+    layer = SongTrust(cfg).eval()
     if pick is not None:
-        with torch.no_grad():
-            bias = torch.full((3,), -40.0)
-            bias[pick] = 40.0
-            layer.blend.net[-1].bias.copy_(bias)
+        _pick(layer.blend, pick)
+    if good is not None:
+        _pick(layer.good, good)
     return layer
 
 
@@ -85,6 +98,50 @@ def test_stems_estimated_good_keep_the_song_filter_output_and_poor_ones_are_blen
     torch.testing.assert_close(layer(s, x, p, y, gate, kinds), s)
     layer.config = replace(layer.config, below=-float("inf"))  # none is
     assert torch.equal(layer(s, x, p, y, gate, kinds), y)
+
+
+def test_stems_estimated_good_take_the_good_stem_blend_when_the_layer_has_one(tmp_path):
+    s, x, p, y, gate = _parts()
+    kinds, quality = torch.tensor([0, 1, 2, 3]), torch.tensor([20.0, 8.0, 7.9, -5.0])
+    layer = _layer(pick=1, good=0)  # poor stems take the prior, good ones the input
+    w = layer.weights(s, x, p, y, gate, kinds, quality)
+    torch.testing.assert_close(w[:2, :, 0], torch.ones_like(w[:2, :, 0]))
+    torch.testing.assert_close(w[2:, :, 1], torch.ones_like(w[2:, :, 1]))
+    out = layer(s, x, p, y, gate, kinds, quality)
+    torch.testing.assert_close(out[:2], s[:2])
+    torch.testing.assert_close(out[2:], p[2:])
+    assert TrustConfig().good_blend  # the default for a new layer
+    # a layer saved before the good-stem blend (no such key) keeps Y for its good stems
+    layer = _layer(pick=1)
+    folder = layer.save(tmp_path / "old")
+    meta = json.loads((folder / "config.json").read_text())
+    del meta["config"]["good_blend"], meta["config"]["level"], meta["config"]["level_max"]
+    (folder / "config.json").write_text(json.dumps(meta))
+    old = SongTrust.load(folder)
+    assert old.good is None and old.config.level == "stem"
+    w = old.weights(s, x, p, y, gate, kinds, quality)
+    assert (w[:2] == torch.tensor([0.0, 0.0, 1.0])).all()
+
+
+def test_the_blend_is_brought_to_the_song_filter_outputs_level_per_stem_within_bounds():
+    s, x, p, y, gate = _parts()
+    kinds = torch.tensor([0, 1, 2, 3])
+    layer = _layer(pick=0, below=float("inf"), level="stem")  # every stem takes S, at Y's level
+    out = layer(s, x, p, y, gate, kinds)
+    energy = lambda z: z.abs().pow(2).sum(dim=(1, 2, 3))  # noqa: E731
+    torch.testing.assert_close(energy(out), energy(y), rtol=1e-4, atol=0)
+    gain = (energy(y) / energy(s)).sqrt()
+    torch.testing.assert_close(out, s * gain[:, None, None, None])  # one gain per stem
+    assert TrustConfig().level == "stem"  # the default
+    layer.config = replace(layer.config, level_max=1.0)  # bounded to +-1 dB
+    ratio = energy(layer(s, x, p, y, gate, kinds)) / energy(s)
+    assert (ratio >= 10**-0.1 - 1e-4).all() and (ratio <= 10**0.1 + 1e-4).all()
+    assert (energy(y) / energy(s) < 10**-0.1).any()  # (the bound is reached)
+    layer.config = replace(layer.config, below=-float("inf"))  # stems that keep Y: gain 1
+    assert torch.equal(layer(s, x, p, y, gate, kinds), y)
+    with pytest.raises(ValueError, match="unknown trust level"):
+        layer.config = replace(layer.config, below=float("inf"), level="band")
+        layer(s, x, p, y, gate, kinds)
 
 
 def test_song_mode_applies_the_trust_layer_after_the_level_step():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -10,7 +12,13 @@ from stemprover.errors import StemProverError
 from stemprover.evaluation.run import song_audio
 from stemprover.models.refiner import TRUST_DIR, RefinerModel
 from stemprover.models.trust import SongTrust
-from stemprover.training.trust import BlendStats, TrustTrainConfig, _cached, train_trust
+from stemprover.training.trust import (
+    BlendStats,
+    TrustTrainConfig,
+    _cached,
+    train_blend,
+    train_trust,
+)
 from tests.models.test_refiner import TINY, _randomised
 from tests.models.test_trust import TINY_TRUST
 
@@ -29,7 +37,9 @@ def trained(pairs, tmp_path_factory):
 def test_trust_train_makes_a_layer_its_refiner_loads_and_resumes(trained):
     args, folder = trained
     layer = SongTrust.load(folder)
-    assert layer.config == TINY_TRUST
+    assert layer.config == TINY_TRUST and layer.good is not None
+    best = json.loads((folder / "best.json").read_text())
+    assert set(best) == {"blend", "good"}  # the good-stem blend trained after the first
     caches = sorted((args[4] / "cache").iterdir())
     assert [p.name.split("-")[0] for p in caches] == ["blend", "quality"]  # one split here
     stamps = [p.stat().st_mtime_ns for p in caches]
@@ -54,6 +64,21 @@ def test_blend_scores_are_the_exact_stft_domain_si_sdr(trained, pairs):
     torch.testing.assert_close(got, exact.to(got.dtype), rtol=1e-6, atol=1e-6)
     # a weight of 2 on the input is the same estimate, scaled: SI-SDR does not change
     torch.testing.assert_close(stats.score(2 * stats.one_hot(0)), stats.score(stats.one_hot(0)))
+
+
+def test_each_blend_network_starts_from_the_seed_whatever_came_before(trained, pairs):
+    args, _ = trained
+    stats = BlendStats([_cached(args[4], "blend", pairs, "train")])
+    states = []
+    for noise in (0, 1):
+        torch.manual_seed(noise)  # the layer is made from two different generator states
+        layer = SongTrust(TINY_TRUST)
+        for which in ("blend", "good"):
+            train_blend(layer, stats, stats, TINY_TRAIN, lambda m: None, which)
+        states.append({k: v for k, v in layer.state_dict().items() if "quality" not in k})
+    assert any(k.startswith("good.") for k in states[0])
+    for k, v in states[0].items():
+        assert torch.equal(v, states[1][k]), k
 
 
 def test_cli_trust_train_refuses_unknown_settings_in_one_line(pairs, tmp_path, capsys):

@@ -14,9 +14,10 @@ blend network, on top of a trained refiner (see :mod:`stemprover.models.trust`).
    reference's energy, so the SI-SDR of any blend follows exactly (over the stem's STFT
    segments), and the layer's reference-free features with the song's quality estimate
    (pooled over its segments, as song mode's first pass does).
-4. **The blend network**: full-batch AdamW on mean SI-SDR gain plus ``harm`` times the mean
-   loss below ``Y`` per stem, stems estimated at ``below`` dB or more kept at ``Y``; the step
-   with the best mean gain on the validation stems is kept.
+4. **The blend networks**: full-batch AdamW on mean SI-SDR gain plus ``harm`` times the mean
+   loss below ``Y`` per stem; first ``blend`` (stems estimated at ``below`` dB or more kept
+   at ``Y``), then, with it fixed, ``good`` for those stems (``trust.good_blend``); each
+   network's step with the best mean gain on the validation stems is kept.
 
 Every stage's output is kept in the run folder (``cache/``, ``quality.safetensors``) and
 reused when the command runs again (an interrupted run resumes at the stage it reached).
@@ -42,13 +43,13 @@ from stemprover.errors import StemProverError
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.evaluation.run import song_audio
 from stemprover.models.trust import (
+    BlendNet,
     SongTrust,
     TrustConfig,
     band_energies,
     band_features,
     blend_si_sdr,
     exact_terms,
-    keep_good,
     pooled_quality,
     quality_maps,
     song_prior,
@@ -196,7 +197,7 @@ def train_quality(
         opt.step()
         sched.step()
     net.load_state_dict(state)
-    net.eval()
+    trust.eval().requires_grad_(False)
     return best
 
 
@@ -280,19 +281,28 @@ class BlendStats:
         return w
 
     def weights(self, trust: SongTrust) -> torch.Tensor:
-        return keep_good(trust.blend(self.feats), self.quality, trust.config.below)
+        return trust.band_weights(self.feats, self.quality)
 
     def score(self, w: torch.Tensor) -> torch.Tensor:
         return blend_si_sdr(w, self.gram, self.cross, self.ref, self.key, self.n)
 
 
 def train_blend(
-    trust: SongTrust, train: BlendStats, valid: BlendStats, cfg: TrustTrainConfig, log
+    trust: SongTrust,
+    train: BlendStats,
+    valid: BlendStats,
+    cfg: TrustTrainConfig,
+    log,
+    which: str = "blend",
 ) -> dict:
-    """Train ``trust.blend`` (in place); keep the step with the best mean SI-SDR gain on
-    ``valid``. Returns ``{step, gain, shipped}`` (validation, dB over the input)."""
+    """Train ``trust.blend`` or ``trust.good`` (``which``; in place, the other fixed); keep
+    the step with the best mean SI-SDR gain on ``valid``. Returns ``{step, gain, shipped}``
+    (validation, dB over the input)."""
     torch.manual_seed(cfg.seed)
-    net = trust.blend
+    net = getattr(trust, which)
+    net.load_state_dict(BlendNet(train.feats.shape[-1], trust.config.hidden).state_dict())
+    trust.requires_grad_(False)
+    net.requires_grad_(True)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     base, ship = train.score(train.one_hot(0)), train.score(train.one_hot(2))
     vbase = valid.score(valid.one_hot(0))
@@ -305,7 +315,9 @@ def train_blend(
             if gain > best["gain"]:
                 best.update(step=step, gain=gain)
                 state = {k: v.clone() for k, v in net.state_dict().items()}
-            log(f"blend step {step}: validation {gain:+.3f} dB (song filter alone {shipped:+.3f})")
+            log(
+                f"{which} step {step}: validation {gain:+.3f} dB (song filter alone {shipped:+.3f})"
+            )
         if step == cfg.steps:
             break
         sdr = train.score(train.weights(trust))
@@ -314,7 +326,7 @@ def train_blend(
         loss.backward()
         opt.step()
     net.load_state_dict(state)
-    net.eval()
+    trust.eval().requires_grad_(False)
     return best
 
 
@@ -387,13 +399,13 @@ def train_trust(
 
     qtrain = [(f, "train") for f in dict.fromkeys([*quality_pairs, *blend_pairs])]
     qvalid = [(f, _valid_split(f, log)) for f in valid_pairs]
-    todo = [
-        (collect_quality, f, s, tcfg, cfg.songs, _cached(run, "quality", f, s))
-        for f, s in qtrain + qvalid
-        if not _cached(run, "quality", f, s).exists()
-    ]
-    _parallel(jobs, todo, log)
-    if not (run / QUALITY_FILE).exists():
+    if not (run / QUALITY_FILE).exists():  # (its maps are not needed once it is trained)
+        todo = [
+            (collect_quality, f, s, tcfg, cfg.songs, _cached(run, "quality", f, s))
+            for f, s in qtrain + qvalid
+            if not _cached(run, "quality", f, s).exists()
+        ]
+        _parallel(jobs, todo, log)
         best = train_quality(
             trust,
             [_cached(run, "quality", f, s) for f, s in qtrain],
@@ -427,17 +439,15 @@ def train_trust(
         if not _cached(run, "blend", f, s).exists()
     ]
     _parallel(jobs, todo, log)
-    best = train_blend(
-        trust,
-        BlendStats([_cached(run, "blend", f, s) for f, s in btrain]),
-        BlendStats([_cached(run, "blend", f, s) for f, s in bvalid]),
-        cfg,
-        log,
-    )
-    log(
-        f"blend: step {best['step']}, validation {best['gain']:+.3f} dB over the input "
-        f"(song filter alone {best['shipped']:+.3f}; exact STFT-domain SI-SDR)"
-    )
+    train = BlendStats([_cached(run, "blend", f, s) for f, s in btrain])
+    valid = BlendStats([_cached(run, "blend", f, s) for f, s in bvalid])
+    best = {}
+    for which in ("blend", "good") if trust.good is not None else ("blend",):
+        best[which] = b = train_blend(trust, train, valid, cfg, log, which)
+        log(
+            f"{which}: step {b['step']}, validation {b['gain']:+.3f} dB over the input "
+            f"(song filter alone {b['shipped']:+.3f}; exact STFT-domain SI-SDR)"
+        )
     trust.save(run / "model")
     (run / "model" / "best.json").write_text(json.dumps(best, indent=2) + "\n")
     return run / "model"
