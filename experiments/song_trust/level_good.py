@@ -112,6 +112,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     trust = SongTrust.load(a.trust)
+    trust.good = None  # its first blend only (a layer trained since has its own good-stem one)
     below = trust.config.below
     train = stats(a.cache, ["trust_sm-train", "trust_tcn-train", "trust_bs-train"])
     sets = {"validation": stats(a.cache, ["v3_mixed-valid", "bs_train-valid"])}
