@@ -189,6 +189,15 @@ def check_writable(path: Path, overwrite: bool) -> None:
         raise StemProverError("output exists (use --overwrite to replace it)", path)
 
 
+def check_folder_writable(path: Path, overwrite: bool) -> None:
+    """Refuse early (before any work) what :func:`atomic_dir` would refuse."""
+    check_destination(path)
+    if path.exists() and not path.is_dir():
+        raise StemProverError("output folder is a file", path)
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise StemProverError("output folder exists and is not empty (use --overwrite)", path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """A temporary path beside ``path`` that becomes ``path`` when the block succeeds.
@@ -216,11 +225,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
     touched. A failed or interrupted block leaves ``path`` as it was and no staging behind.
     """
     path = Path(path)
-    check_destination(path)
-    if path.exists() and not path.is_dir():
-        raise StemProverError("output folder is a file", path)
-    if path.exists() and any(path.iterdir()) and not overwrite:
-        raise StemProverError("output folder exists and is not empty (use --overwrite)", path)
+    check_folder_writable(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     _clean_once(path.parent)
     staging = Path(tempfile.mkdtemp(prefix=temp_name(path), suffix=".partial", dir=path.parent))

@@ -128,3 +128,22 @@ def test_song_pairs_give_each_pair_its_songs_other_stems_and_gain_table_groups(p
     assert lines[0] == "| group | n | a |"
     assert lines[2:] == ["| all | 2 | +0.00 (50%) |", "| <5 dB | 1 | -0.60 (100%) |",
                          "| drums | 1 | +2.00 (0%) |"]  # fmt: skip
+
+
+def test_evaluate_refuses_a_full_output_folder_before_scoring_anything(pairs, tmp_path):
+    from stemprover.evaluation.run import EvalConfig, evaluate
+
+    out = tmp_path / "e"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    calls = []
+
+    def spy(audio, rate, mix=None, stem=None):
+        calls.append(stem)
+        return audio
+
+    with pytest.raises(StemProverError, match="not empty"):
+        evaluate(EvalConfig(pairs, ("spy",), "all", examples=0), out, {"spy": spy}, progress=False)
+    assert calls == [] and [p.name for p in out.iterdir()] == ["keep.txt"]
+    evaluate(EvalConfig(pairs, ("spy",), "all", examples=0), out, {"spy": spy}, True, False)
+    assert calls and (out / "metrics.json").exists() and (out / "keep.txt").read_text() == "mine"

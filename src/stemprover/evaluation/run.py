@@ -18,6 +18,7 @@ from stemprover.data.manifest import read_manifest
 from stemprover.errors import StemProverError
 from stemprover.evaluation.baselines import BASELINES, SONG_BASELINES, Inputs
 from stemprover.evaluation.metrics import MAIN_METRICS, Views, score
+from stemprover.outputs import check_folder_writable
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def evaluate(
         raise StemProverError(
             f"unknown systems {unknown}; choose from {[*BASELINES, *models]}{hint}"
         )
+    check_folder_writable(Path(out), overwrite)  # refused before the work, not after
     manifest = read_manifest(cfg.pairs)
     records = _select(cfg, manifest)
     by_song: dict[str, list[dict]] = defaultdict(list)
