@@ -83,8 +83,9 @@ later_stage "$RUN-2" "$RUN/model" "$@"
 later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
 # 6. The song trust layer (stemprover.models.trust): 96 new songs the refiner never trained on
 # (seeds 70000-72000; simulate + mask, and the two trained separators' stems), then its quality
-# estimate (on every training split's stems) and its per-band blend (on song mode over the new
-# songs), both chosen on the valid splits. ~50 min: the new songs ~5-8 min, quality maps ~14 min
+# estimate (on every training split's stems) and its per-band blends (on song mode over the new
+# songs; one for the stems estimated poor, then one for the good ones), all chosen on the valid
+# splits. ~50 min: the new songs ~5-8 min, quality maps ~14 min
 # (2 jobs), the quality estimate's 3000 steps ~15 min, the blend statistics ~11 min (2 jobs).
 C=(--seconds 10 --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 --split train -q)
 [ -f "$DATA/trust_sm/manifest.jsonl" ] || \
