@@ -197,7 +197,7 @@ def train_quality(
         opt.step()
         sched.step()
     net.load_state_dict(state)
-    trust.eval().requires_grad_(False)
+    net.eval()
     return best
 
 
