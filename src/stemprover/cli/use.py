@@ -50,7 +50,7 @@ def _enhance_args(p: argparse.ArgumentParser) -> None:
         "shares the mixture out between the stems where the model corrected them; level "
         "then gives the stems back the level and quiet detail masking takes; trust "
         "(default) then lets the model's trust layer blend each stem's input, classical "
-        "estimate and output band by band where it estimates the stem poor (level when the "
+        "estimate and output band by band by how good it estimates the stem (level when the "
         "model has none); none: each stem on its own",
     )
     p.add_argument(

@@ -8,11 +8,13 @@ Why (``experiments/song_trust``): per stem and band the best blend of ``S``, ``P
 stem is a network cannot tell a good stem (where ``P`` costs 15-20 dB) from a bad one. The
 quality estimate (:class:`QualityNet`, a convolutional regressor of the stem's SI-SDR over
 log-band maps of the stem, the prior, their difference and the siblings against the mixture)
-is within ~3 dB below 15 dB but reads good stems ~9 dB low, so the layer only acts on stems it
-estimates below :attr:`TrustConfig.below` dB; the rest keep ``Y``. Song mode estimates each
-stem once per song (:func:`pooled_quality` over a first pass through the song's segments):
-a segment's estimate alone is too noisy (a 32 dB stem read at 2-14 dB segment by segment). Measured in time through
-song mode there: +0.22 / +0.69 dB over ``Y``, good stems untouched.
+is within ~3 dB below 15 dB but reads good stems ~9 dB low, so stems it estimates at
+:attr:`TrustConfig.below` dB or more get a blend network of their own (``good``, trained on
+them alone; a layer without one keeps ``Y`` there). Song mode estimates each stem once per
+song (:func:`pooled_quality` over a first pass through the song's segments): a segment's
+estimate alone is too noisy (a 32 dB stem read at 2-14 dB segment by segment). The blend is
+then brought to ``Y``'s level (:func:`match_level`). Measured in time through song mode
+there: +0.14 / +0.51 dB over ``Y`` (validation / calibration), level within 0.7 dB.
 
 Saved inside the refiner's folder (``trust/``: ``config.json`` + ``model.safetensors``) and
 loaded with it; ``stemprover trust train`` makes it.
