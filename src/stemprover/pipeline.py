@@ -203,11 +203,11 @@ class EnhancePipeline:
             and self.then is None
         )
 
-    def song_quality(self, every, frames: int, rate: int, names=None):
+    def song_quality(self, every, frames: int, rate: int, names=None, on_segment=None):
         """The trust layer's first pass over a song (``every``: its stems' readers, then the
         mixture's): each stem's quality estimate, pooled over segments
         (:func:`~stemprover.models.trust.pooled_quality`); ``None`` when the song filter
-        does not run a trust layer."""
+        does not run a trust layer. ``on_segment`` is called after each segment read."""
         trust = getattr(self.model, "trust", None)
         if self.song_filter != "trust" or trust is None:
             return None
@@ -223,13 +223,19 @@ class EnhancePipeline:
             spec = compress(self._spectrogram(block, rate)[1], cfg).unflatten(0, (J + 1, -1))
             with torch.inference_mode():
                 found.append(trust.segment_estimate(spec[:J], spec[J], kinds))
+            if on_segment is not None:
+                on_segment(seg)
         return pooled_quality(*zip(*found, strict=True))
 
-    def _stream_song(self, readers, read_mix, frames: int, rate: int, on_segment=None, names=None):
+    def _stream_song(
+        self, readers, read_mix, frames: int, rate: int, on_segment=None, names=None, on_first=None
+    ):
         """Segments of all of a song's stems (named ``names``) and its mixture, cut, padded
-        and given context alike; yields ``(J·C, n)`` blocks of the enhanced stems."""
+        and given context alike; yields ``(J·C, n)`` blocks of the enhanced stems
+        (``on_first``, ``on_segment``: called after each segment of the first pass and of
+        the enhancement)."""
         every = [*readers, read_mix]
-        quality = self.song_quality(every, frames, rate, names)
+        quality = self.song_quality(every, frames, rate, names, on_first)
         read, process = _stacked(
             every, lambda b: self.process_song_block(b, rate, len(readers), names, quality)
         )
@@ -484,7 +490,8 @@ class EnhancePipeline:
         return result
 
     def _progress(self, info: io.AudioInfo, name: str):
-        """A progress bar in seconds of audio, and the ``on_segment`` that moves it."""
+        """A progress bar in seconds of audio, and the ``on_segment`` that moves it (to the
+        segment's end: overlapping segments do not count their overlap twice)."""
         bar = tqdm(
             total=round(info.duration, 2),
             unit="s",
@@ -492,7 +499,28 @@ class EnhancePipeline:
             disable=not self.progress,
             leave=False,
         )
-        return bar, lambda seg: bar.update((seg.stop - seg.start) / info.sample_rate)
+        return bar, lambda seg: bar.update(seg.stop / info.sample_rate - bar.n)
+
+    def _song_progress(self, info: io.AudioInfo, name: str):
+        """:meth:`_progress` for a song: ``(bar, on_first, on_segment)``, the bar run once
+        for the trust layer's first pass (described as such) and again for the song."""
+        bar, step = self._progress(info, name)
+        first = [False]  # whether the bar is showing the first pass
+
+        def on_first(seg) -> None:
+            if not first[0]:
+                first[0] = True
+                bar.set_description_str(f"{name} (estimating quality)")
+            step(seg)
+
+        def on_segment(seg) -> None:
+            if first[0]:
+                first[0] = False
+                bar.reset(total=round(info.duration, 2))
+                bar.set_description_str(name)
+            step(seg)
+
+        return bar, on_first, on_segment
 
     def enhance_song_files(
         self,
@@ -541,7 +569,7 @@ class EnhancePipeline:
             FileResult(srcs[j], dsts[j], audio_seconds=first.duration, stem=stems[j])
             for j in written
         ]
-        bar, on_segment = self._progress(first, name)
+        bar, on_first, on_segment = self._song_progress(first, name)
         with (
             tempfile.TemporaryDirectory(prefix=".stemprover-mix-") as scratch,
             ExitStack() as stack,
@@ -560,6 +588,7 @@ class EnhancePipeline:
                 first.sample_rate,
                 on_segment=on_segment,
                 names=stems,
+                on_first=on_first,
             )
             for out in blocks:
                 for j, writer in zip(written, writers, strict=True):

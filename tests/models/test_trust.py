@@ -230,3 +230,36 @@ def test_the_song_estimate_is_the_energy_weighted_mean_of_the_segments(tmp_path)
         torch.stack([spec(a) for a in arrays]), spec(mix.T), torch.tensor([0, 1, 2, 3])
     )
     torch.testing.assert_close(got, q)
+
+
+def test_a_song_folders_progress_bar_runs_for_the_first_pass_then_for_the_song(tmp_path):
+    from stemprover.audio.chunking import SegmentConfig
+
+    _song(tmp_path / "song", seconds=3.0)
+    pipe = EnhancePipeline(_randomised(), segment=SegmentConfig(1.0, 0.25, 0.1))
+    pipe.model.attach_trust(_layer())
+    seen = []
+    made = pipe._song_progress
+
+    def spy(info, name):  # the real bar and callbacks, watched after each segment
+        bar, on_first, on_segment = made(info, name)
+        first = lambda seg: (on_first(seg), seen.append(("first", bar.desc, bar.n)))  # noqa: E731
+        song = lambda seg: (on_segment(seg), seen.append(("song", bar.desc, bar.n)))  # noqa: E731
+        return bar, first, song
+
+    pipe._song_progress = spy
+    (tmp_path / "out").mkdir()
+    pipe.enhance_song_files(
+        [tmp_path / "song" / f"{k}.wav" for k in STEMS],
+        [tmp_path / "out" / f"{k}.wav" for k in STEMS],
+        tmp_path / "song" / "mixture.wav",
+        list(STEMS),
+        name="tune",
+    )
+    phases = [p for p, *_ in seen]
+    assert phases.count("first") >= 3 and phases.count("song") >= 3
+    assert phases == sorted(phases)  # the whole first pass, then the song
+    assert all(d == "tune (estimating quality)" for p, d, _ in seen if p == "first")
+    assert all(d == "tune" for p, d, _ in seen if p == "song")
+    song = [n for p, _, n in seen if p == "song"]
+    assert song[0] <= 1.5 and song[-1] == pytest.approx(3.0)  # from the start, overlaps once
