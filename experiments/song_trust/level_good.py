@@ -32,7 +32,10 @@ BINS = [("<5", -99, 5), ("5-10", 5, 10), ("10-15", 10, 15), (">=15", 15, 999)]
 
 
 def stats(cache: Path, names: list[str]) -> BlendStats | None:
-    paths = [next(iter(sorted(cache.glob(f"blend-{n}*.npz"))), None) for n in names]
+    """The cached statistics of ``<folder>-<split>`` names, as the library names them
+    (``blend-<folder>-<path hash>-<split>.npz``) or as it did in session 25 (no hash)."""
+    parts = [n.rsplit("-", 1) for n in names]
+    paths = [next(iter(sorted(cache.glob(f"blend-{f}-*{s}.npz"))), None) for f, s in parts]
     return BlendStats([p for p in paths if p]) if all(paths) else None
 
 
