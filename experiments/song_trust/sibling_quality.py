@@ -1,0 +1,77 @@
+"""Does the blend need to know how good the song's other stems are? (session 26)
+
+When every stem of a song is poor the multichannel Wiener prior is worse than all of them
+(a calibration song: vocals input 3.9 dB, prior -9.2) and the blend still gives it weight:
+its features hold the stem's own quality estimate, not its siblings'. Here both blend
+networks are retrained in the exact proxy with two more features per row, the siblings'
+mean and lowest pooled estimate (/20), against the same networks without them.
+
+    python experiments/song_trust/sibling_quality.py --cache runs/trust/cache \
+        --trust src/stemprover/weights/default/trust
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from level_good import report, stats
+from more_songs import RECIPE
+
+from stemprover.models.trust import BlendNet, SongTrust
+from stemprover.training.trust import BlendStats, TrustTrainConfig, train_blend
+
+
+def with_siblings(st: BlendStats) -> BlendStats:
+    """``st`` with the siblings' mean and lowest quality estimate appended to each row's
+    features (a segment's rows are its stems, consecutive, keys rising)."""
+    key, q = st.key.tolist(), st.quality.double()
+    extra = torch.zeros(len(key), 2, dtype=st.feats.dtype)
+    start = 0
+    for i in range(1, len(key) + 1):
+        if i == len(key) or key[i] <= key[i - 1]:  # a segment's rows end here
+            seg = q[start:i]
+            for j in range(start, i):
+                others = torch.cat([seg[: j - start], seg[j - start + 1 :]])
+                if len(others):
+                    extra[j] = torch.stack([others.mean(), others.min()]).to(extra.dtype) / 20
+            start = i
+    st.feats = torch.cat([st.feats, extra[:, None].expand(-1, st.feats.shape[1], -1)], -1)
+    return st
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cache", type=Path, default=Path("runs/trust/cache"))
+    ap.add_argument("--trust", default="src/stemprover/weights/default/trust")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    names = {"validation": ["v3_mixed-valid", "bs_train-valid"], "calibration": ["calib_sm-valid"]}
+    cfg = TrustTrainConfig(seed=a.seed)
+    results = {}
+    for tag, widen in [("own estimate only (shipped)", False), ("+ siblings' estimates", True)]:
+
+        def load(n, widen=widen):
+            return with_siblings(stats(a.cache, n)) if widen else stats(a.cache, n)
+
+        train, sets = load(RECIPE), {k: load(v) for k, v in names.items()}
+        layer = SongTrust.load(a.trust)
+        dim = train.feats.shape[-1]
+        layer.blend, layer.good = BlendNet(dim, 16), BlendNet(dim, 16)
+        for which in ("blend", "good"):
+            b = train_blend(layer, train, sets["validation"], cfg, lambda m: None, which)
+            print(f"{tag}: {which} step {b['step']}, validation {b['gain']:+.3f}")
+        with torch.no_grad():
+            results[tag] = {k: report(tag, st.weights(layer), st) for k, st in sets.items()}
+    head = "| system | all | <5 | 5-10 | 10-15 | >=15 | level (median, dB) |"
+    for k in names:
+        print(f"\n### {k}, proxy SI-SDR change over the input (share losing > 0.5 dB)\n")
+        print(head + "\n|" + "---|" * 7)
+        for rows in results.values():
+            print(rows[k])
+
+
+if __name__ == "__main__":
+    main()
