@@ -57,6 +57,11 @@ def level_db(w: torch.Tensor, st: BlendStats) -> np.ndarray:
     return (10 * torch.log10(add(e) / add(st.ref.sum(-1)))).numpy()
 
 
+VALID = ["v3_mixed-valid", "bs_train-valid"]
+CALIB = ["calib_sm-valid"]
+HEAD = "| system | all | <5 | 5-10 | 10-15 | >=15 | level (median, dB) |\n|" + "---|" * 7
+
+
 def report(name: str, w: torch.Tensor, st: BlendStats) -> str:
     gain = (st.score(w) - st.score(st.one_hot(0))).detach().numpy()
     cells = [f"{gain.mean():+.2f} ({(gain < -0.5).mean():.0%})"]
@@ -118,17 +123,16 @@ def main() -> None:
     trust.good = None  # its first blend only (a layer trained since has its own good-stem one)
     below = trust.config.below
     train = stats(a.cache, ["trust_sm-train", "trust_tcn-train", "trust_bs-train"])
-    sets = {"validation": stats(a.cache, ["v3_mixed-valid", "bs_train-valid"])}
-    calib = stats(a.cache, ["calib_sm-valid"])
+    sets = {"validation": stats(a.cache, VALID)}
+    calib = stats(a.cache, CALIB)
     if calib is not None:
         sets["calibration"] = calib
     good = train_good(trust, train, sets["validation"], below, a.steps, a.harm, a.lr, a.seed, print)
-    head = "| system | all | <5 | 5-10 | 10-15 | >=15 | level (median, dB) |"
     for name, st in sets.items():
         print(
             f"\n### {name} ({st.n} stems), proxy SI-SDR change over the input (share losing > 0.5 dB)\n"
         )
-        print(head + "\n|" + "---|" * 7)
+        print(HEAD)
         with torch.no_grad():
             shipped = st.weights(trust)
             for k, w in [

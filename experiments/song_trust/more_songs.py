@@ -15,37 +15,49 @@ import argparse
 from pathlib import Path
 
 import torch
-from level_good import report, stats
+from level_good import CALIB, HEAD, VALID, report, stats
 
-from stemprover.models.trust import SongTrust
-from stemprover.training.trust import TrustTrainConfig, train_blend
+from stemprover.models.trust import BlendNet, SongTrust
+from stemprover.training.trust import BlendStats, TrustTrainConfig, train_blend
 
 RECIPE = ["trust_sm-train", "trust_tcn-train", "trust_bs-train"]
 MORE = ["trust_sm2-train", "trust_tcn2-train", "trust_bs2-train"]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def cli(doc: str) -> argparse.Namespace:
+    """The proxy experiments' options: ``--cache``, ``--trust``, ``--seed``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--cache", type=Path, default=Path("runs/trust/cache"))
     ap.add_argument("--trust", default="src/stemprover/weights/default/trust")
     ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args()
     torch.set_num_threads(1)
-    valid = stats(a.cache, ["v3_mixed-valid", "bs_train-valid"])
-    sets = {"validation": valid, "calibration": stats(a.cache, ["calib_sm-valid"])}
-    cfg = TrustTrainConfig(seed=a.seed)
-    layers = {}
-    for name, train_sets in [("96 songs (the recipe's)", RECIPE), ("192 songs", RECIPE + MORE)]:
-        layer = SongTrust.load(a.trust)  # its quality estimate; both blends retrained here
-        train = stats(a.cache, train_sets)
-        for which in ("blend", "good"):
-            b = train_blend(layer, train, valid, cfg, lambda m: None, which)
-            print(f"{name}: {which} step {b['step']}, validation {b['gain']:+.3f}")
-        layers[name] = layer
-    head = "| system | all | <5 | 5-10 | 10-15 | >=15 | level (median, dB) |"
+    return ap.parse_args()
+
+
+def retrain(trust: str, train: BlendStats, valid: BlendStats, seed: int, tag: str) -> SongTrust:
+    """The layer in ``trust`` (its quality estimate) with both blend networks retrained on
+    ``train`` by the library's ``train_blend`` (networks as wide as ``train``'s features),
+    each step chosen on ``valid``."""
+    layer = SongTrust.load(trust)
+    dim = train.feats.shape[-1]
+    layer.blend, layer.good = BlendNet(dim, layer.config.hidden), BlendNet(dim, layer.config.hidden)
+    for which in ("blend", "good"):
+        b = train_blend(layer, train, valid, TrustTrainConfig(seed=seed), lambda m: None, which)
+        print(f"{tag}: {which} step {b['step']}, validation {b['gain']:+.3f}")
+    return layer
+
+
+def main() -> None:
+    a = cli(__doc__)
+    valid = stats(a.cache, VALID)
+    sets = {"validation": valid, "calibration": stats(a.cache, CALIB)}
+    layers = {
+        name: retrain(a.trust, stats(a.cache, train_sets), valid, a.seed, name)
+        for name, train_sets in [("96 songs (the recipe's)", RECIPE), ("192 songs", RECIPE + MORE)]
+    }
     for set_name, st in sets.items():
         print(f"\n### {set_name} ({st.n} stems), proxy SI-SDR change (share losing > 0.5 dB)\n")
-        print(head + "\n|" + "---|" * 7)
+        print(HEAD)
         with torch.no_grad():
             print(report("song filter Y", st.one_hot(2), st))
             for name, layer in layers.items():

@@ -12,15 +12,11 @@ mean and lowest pooled estimate (/20), against the same networks without them.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import torch
-from level_good import report, stats
-from more_songs import RECIPE
+from level_good import CALIB, HEAD, VALID, report, stats
+from more_songs import RECIPE, cli, retrain
 
-from stemprover.models.trust import BlendNet, SongTrust
-from stemprover.training.trust import BlendStats, TrustTrainConfig, train_blend
+from stemprover.training.trust import BlendStats
 
 
 def with_siblings(st: BlendStats) -> BlendStats:
@@ -42,33 +38,21 @@ def with_siblings(st: BlendStats) -> BlendStats:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cache", type=Path, default=Path("runs/trust/cache"))
-    ap.add_argument("--trust", default="src/stemprover/weights/default/trust")
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args()
-    torch.set_num_threads(1)
-    names = {"validation": ["v3_mixed-valid", "bs_train-valid"], "calibration": ["calib_sm-valid"]}
-    cfg = TrustTrainConfig(seed=a.seed)
+    a = cli(__doc__)
+    names = {"validation": VALID, "calibration": CALIB}
     results = {}
     for tag, widen in [("own estimate only (shipped)", False), ("+ siblings' estimates", True)]:
 
         def load(n, widen=widen):
             return with_siblings(stats(a.cache, n)) if widen else stats(a.cache, n)
 
-        train, sets = load(RECIPE), {k: load(v) for k, v in names.items()}
-        layer = SongTrust.load(a.trust)
-        dim = train.feats.shape[-1]
-        layer.blend, layer.good = BlendNet(dim, 16), BlendNet(dim, 16)
-        for which in ("blend", "good"):
-            b = train_blend(layer, train, sets["validation"], cfg, lambda m: None, which)
-            print(f"{tag}: {which} step {b['step']}, validation {b['gain']:+.3f}")
+        sets = {k: load(v) for k, v in names.items()}
+        layer = retrain(a.trust, load(RECIPE), sets["validation"], a.seed, tag)
         with torch.no_grad():
             results[tag] = {k: report(tag, st.weights(layer), st) for k, st in sets.items()}
-    head = "| system | all | <5 | 5-10 | 10-15 | >=15 | level (median, dB) |"
     for k in names:
         print(f"\n### {k}, proxy SI-SDR change over the input (share losing > 0.5 dB)\n")
-        print(head + "\n|" + "---|" * 7)
+        print(HEAD)
         for rows in results.values():
             print(rows[k])
 

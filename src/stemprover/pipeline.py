@@ -216,13 +216,13 @@ class EnhancePipeline:
         found: list[tuple] = []
         length, shortest = self.segment.samples(rate)[0], 2 * cfg.n_fft
         for seg in plan(frames, length, 0):
-            if seg.stop - seg.start < shortest and found:
-                continue  # a short tail says little; weighted by energy, it would not count
-            stop = max(seg.stop, seg.start + shortest)  # read as zeros past the end
-            block = np.concatenate([read(seg.start, stop) for read in every])
-            spec = compress(self._spectrogram(block, rate)[1], cfg).unflatten(0, (J + 1, -1))
-            with torch.inference_mode():
-                found.append(trust.segment_estimate(spec[:J], spec[J], kinds))
+            # a short tail says little (weighted by energy it would not count): not read
+            if seg.stop - seg.start >= shortest or not found:
+                stop = max(seg.stop, seg.start + shortest)  # read as zeros past the end
+                block = np.concatenate([read(seg.start, stop) for read in every])
+                spec = compress(self._spectrogram(block, rate)[1], cfg).unflatten(0, (J + 1, -1))
+                with torch.inference_mode():
+                    found.append(trust.segment_estimate(spec[:J], spec[J], kinds))
             if on_segment is not None:
                 on_segment(seg)
         return pooled_quality(*zip(*found, strict=True))
