@@ -51,11 +51,22 @@ def read_manifest(folder: Path) -> list[dict]:
     return records
 
 
+@functools.cache
+def _validator():
+    """The schema's validator, the schema checked once (``jsonschema.validate`` checks it
+    again for every record: 17 ms a record, over a minute for the recipe's 4200 pairs)."""
+    import jsonschema
+
+    cls = jsonschema.validators.validator_for(schema())
+    cls.check_schema(schema())
+    return cls(schema())
+
+
 def validate_manifest(records: list[dict]) -> None:
     import jsonschema
 
+    validator = _validator()
     for i, rec in enumerate(records):
-        try:
-            jsonschema.validate(rec, schema())
-        except jsonschema.ValidationError as err:
-            raise StemProverError(f"manifest record {i} ({rec.get('id')}): {err.message}") from None
+        error = jsonschema.exceptions.best_match(validator.iter_errors(rec))
+        if error is not None:
+            raise StemProverError(f"manifest record {i} ({rec.get('id')}): {error.message}")
