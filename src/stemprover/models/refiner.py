@@ -366,10 +366,10 @@ def song_level(
     dB, level −1.26 → −0.64 dB (input −0.86), fullness 30.9 → 44.5 (input 43.6), bleedless
     44.0 → 34.9 (input 34.4); ``quiet_db`` 30 and 50 each fall below the input on one of the
     two, and a plain floor (``|Y| ≥ β|S|`` everywhere) costs more SI-SDR for less fullness.
-    40 → 42.5 dB (session 27, the whole song mode with the trust layer, validation /
-    calibration): bleedless over the input +1.05 / +0.08 → +1.53 / +0.61, fullness +1.84 /
-    +3.82 → +0.90 / +3.07, SI-SDR +0.02 / +0.01; at 45 validation's fullness falls below the
-    input's (``experiments/song_energy/quiet_db.py``).
+    40 → 42.5 dB (session 27; song mode with the trust layer retrained on the new level
+    step, validation / calibration): bleedless over the input +1.05 / +0.08 → +1.77 / +0.73,
+    fullness +1.84 / +3.82 → +0.79 / +2.85, SI-SDR +3.14 / +3.26 → +3.19 / +3.22; at 45 dB
+    validation's fullness falls below the input's (``experiments/song_energy/quiet_db.py``).
 
     ``floor`` (a magnitude, same shape; ``None``: ``|S|``) is what quiet bins are kept at:
     ``experiments/song_energy/quiet_floor.py`` measures others.
