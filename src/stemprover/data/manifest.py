@@ -54,7 +54,8 @@ def read_manifest(folder: Path) -> list[dict]:
 @functools.cache
 def _validator():
     """The schema's validator, the schema checked once (``jsonschema.validate`` checks it
-    again for every record: 17 ms a record, over a minute for the recipe's 4200 pairs)."""
+    again for every record: 17 ms a record, ~33 s per read of the recipe's four training
+    folders, 1952 records)."""
     import jsonschema
 
     cls = jsonschema.validators.validator_for(schema())
