@@ -54,8 +54,8 @@ def read_manifest(folder: Path) -> list[dict]:
 @functools.cache
 def _validator():
     """The schema's validator, the schema checked once (``jsonschema.validate`` checks it
-    again for every record: 17 ms a record, ~33 s per read of the recipe's four training
-    folders, 1952 records)."""
+    again for every record: 5.5 ms a record, 11 s per read of the recipe's four training
+    folders' 1952 records, twice per training stage; now 0.2 s)."""
     import jsonschema
 
     cls = jsonschema.validators.validator_for(schema())
