@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from level_good import CALIB, HEAD, VALID, report, stats
-from more_songs import RECIPE, cli, retrain
+from more_songs import cli, widened
 
-from stemprover.audio.stft import StftConfig
+from stemprover.audio.stft import StftConfig, stft
+from stemprover.evaluation.run import song_audio
 from stemprover.models.trust import SongTrust
-from stemprover.training.trust import BlendStats, _songs, _spectra
+from stemprover.training.trust import BlendStats, TrustTrainConfig
 
 EPS = 1e-12
 
@@ -47,30 +47,34 @@ def bleed_evidence(s: torch.Tensor, x: torch.Tensor, ranges) -> torch.Tensor:
     return torch.stack([per_band, ev.mean(-1, keepdim=True).expand_as(per_band)], -1)
 
 
-def collect(folder: Path, split: str, ranges, out: Path, segment_seconds: float = 4.0) -> Path:
-    """The features of every row of ``folder``'s blend statistics (same songs, segments and
-    order as ``collect_blend``), to ``out``."""
-    cfg = StftConfig(n_fft=2048, hop=512)
+def collect(folder: Path, split: str, layer: SongTrust, out: Path) -> Path:
+    """The features of every row of ``folder``'s blend statistics (same songs, STFT,
+    segments and order as ``training.trust.collect_blend``), to ``out``."""
+    cfg = StftConfig(n_fft=layer.config.n_fft, hop=layer.config.hop)
+    seconds = TrustTrainConfig().segment_seconds
+
+    def spectra(arrays) -> torch.Tensor:
+        return torch.stack([stft(torch.from_numpy(a), cfg) for a in arrays]).to(torch.complex64)
+
     rows = []
-    for _recs, mix, rate, arts, _refs in _songs(folder, split, 0):
-        seg = max(1, round(segment_seconds * rate / cfg.hop))
-        s_all, x_all = _spectra(arts, cfg), _spectra([mix], cfg)[0]
+    for _recs, mix, rate, arts, _refs in song_audio(folder, split):
+        seg = max(1, round(seconds * rate / cfg.hop))
+        s_all, x_all = spectra(arts), spectra([mix])[0]
         for lo in range(0, s_all.shape[-1], seg):
-            rows.append(
-                bleed_evidence(s_all[..., lo : lo + seg], x_all[..., lo : lo + seg], ranges)
-            )
+            s, x = s_all[..., lo : lo + seg], x_all[..., lo : lo + seg]
+            rows.append(bleed_evidence(s, x, layer.ranges))
     np.save(out, torch.cat(rows).numpy())
     return out
 
 
-def with_bleed(st: BlendStats, names: list[str], cache: Path, data: Path, ranges) -> BlendStats:
+def with_bleed(st: BlendStats, names: list[str], cache: Path, data: Path, layer) -> BlendStats:
     """``st`` (the statistics of ``names``) with the bleed features appended to each row."""
     parts = []
     for name in names:
         folder, split = name.rsplit("-", 1)
         path = cache / f"bleed-{folder}-{split}.npy"
         if not path.exists():
-            collect(data / folder, split, ranges, path)
+            collect(data / folder, split, layer, path)
         parts.append(np.load(path))
     extra = torch.from_numpy(np.concatenate(parts)).to(st.feats.dtype)
     if extra.shape[:2] != st.feats.shape[:2]:
@@ -81,24 +85,12 @@ def with_bleed(st: BlendStats, names: list[str], cache: Path, data: Path, ranges
 
 def main() -> None:
     a = cli(__doc__)
-    ranges = SongTrust.load(a.trust).ranges
-    names = {"validation": VALID, "calibration": CALIB}
-    results = {}
-    for tag, widen in [("without (shipped)", False), ("+ bleed evidence", True)]:
-
-        def load(n, widen=widen):
-            st = stats(a.cache, n)
-            return with_bleed(st, n, a.cache, Path("data"), ranges) if widen else st
-
-        sets = {k: load(v) for k, v in names.items()}
-        layer = retrain(a.trust, load(RECIPE), sets["validation"], a.seed, tag)
-        with torch.no_grad():
-            results[tag] = {k: report(tag, st.weights(layer), st) for k, st in sets.items()}
-    for k in names:
-        print(f"\n### {k}, proxy SI-SDR change over the input (share losing > 0.5 dB)\n")
-        print(HEAD)
-        for rows in results.values():
-            print(rows[k])
+    layer = SongTrust.load(a.trust)
+    widened(
+        a,
+        lambda st, names: with_bleed(st, names, a.cache, Path("data"), layer),
+        ("without (shipped)", "+ bleed evidence"),
+    )
 
 
 if __name__ == "__main__":

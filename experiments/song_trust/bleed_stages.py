@@ -9,39 +9,69 @@ the refiner's mean |gate|.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from stemprover.audio.stft import istft, stft
 from stemprover.evaluation.metrics import si_sdr
+from stemprover.evaluation.run import song_audio
 from stemprover.models.refiner import RefinerModel, song_level, song_wiener
 
 STAGES = ("refined", "wiener", "level")
 
 
-def read(folder: Path, path: str) -> torch.Tensor:
-    return torch.from_numpy(sf.read(folder / path, always_2d=True)[0].T.astype(np.float32))
+class Song:
+    """One song of a pairs folder as the stage scripts read it: its records, the clean stems
+    (float32 ``(C, T)`` arrays), the artifacted stems' and the mixture's STFTs ``s``
+    ``(J, C, F, N)`` and ``x`` ``(C, F, N)`` in the model's configuration; ``wave(z)`` is a
+    spectrogram back in time, at the song's length."""
+
+    def __init__(self, model: RefinerModel, recs, mix, arts, refs) -> None:
+        f32 = lambda a: torch.from_numpy(a.astype(np.float32))  # noqa: E731
+        self.recs, self.cfg, self.length = recs, model.stft, mix.shape[-1]
+        self.refs = [r.astype(np.float32) for r in refs]
+        self.s = torch.stack([stft(f32(a), self.cfg) for a in arts])
+        self.x = stft(f32(mix), self.cfg)
+
+    def wave(self, z: torch.Tensor) -> np.ndarray:
+        return istft(z, self.cfg, self.length).numpy()
 
 
-def stages(model: RefinerModel, folder: Path, recs: list[dict]) -> list[dict]:
+def valid_songs(model: RefinerModel, folder: Path, limit: int = 0):
+    """The valid split's songs of ``folder`` (the first ``limit``; 0: all) as :class:`Song`."""
+    for n, (recs, mix, _rate, arts, refs) in enumerate(song_audio(folder, "valid")):
+        if limit and n >= limit:
+            return
+        yield Song(model, recs, mix, arts, refs)
+
+
+def load_model(name: str) -> RefinerModel:
+    torch.set_num_threads(2)
+    return RefinerModel.load(name)
+
+
+def cli(doc: str) -> argparse.Namespace:
+    """The stage scripts' options: a pairs folder, ``--model``, ``--songs`` (0: all)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("pairs", type=Path)
+    ap.add_argument("--model", default="src/stemprover/weights/default")
+    ap.add_argument("--songs", type=int, default=0)
+    return ap.parse_args()
+
+
+def stages(model: RefinerModel, song: Song) -> list[dict]:
     """One song's stems: input SI-SDR, each stage's change over it, mean |gate|."""
-    cfg = model.stft
-    arts = [read(folder, r["artifacted"]) for r in recs]
-    refs = [read(folder, r["clean"]).numpy() for r in recs]
-    mix = read(folder, recs[0]["mixture"])
-    s, x = torch.stack([stft(a, cfg) for a in arts]), stft(mix, cfg)
+    s, x = song.s, song.x
     with torch.no_grad():
         y0, gate, _ = model.refine_stems(s, x)
         yw = song_wiener(y0, gate, x)
         yl = song_level(yw, gate, x, s)
     out = []
-    for j, rec in enumerate(recs):
-        score = [si_sdr(refs[j], istft(c[j], cfg, mix.shape[-1]).numpy()) for c in (s, y0, yw, yl)]
+    for j, rec in enumerate(song.recs):
+        score = [si_sdr(song.refs[j], song.wave(c[j])) for c in (s, y0, yw, yl)]
         row = {"bleed": "bleed" in rec["artifacts"], "input": score[0]}
         row.update({k: v - score[0] for k, v in zip(STAGES, score[1:], strict=True)})
         row["gate"] = gate[j].abs().mean().item()
@@ -50,20 +80,11 @@ def stages(model: RefinerModel, folder: Path, recs: list[dict]) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("pairs", type=Path)
-    ap.add_argument("--model", default="src/stemprover/weights/default")
-    a = ap.parse_args()
-    torch.set_num_threads(2)
-    model = RefinerModel.load(a.model)
-    songs = defaultdict(list)
-    for line in (a.pairs / "manifest.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec["split"] == "valid":
-            songs[rec["song"]].append(rec)
+    a = cli(__doc__)
+    model = load_model(a.model)
     groups = defaultdict(list)
-    for recs in songs.values():
-        for row in stages(model, a.pairs, recs):
+    for song in valid_songs(model, a.pairs, a.songs):
+        for row in stages(model, song):
             key = ("bleed" if row["bleed"] else "no bleed", ">=10" if row["input"] >= 10 else "<10")
             groups[key].append(row)
     print("| stems | input | n | " + " | ".join(STAGES) + " | mean abs gate |")

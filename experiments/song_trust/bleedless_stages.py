@@ -8,19 +8,14 @@ grouped by simulated bleed.
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
-from bleed_stages import read
+from bleed_stages import Song, cli, load_model, valid_songs
 
-from stemprover.audio.stft import istft, stft
 from stemprover.evaluation.metrics import bleed_and_fullness, si_sdr
-from stemprover.models.refiner import RefinerModel, keep_quiet, song_level, song_wiener
-from stemprover.models.trust import stem_type
+from stemprover.models.refiner import RefinerModel, song_level, song_wiener
 
 STAGES = ("prior", "refined", "wiener", "level", "trust")
 METRICS = ("si_sdr", "bleedless", "fullness")
@@ -31,23 +26,18 @@ def scores(ref: np.ndarray, est: np.ndarray, rate: int) -> dict[str, float]:
     return {"si_sdr": si_sdr(ref, est), "bleedless": bl, "fullness": fu}
 
 
-def stages(model: RefinerModel, folder: Path, recs: list[dict]) -> list[dict]:
+def stages(model: RefinerModel, song: Song) -> list[dict]:
     """One song's stems: each stage's scores, and the input's."""
-    cfg, rate = model.stft, model.sample_rate
-    arts = [read(folder, r["artifacted"]) for r in recs]
-    refs = [read(folder, r["clean"]).numpy() for r in recs]
-    mix = read(folder, recs[0]["mixture"])
-    s, x = torch.stack([stft(a, cfg) for a in arts]), stft(mix, cfg)
-    kinds = torch.tensor([stem_type(r["stem"]) for r in recs])
+    s, x = song.s, song.x
     with torch.no_grad():
         y0, gate, p = model.refine_stems(s, x)
         yw = song_wiener(y0, gate, x)
         yl = song_level(yw, gate, x, s)
-        yt = keep_quiet(model.trust(s, x, p, yl, gate, kinds, None), s)
+        yt = model.song_trust(s, x, yl, gate, p, [r["stem"] for r in song.recs])
     out = []
-    for j, rec in enumerate(recs):
+    for j, rec in enumerate(song.recs):
         cells = {
-            k: scores(refs[j], istft(c[j], cfg, mix.shape[-1]).numpy(), rate)
+            k: scores(song.refs[j], song.wave(c[j]), model.sample_rate)
             for k, c in zip(("input", *STAGES), (s, p, y0, yw, yl, yt), strict=True)
         }
         out.append({"bleed": "bleed" in rec["artifacts"], "producer": rec["producer"], **cells})
@@ -55,18 +45,9 @@ def stages(model: RefinerModel, folder: Path, recs: list[dict]) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("pairs", type=Path)
-    ap.add_argument("--model", default="src/stemprover/weights/default")
-    a = ap.parse_args()
-    torch.set_num_threads(2)
-    model = RefinerModel.load(a.model)
-    songs = defaultdict(list)
-    for line in (a.pairs / "manifest.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec["split"] == "valid":
-            songs[rec["song"]].append(rec)
-    rows = [row for recs in songs.values() for row in stages(model, a.pairs, recs)]
+    a = cli(__doc__)
+    model = load_model(a.model)
+    rows = [row for song in valid_songs(model, a.pairs, a.songs) for row in stages(model, song)]
     groups = defaultdict(list)
     for row in rows:
         groups["bleed" if row["bleed"] else "no bleed"].append(row)

@@ -47,6 +47,29 @@ def retrain(trust: str, train: BlendStats, valid: BlendStats, seed: int, tag: st
     return layer
 
 
+def widened(a: argparse.Namespace, widen, tags: tuple[str, str]) -> None:
+    """Both blend networks retrained on the recipe's songs without and with the features
+    ``widen(stats, names)`` appends (``tags``: the two rows' names), printed per selection
+    set in the exact proxy."""
+    names = {"validation": VALID, "calibration": CALIB}
+    results = {}
+    for tag, wide in zip(tags, (False, True), strict=True):
+
+        def load(n, wide=wide):
+            st = stats(a.cache, n)
+            return widen(st, n) if wide else st
+
+        sets = {k: load(v) for k, v in names.items()}
+        layer = retrain(a.trust, load(RECIPE), sets["validation"], a.seed, tag)
+        with torch.no_grad():
+            results[tag] = {k: report(tag, st.weights(layer), st) for k, st in sets.items()}
+    for k in names:
+        print(f"\n### {k}, proxy SI-SDR change over the input (share losing > 0.5 dB)\n")
+        print(HEAD)
+        for rows in results.values():
+            print(rows[k])
+
+
 def main() -> None:
     a = cli(__doc__)
     valid = stats(a.cache, VALID)

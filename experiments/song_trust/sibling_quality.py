@@ -13,10 +13,11 @@ mean and lowest pooled estimate (/20), against the same networks without them.
 from __future__ import annotations
 
 import torch
-from level_good import CALIB, HEAD, VALID, report, stats
-from more_songs import RECIPE, cli, retrain
+from more_songs import cli, widened
 
 from stemprover.training.trust import BlendStats
+
+TAGS = ("own estimate only (shipped)", "+ siblings' estimates")
 
 
 def with_siblings(st: BlendStats) -> BlendStats:
@@ -38,23 +39,7 @@ def with_siblings(st: BlendStats) -> BlendStats:
 
 
 def main() -> None:
-    a = cli(__doc__)
-    names = {"validation": VALID, "calibration": CALIB}
-    results = {}
-    for tag, widen in [("own estimate only (shipped)", False), ("+ siblings' estimates", True)]:
-
-        def load(n, widen=widen):
-            return with_siblings(stats(a.cache, n)) if widen else stats(a.cache, n)
-
-        sets = {k: load(v) for k, v in names.items()}
-        layer = retrain(a.trust, load(RECIPE), sets["validation"], a.seed, tag)
-        with torch.no_grad():
-            results[tag] = {k: report(tag, st.weights(layer), st) for k, st in sets.items()}
-    for k in names:
-        print(f"\n### {k}, proxy SI-SDR change over the input (share losing > 0.5 dB)\n")
-        print(HEAD)
-        for rows in results.values():
-            print(rows[k])
+    widened(cli(__doc__), lambda st, _names: with_siblings(st), TAGS)
 
 
 if __name__ == "__main__":

@@ -533,14 +533,21 @@ class RefinerModel(nn.Module):
         """
         song_filter = song_filter_name(song_filter)
         y, gate, priors = self.song_parts(s, x, song_filter)
-        if song_filter == "trust" and self.trust is not None and self.reads_siblings and len(s) > 1:
-            names = stems if stems is not None else [None] * len(s)
-            kinds = torch.tensor([stem_type(n) for n in names])
-            p = song_prior(s, x) if priors is None else priors
-            # the blend can take a quiet bin back to the prior's: kept as the level step
-            # keeps them (validation fullness 38.6 without, input 43.6)
-            y = keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
+        if song_filter == "trust":
+            y = self.song_trust(s, x, y, gate, priors, stems, quality)
         return y
+
+    def song_trust(self, s, x, y, gate, priors, stems=None, quality=None) -> torch.Tensor:
+        """The trust layer's step of :meth:`refine_song` on :meth:`song_parts`' output
+        ``(y, gate, priors)`` (``y`` as it is without a layer, siblings or a second stem)."""
+        if self.trust is None or not self.reads_siblings or len(s) < 2:
+            return y
+        names = stems if stems is not None else [None] * len(s)
+        kinds = torch.tensor([stem_type(n) for n in names])
+        p = song_prior(s, x) if priors is None else priors
+        # the blend can take a quiet bin back to the prior's: kept as the level step
+        # keeps them (validation fullness 38.6 without, input 43.6)
+        return keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
 
     def song_parts(
         self, s: torch.Tensor, x: torch.Tensor, song_filter: bool | str = "level"
