@@ -4,12 +4,18 @@
 # from its last checkpoint (every 100 steps).
 #   bash bench/train_default.sh             # data -> refiner -> copy into the package
 #   STEPS=6000 bash bench/train_default.sh  # larger, e.g. on a lent GPU
-# Budget (2-core CPU, measured 2026-11-30/12-01): v2_fluid pairs ~5 min, tcn separator ~5 min,
-# band-split separator ~16 min, the other pairs ~13 min; 2000 steps (batch 4 x 2 s stereo
-# crops, OMP_WAIT_POLICY=PASSIVE) ~45-50 min with nothing else running (~1.25-1.5 s/step, the
+#   DATA_ONLY=1 bash bench/train_default.sh # only the pairs and the two separators
+# Budget (2-core CPU, OMP_WAIT_POLICY=PASSIVE). The data, in two lanes of one core each
+# (measured 2026-12-02, 2421 s): v2_fluid (~5 min alone) beside the trust layer's first songs
+# (3 min 40 s); then the tcn lane (separator 15.5 min, tcn_train 1.5, v3_mixed 18, trust_tcn 2)
+# beside the band-split lane (separator 24.5 min, bs_train 3.5, trust_bs 2): 36 min 41 s;
+# ~42 min in all, the trust songs included (in sequence: ~48-51 min). Then the refiner on both
+# cores: 2000 steps (batch 4 x 2 s stereo crops) ~45-50 min (~1.25-1.5 s/step, the
 # multichannel Wiener estimate included); the second stage's 1000 steps ~25-28 min, the
-# third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~50 min.
-# ~3 h 30 min from nothing.
+# third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~42 min.
+# ~3 h 15 min from nothing (measured 2026-11-30/12-02, step by step).
+# Every data step runs at one thread, so the data are the same on any machine; the refiner's
+# stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
 # bench/train_latent.sh.
 set -euo pipefail
@@ -22,37 +28,76 @@ STEPS=${STEPS:-2000}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 GM=/usr/share/sounds/sf2/FluidR3_GM.sf2   # apt: fluid-soundfont-gm
 BANK=/usr/share/sounds/sf2/sf_GMbank.sf2  # apt: csound-soundfont (install.sh installs both)
+say() { echo "[$(date +%T)] $*"; }
+once() { local made=$1; shift; [ -f "$made" ] || "$@"; }  # a step whose output is missing
+# The data steps run in two lanes, one core each (pairs are made on one core; a separator
+# trains ~1.5x faster on two threads than on one, so two at once on one each still gain).
+lanes() {
+  ( export OMP_NUM_THREADS=1; "$1" ) & local a=$!
+  ( export OMP_NUM_THREADS=1; "$2" ) & local b=$!
+  wait "$a"; wait "$b"
+}
+trap 'kill 0' INT TERM
 # 1. 160 synthetic songs x 10 s rendered with Fluid R3 GM, seeds never used by the bench
 # (9001+); simulate and mask producers; severities from nearly clean (0.05) to severe, so
 # inputs span the quality range.
-[ -f "$DATA/v2_fluid/manifest.jsonl" ] || \
-  stemprover pairs --out "$DATA/v2_fluid" --synthetic 160 --seconds 10 --seed 20000 \
-    --severity 0.05,1 -q
+v2_fluid() {
+  once "$DATA/v2_fluid/manifest.jsonl" \
+    stemprover pairs --out "$DATA/v2_fluid" --synthetic 160 --seconds 10 --seed 20000 \
+      --severity 0.05,1 -q
+}
+# The trust layer's songs (step 6): 96 new songs the refiner never trains on (seeds
+# 70000-72000): simulate + mask here, each trained separator's stems in its lane.
+C=(--seconds 10 --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 --split train -q)
+trust_sm() {
+  once "$DATA/trust_sm/manifest.jsonl" \
+    stemprover pairs --out "$DATA/trust_sm" --scores 24 --synthetic 24 --seed 70000 "${C[@]}"
+}
 # 2. A second neural separator (residual dilated time convolutions, band-limited at 11 kHz, as
 # Spleeter-class separators are) trained on those songs: a producer of real separator
 # artifacts for training. The bundled umx separator (a BLSTM) never trains the refiner: it is
 # the held-out producer.
-[ -f "$SEP/model.safetensors" ] || \
-  stemprover separator train --pairs "$DATA/v2_fluid" --out "$SEP" --core tcn --bandwidth 11000 -q
-[ -f "$DATA/tcn_train/manifest.jsonl" ] || \
-  stemprover pairs --out "$DATA/tcn_train" --synthetic 64 --seconds 10 --seed 30000 \
-    --producer umx --separator "$SEP" -q
-# 2b. A third separator architecture, band-split (per-band projections, GRUs along time and
-# across bands, after BSRNN) with a 16 kHz bandwidth, trained on the same songs (~19 min);
-# its stems of 64 more songs (half arranged from scores, both fonts, effects) train the refiner.
-[ -f "$SEP_BS/model.safetensors" ] || \
-  stemprover separator train --pairs "$DATA/v2_fluid" --out "$SEP_BS" --core bandsplit \
-    --bandwidth 16000 -q
-[ -f "$DATA/bs_train/manifest.jsonl" ] || \
-  stemprover pairs --out "$DATA/bs_train" --scores 32 --synthetic 32 --seconds 10 --seed 50000 \
-    --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --producer umx --separator "$SEP_BS" -q
 # 3. Music that looks like music: 120 songs arranged from human-composed scores (the music21
 # corpus) and 80 more synthetic songs, rendered with Fluid R3 GM and the csound GM bank in turn,
 # half the stems through production effects (compressor, reverb, chorus); all three producers.
-[ -f "$DATA/v3_mixed/manifest.jsonl" ] || \
-  stemprover pairs --out "$DATA/v3_mixed" --scores 120 --synthetic 80 --seconds 10 --seed 40000 \
-    --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 \
-    --producer simulate --producer mask --producer umx --separator "$SEP" -q
+lane_tcn() {
+  once "$SEP/model.safetensors" \
+    stemprover separator train --pairs "$DATA/v2_fluid" --out "$SEP" --core tcn --bandwidth 11000 -q
+  say "tcn separator done"
+  once "$DATA/tcn_train/manifest.jsonl" \
+    stemprover pairs --out "$DATA/tcn_train" --synthetic 64 --seconds 10 --seed 30000 \
+      --producer umx --separator "$SEP" -q
+  once "$DATA/v3_mixed/manifest.jsonl" \
+    stemprover pairs --out "$DATA/v3_mixed" --scores 120 --synthetic 80 --seconds 10 --seed 40000 \
+      --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 \
+      --producer simulate --producer mask --producer umx --separator "$SEP" -q
+  once "$DATA/trust_tcn/manifest.jsonl" \
+    stemprover pairs --out "$DATA/trust_tcn" --scores 12 --synthetic 12 --seed 71000 \
+      --producer umx --separator "$SEP" "${C[@]}"
+  say "tcn lane done"
+}
+# 2b. A third separator architecture, band-split (per-band projections, GRUs along time and
+# across bands, after BSRNN) with a 16 kHz bandwidth, trained on the same songs; its stems of
+# 64 more songs (half arranged from scores, both fonts, effects) train the refiner.
+lane_bs() {
+  once "$SEP_BS/model.safetensors" \
+    stemprover separator train --pairs "$DATA/v2_fluid" --out "$SEP_BS" --core bandsplit \
+      --bandwidth 16000 -q
+  say "band-split separator done"
+  once "$DATA/bs_train/manifest.jsonl" \
+    stemprover pairs --out "$DATA/bs_train" --scores 32 --synthetic 32 --seconds 10 --seed 50000 \
+      --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --producer umx --separator "$SEP_BS" -q
+  once "$DATA/trust_bs/manifest.jsonl" \
+    stemprover pairs --out "$DATA/trust_bs" --scores 12 --synthetic 12 --seed 72000 \
+      --producer umx --separator "$SEP_BS" "${C[@]}"
+  say "band-split lane done"
+}
+say "data: v2_fluid and the trust songs"
+lanes v2_fluid trust_sm
+say "data: two separators and their pairs"
+lanes lane_tcn lane_bs
+say "data done"
+[ -z "${DATA_ONLY:-}" ] || exit 0  # DATA_ONLY=1: make the data, train elsewhere
 PAIRS=(--pairs "$DATA/v2_fluid" --pairs "$DATA/tcn_train" --pairs "$DATA/v3_mixed" --pairs "$DATA/bs_train")
 stemprover refiner train "${PAIRS[@]}" --out "$RUN" --set train.steps="$STEPS" "$@"
 # A later stage: from the weights in $2, a fresh cosine schedule at lr 3e-4 over 4/5 of STEPS,
@@ -85,17 +130,8 @@ later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
 # (seeds 70000-72000; simulate + mask, and the two trained separators' stems), then its quality
 # estimate (on every training split's stems) and its per-band blends (on song mode over the new
 # songs; one for the stems estimated poor, then one for the good ones), all chosen on the valid
-# splits. ~50 min: the new songs ~5-8 min, quality maps ~14 min
-# (2 jobs), the quality estimate's 3000 steps ~15 min, the blend statistics ~11 min (2 jobs).
-C=(--seconds 10 --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0.05,1 --split train -q)
-[ -f "$DATA/trust_sm/manifest.jsonl" ] || \
-  stemprover pairs --out "$DATA/trust_sm" --scores 24 --synthetic 24 --seed 70000 "${C[@]}"
-[ -f "$DATA/trust_tcn/manifest.jsonl" ] || \
-  stemprover pairs --out "$DATA/trust_tcn" --scores 12 --synthetic 12 --seed 71000 \
-    --producer umx --separator "$SEP" "${C[@]}"
-[ -f "$DATA/trust_bs/manifest.jsonl" ] || \
-  stemprover pairs --out "$DATA/trust_bs" --scores 12 --synthetic 12 --seed 72000 \
-    --producer umx --separator "$SEP_BS" "${C[@]}"
+# splits. ~42 min (its songs are made with the data, above): quality maps ~14 min (2 jobs),
+# the quality estimate's 3000 steps ~15 min, the blend statistics ~11 min (2 jobs).
 [ -f "$RUN-trust/model/model.safetensors" ] || \
   stemprover trust train --model "$RUN-3/model" --out "$RUN-trust" --jobs 2 \
     --pairs "$DATA/trust_sm" --pairs "$DATA/trust_tcn" --pairs "$DATA/trust_bs" \
