@@ -96,3 +96,30 @@ def test_block_reader_pads_with_zeros(tmp_path):
     with io.BlockReader(info, "float64") as r:
         block = r.read(-3, 4)
     np.testing.assert_array_equal(block[0], [0, 0, 0, 1 / 16, 2 / 16, 3 / 16, 4 / 16])
+
+
+def test_float_wav_reads_what_read_reads_and_only_float_wavs(tmp_path):
+    x = np.random.default_rng(0).standard_normal((3000, 2)).astype(np.float32)
+    io.write(tmp_path / "f.wav", x.T, 8000, "FLOAT")
+    whole, info = io.read(tmp_path / "f.wav")
+    wav = io.FloatWav.open(info)
+    assert wav is not None and wav.shape == whole.shape == (2, 3000)
+    np.testing.assert_array_equal(wav.read(100, 2000), whole[:, 100:2000])
+    np.testing.assert_array_equal(wav[[1, 0, 1], 2990:3010], whole[[1, 0, 1], 2990:])
+    np.testing.assert_array_equal(wav[1, :5], whole[1, :5])
+    np.testing.assert_array_equal(np.asarray(wav), whole)
+    sf.write(tmp_path / "i.wav", x, 8000, subtype="PCM_16")
+    sf.write(tmp_path / "d.wav", x, 8000, subtype="DOUBLE")
+    sf.write(tmp_path / "f.flac", x, 8000, subtype="PCM_16")
+    for name in ("i.wav", "d.wav", "f.flac"):
+        assert io.FloatWav.open(io.probe(tmp_path / name)) is None, name
+
+
+def test_float_wav_refuses_nan_where_it_reads(tmp_path):
+    x = np.zeros((1000, 1), dtype=np.float32)
+    x[500] = np.inf
+    sf.write(tmp_path / "n.wav", x, 8000, subtype="FLOAT")
+    wav = io.FloatWav.open(io.probe(tmp_path / "n.wav"))
+    assert wav.read(0, 400).shape == (1, 400)  # the samples before it are fine
+    with pytest.raises(StemProverError, match="NaN or Inf"):
+        wav.read(400, 600)

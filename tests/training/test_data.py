@@ -75,16 +75,19 @@ def test_song_batch_with_channels_keeps_each_crops_channels_and_its_siblings(pai
     n = data.length
     assert clean.shape == art.shape == mix.shape == (5, 2, n)
     assert sibs.shape[0] == 5 and sibs.shape[2:] == (2, n)
+    arts, cleans, mixes = (
+        [np.asarray(a) for a in d] for d in (data.artifacted, data.clean, data.mixture)
+    )
     for i in range(5):  # find where each crop came from: the same place in every stem
         k, start = next(
             (k, s)
             for k in range(len(data))
-            for s in range(data.clean[k].shape[-1] - n + 1)
-            if np.array_equal(data.artifacted[k][:, s : s + n], art[i].numpy())
+            for s in range(cleans[k].shape[-1] - n + 1)
+            if np.array_equal(arts[k][:, s : s + n], art[i].numpy())
         )
-        np.testing.assert_array_equal(clean[i].numpy(), data.clean[k][:, start : start + n])
-        np.testing.assert_array_equal(mix[i].numpy(), data.mixture[k][:, start : start + n])
-        for j, o in enumerate(data.artifacted[m] for m in data.songs[k][1:]):
+        np.testing.assert_array_equal(clean[i].numpy(), cleans[k][:, start : start + n])
+        np.testing.assert_array_equal(mix[i].numpy(), mixes[k][:, start : start + n])
+        for j, o in enumerate(arts[m] for m in data.songs[k][1:]):
             np.testing.assert_array_equal(sibs[i, j].numpy(), o[:, start : start + n])
 
 
@@ -100,3 +103,24 @@ def test_song_crops_are_one_place_in_every_stem_of_a_song(pairs):
     assert mix.abs().max() > 0
     with pytest.raises(StemProverError, match="siblings=True"):
         PairCrops(pairs, "train", 16000, 0.5).song_crops(np.random.default_rng(0))
+
+
+def test_crops_are_read_from_disk_and_equal_to_crops_of_whole_arrays(pairs, monkeypatch):
+    """A pairs folder's float WAVs stay on disk (nothing held in memory); the crops are the
+    same samples as those of the files read whole."""
+    from stemprover.audio import io
+    from stemprover.training import data
+
+    lazy = data.PairCrops(pairs, "train", 16000, 0.5, mixture=True, siblings=True)
+    assert all(isinstance(a, io.FloatWav) for a in lazy.clean + lazy.artifacted + lazy.mixture)
+    monkeypatch.setattr(data, "_samples", lambda path, rate: io.read(path)[0])
+    whole = data.PairCrops(pairs, "train", 16000, 0.5, mixture=True, siblings=True)
+    assert isinstance(whole.clean[0], np.ndarray)
+    for channels in (None, 2):
+        a = lazy.song_batch(6, np.random.default_rng(1), 0.5, 0.2, channels=channels)
+        b = whole.song_batch(6, np.random.default_rng(1), 0.5, 0.2, channels=channels)
+        for u, v in zip(a, b, strict=True):
+            assert torch.equal(u, v)
+    a, b = (d.song_crops(np.random.default_rng(2)) for d in (lazy, whole))
+    for u, v in zip(a, b, strict=True):
+        assert torch.equal(u, v)

@@ -112,6 +112,60 @@ def read(path: str | os.PathLike, dtype: str = "float32") -> tuple[np.ndarray, A
         return reader.read(0, info.frames), info
 
 
+class FloatWav:
+    """A 32-bit float WAV file whose samples are read where they lie, a range at a time, with
+    nothing held open or in memory between reads (training crops: the operating system's page
+    cache keeps what is read often). :meth:`open` gives ``None`` for any other file.
+
+    Indexing reads: ``wav[rows, start:stop]`` is ``read(start, stop)[rows]`` and
+    ``np.asarray(wav)`` the whole file, as :func:`read` returns it (``shape`` ``(C, T)``).
+    """
+
+    def __init__(self, info: AudioInfo, offset: int) -> None:
+        self.info, self.offset = info, offset
+        self.shape = (info.channels, info.frames)
+
+    @classmethod
+    def open(cls, info: AudioInfo) -> FloatWav | None:
+        if info.format != "WAV" or info.subtype != "FLOAT":
+            return None
+        with open(info.path, "rb") as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            while len(chunk := f.read(8)) == 8:
+                cid, length = struct.unpack("<4sI", chunk)
+                if cid == b"data":
+                    enough = length >= info.frames * info.channels * 4
+                    return cls(info, f.tell()) if enough else None
+                f.seek(length + (length & 1), 1)  # chunks are word-aligned
+        return None
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` of every channel (within the file), float32, checked for
+        NaN/Inf as :func:`read` checks them. Shape: ``(C, stop - start)``."""
+        C = self.info.channels
+        with open(self.info.path, "rb") as f:
+            f.seek(self.offset + 4 * C * start)
+            block = np.fromfile(f, "<f4", (stop - start) * C).reshape(-1, C).T
+        if block.shape[1] != stop - start:
+            raise StemProverError("file is truncated", self.info.path)
+        if not np.isfinite(block).all():
+            raise StemProverError("contains NaN or Inf samples", self.info.path)
+        return block.astype(np.float32, copy=False)
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if not isinstance(cols, slice):
+            raise TypeError("index a FloatWav's samples with a slice")
+        start, stop, step = cols.indices(self.shape[1])
+        return self.read(start, max(start, stop))[rows, ::step]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self.read(0, self.shape[1])
+        return whole if dtype is None else whole.astype(dtype)
+
+
 class BlockReader:
     """Random access to blocks of a file, zero-padded outside it, checked for NaN/Inf.
 

@@ -1,4 +1,4 @@
-"""Training crops from a pairs folder, held in memory at the model's rate."""
+"""Training crops from pairs folders at the model's rate, read from disk a crop at a time."""
 
 from __future__ import annotations
 
@@ -77,10 +77,7 @@ class PairCrops:
                     raise StemProverError(f"pair {rec['id']} has no {key}", folder)
                 path = folder / rec[key]
                 if path not in loaded:
-                    audio, info = io.read(path, "float32")  # (C, T)
-                    if info.sample_rate != rate:
-                        audio = soxr.resample(audio.T, info.sample_rate, rate).T
-                    loaded[path] = audio.astype(np.float32, copy=False)
+                    loaded[path] = _samples(path, rate)
                 store.append(loaded[path])
         # each pair's song: its pairs' indices, itself first (the rest are its siblings)
         self.songs: list[list[int]] = []
@@ -182,15 +179,31 @@ class PairCrops:
         def crops(store: list[np.ndarray]) -> torch.Tensor:
             return torch.from_numpy(np.stack([_cut(store[j], 0, start, L, channels) for j in song]))
 
-        mix = self.mixture[k] if self.mixture is not None else sum(self.clean[j] for j in song)
-        return (
-            crops(self.clean),
-            crops(self.artifacted),
-            torch.from_numpy(_cut(mix, 0, start, L, channels)),
-        )
+        clean = crops(self.clean)
+        if self.mixture is not None:
+            mix = torch.from_numpy(_cut(self.mixture[k], 0, start, L, channels))
+        else:
+            mix = clean.sum(0)
+        return clean, crops(self.artifacted), mix
 
 
-def _cut(audio: np.ndarray, ch: int, start: int, length: int, channels: int | None) -> np.ndarray:
+def _samples(path: Path, rate: int) -> np.ndarray | io.FloatWav:
+    """A file's samples at ``rate``, ``(C, T)``: a 32-bit float WAV at that rate (what
+    ``stemprover pairs`` writes) stays on disk and is read a crop at a time, so training holds
+    no audio in memory (the recipe's four pair folders are ~12 GB as arrays); any other file
+    is read, resampled once if its rate differs, and kept as an array."""
+    info = io.probe(path)
+    if info.sample_rate == rate and (wav := io.FloatWav.open(info)) is not None:
+        return wav
+    audio, info = io.read(path, "float32")
+    if info.sample_rate != rate:
+        audio = soxr.resample(audio.T, info.sample_rate, rate).T
+    return audio.astype(np.float32, copy=False)
+
+
+def _cut(
+    audio: np.ndarray | io.FloatWav, ch: int, start: int, length: int, channels: int | None
+) -> np.ndarray:
     """``length`` samples from ``start`` (zero-padded past the end): channel ``ch`` when
     ``channels`` is None, else that many channels (a mono file repeated)."""
     if channels is None:
