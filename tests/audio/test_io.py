@@ -123,3 +123,6 @@ def test_float_wav_refuses_nan_where_it_reads(tmp_path):
     assert wav.read(0, 400).shape == (1, 400)  # the samples before it are fine
     with pytest.raises(StemProverError, match="NaN or Inf"):
         wav.read(400, 600)
+    (tmp_path / "n.wav").unlink()
+    with pytest.raises(StemProverError, match="cannot read"):
+        wav.read(0, 10)

@@ -145,9 +145,12 @@ class FloatWav:
         """Samples ``[start, stop)`` of every channel (within the file), float32, checked for
         NaN/Inf as :func:`read` checks them. Shape: ``(C, stop - start)``."""
         C = self.info.channels
-        with open(self.info.path, "rb") as f:
-            f.seek(self.offset + 4 * C * start)
-            block = np.fromfile(f, "<f4", (stop - start) * C).reshape(-1, C).T
+        try:
+            with open(self.info.path, "rb") as f:
+                f.seek(self.offset + 4 * C * start)
+                block = np.fromfile(f, "<f4", (stop - start) * C).reshape(-1, C).T
+        except OSError as err:  # moved or deleted since it was opened
+            raise StemProverError(f"cannot read ({err.strerror})", self.info.path) from None
         if block.shape[1] != stop - start:
             raise StemProverError("file is truncated", self.info.path)
         if not np.isfinite(block).all():
