@@ -9,11 +9,15 @@
 # (measured 2026-12-02, 2421 s): v2_fluid (~5 min alone) beside the trust layer's first songs
 # (3 min 40 s); then the tcn lane (separator 15.5 min, tcn_train 1.5, v3_mixed 18, trust_tcn 2)
 # beside the band-split lane (separator 24.5 min, bs_train 3.5, trust_bs 2): 36 min 41 s;
-# ~42 min in all, the trust songs included (in sequence: ~48-51 min). Then the refiner on both
+# ~42 min in all, the trust songs included. That host was ~2x slower than the one that timed
+# the steps below (tcn separator 0.98 s/step there vs ~0.5; refiner ~3-4 s/step vs 1.25-1.5),
+# where the data took ~48-51 min in sequence; the lanes' gain is in the pairs, made on one
+# core each. Then the refiner on both
 # cores: 2000 steps (batch 4 x 2 s stereo crops) ~45-50 min (~1.25-1.5 s/step, the
 # multichannel Wiener estimate included); the second stage's 1000 steps ~25-28 min, the
 # third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~42 min.
-# ~3 h 15 min from nothing (measured 2026-11-30/12-02, step by step).
+# ~3 h 15 min from nothing on the faster host (step by step; the data at ~25 min there, an
+# estimate), ~2x that on the slower one.
 # Every data step runs at one thread, so the data are the same on any machine; the refiner's
 # stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
