@@ -16,8 +16,8 @@
 # cores: 2000 steps (batch 4 x 2 s stereo crops) ~45-50 min (~1.25-1.5 s/step, the
 # multichannel Wiener estimate included); the second stage's 1000 steps ~25-28 min, the
 # third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~42 min.
-# ~3 h 15 min from nothing on the faster host (step by step; the data at ~25 min there, an
-# estimate), ~2x that on the slower one.
+# ~3 h from nothing on the faster host (step by step; the data there ~25 min, an estimate from
+# the lanes' 42 min here), ~2x that on the slower one (was ~3 h 30 with the data in sequence).
 # Every data step runs at one thread, so the data are the same on any machine; the refiner's
 # stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
@@ -36,10 +36,13 @@ say() { echo "[$(date +%T)] $*"; }
 once() { local made=$1; shift; [ -f "$made" ] || "$@"; }  # a step whose output is missing
 # The data steps run in two lanes, one core each (pairs are made on one core; a separator
 # trains ~1.5x faster on two threads than on one, so two at once on one each still gain).
-lanes() {
+lanes() {  # both run to their end; fails if either failed
   ( export OMP_NUM_THREADS=1; "$1" ) & local a=$!
   ( export OMP_NUM_THREADS=1; "$2" ) & local b=$!
-  wait "$a"; wait "$b"
+  local rc=0
+  wait "$a" || rc=$?
+  wait "$b" || rc=$?
+  return "$rc"
 }
 trap 'kill 0' INT TERM
 # 1. 160 synthetic songs x 10 s rendered with Fluid R3 GM, seeds never used by the bench
