@@ -139,7 +139,7 @@ later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
 # songs; one for the stems estimated poor, then one for the good ones), all chosen on the valid
 # splits. ~42 min (its songs are made with the data, above): quality maps ~14 min (2 jobs),
 # the quality estimate's 3000 steps ~15 min, the blend statistics ~11 min (2 jobs).
-[ -f "$RUN-trust/model/model.safetensors" ] || \
+once "$RUN-trust/model/model.safetensors" \
   stemprover trust train --model "$RUN-3/model" --out "$RUN-trust" --jobs 2 \
     --pairs "$DATA/trust_sm" --pairs "$DATA/trust_tcn" --pairs "$DATA/trust_bs" \
     --quality-pairs "$DATA/v2_fluid" --quality-pairs "$DATA/tcn_train" \

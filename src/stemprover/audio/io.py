@@ -129,17 +129,10 @@ class FloatWav:
     def open(cls, info: AudioInfo) -> FloatWav | None:
         if info.format != "WAV" or info.subtype != "FLOAT":
             return None
-        with open(info.path, "rb") as f:
-            head = f.read(12)
-            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-                return None
-            while len(chunk := f.read(8)) == 8:
-                cid, length = struct.unpack("<4sI", chunk)
-                if cid == b"data":
-                    enough = length >= info.frames * info.channels * 4
-                    return cls(info, f.tell()) if enough else None
-                f.seek(length + (length & 1), 1)  # chunks are word-aligned
-        return None
+        found = _sample_chunk(Path(info.path))
+        if found is None or found[2] != b"data":  # RF64 and the like: read them whole
+            return None
+        return cls(info, found[0])
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Samples ``[start, stop)`` of every channel (within the file), float32, checked for
@@ -148,14 +141,10 @@ class FloatWav:
         try:
             with open(self.info.path, "rb") as f:
                 f.seek(self.offset + 4 * C * start)
-                block = np.fromfile(f, "<f4", (stop - start) * C).reshape(-1, C).T
+                block = np.fromfile(f, "<f4", (stop - start) * C).reshape(-1, C)
         except OSError as err:  # moved or deleted since it was opened
             raise StemProverError(f"cannot read ({err.strerror})", self.info.path) from None
-        if block.shape[1] != stop - start:
-            raise StemProverError("file is truncated", self.info.path)
-        if not np.isfinite(block).all():
-            raise StemProverError("contains NaN or Inf samples", self.info.path)
-        return block.astype(np.float32, copy=False)
+        return _checked(block, start, stop - start, self.info).T
 
     def __getitem__(self, key) -> np.ndarray:
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
@@ -208,20 +197,25 @@ class BlockReader:
             raise StemProverError(
                 f"cannot decode audio ({_sf_reason(err)})", self.info.path
             ) from None
-        if len(block) != hi - lo:
-            raise StemProverError(
-                f"file is truncated: header promises {self.info.frames} frames, "
-                f"data ends at {lo + len(block)}",
-                self.info.path,
-            )
-        if not np.isfinite(block).all():
-            bad = lo + int(np.argwhere(~np.isfinite(block))[0, 0])
-            raise StemProverError(
-                f"contains NaN or Inf samples (first at {bad / self.info.sample_rate:.3f} s)",
-                self.info.path,
-            )
-        out[:, lo - start : hi - start] = block.T
+        out[:, lo - start : hi - start] = _checked(block, lo, hi - lo, self.info).T
         return out
+
+
+def _checked(block: np.ndarray, lo: int, frames: int, info: AudioInfo) -> np.ndarray:
+    """``block`` ``(n, C)``, read from frame ``lo``, refused unless it holds ``frames``
+    frames, all finite."""
+    if len(block) != frames:
+        raise StemProverError(
+            f"file is truncated: header promises {info.frames} frames, "
+            f"data ends at {lo + len(block)}",
+            info.path,
+        )
+    if not np.isfinite(block).all():
+        bad = lo + int(np.argwhere(~np.isfinite(block))[0, 0])
+        raise StemProverError(
+            f"contains NaN or Inf samples (first at {bad / info.sample_rate:.3f} s)", info.path
+        )
+    return block
 
 
 class AtomicWriter:
@@ -371,11 +365,9 @@ def _sf_reason(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def _check_complete(path: Path) -> None:
-    """Refuse a RIFF/AIFF file whose sample chunk is shorter than its header says.
-
-    libsndfile quietly reads what is there; a half-copied file should not pass as a short one.
-    """
+def _sample_chunk(path: Path) -> tuple[int, int, bytes] | None:
+    """Where a RIFF/AIFF file's sample chunk (``data`` / ``SSND``) starts: ``(offset of its
+    first byte, its declared length, its id)``; ``None`` for other files or none found."""
     with open(path, "rb") as f:
         head = f.read(12)
         size = path.stat().st_size
@@ -384,18 +376,31 @@ def _check_complete(path: Path) -> None:
         elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
             chunk_id, endian = b"SSND", ">"
         else:
-            return
+            return None
         pos = 12
         while pos + 8 <= size:
             f.seek(pos)
             cid, length = struct.unpack(f"{endian}4sI", f.read(8))
             if cid == chunk_id:
-                # Streaming writers leave 0 or 0xFFFFFFFF when the length is unknown.
-                if length not in (0, 0xFFFFFFFF) and pos + 8 + length > size:
-                    raise StemProverError(
-                        f"file is truncated: {cid.decode()} chunk declares {length} bytes, "
-                        f"{size - pos - 8} present",
-                        path,
-                    )
-                return
+                return pos + 8, length, cid
             pos += 8 + length + (length & 1)
+    return None
+
+
+def _check_complete(path: Path) -> None:
+    """Refuse a RIFF/AIFF file whose sample chunk is shorter than its header says.
+
+    libsndfile quietly reads what is there; a half-copied file should not pass as a short one.
+    """
+    found = _sample_chunk(path)
+    if found is None:
+        return
+    offset, length, cid = found
+    size = path.stat().st_size
+    # Streaming writers leave 0 or 0xFFFFFFFF when the length is unknown.
+    if length not in (0, 0xFFFFFFFF) and offset + length > size:
+        raise StemProverError(
+            f"file is truncated: {cid.decode()} chunk declares {length} bytes, "
+            f"{size - offset} present",
+            path,
+        )

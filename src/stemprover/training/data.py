@@ -190,12 +190,13 @@ class PairCrops:
 def _samples(path: Path, rate: int) -> np.ndarray | io.FloatWav:
     """A file's samples at ``rate``, ``(C, T)``: a 32-bit float WAV at that rate (what
     ``stemprover pairs`` writes) stays on disk and is read a crop at a time, so training holds
-    no audio in memory (the recipe's four pair folders' train and valid splits are ~13 GB); any other file
-    is read, resampled once if its rate differs, and kept as an array."""
+    no audio in memory (the recipe's four pair folders' train and valid splits are ~13 GB);
+    any other file is read, resampled once if its rate differs, and kept as an array."""
     info = io.probe(path)
     if info.sample_rate == rate and (wav := io.FloatWav.open(info)) is not None:
         return wav
-    audio, info = io.read(path, "float32")
+    with io.BlockReader(info) as reader:  # already probed: not io.read
+        audio = reader.read(0, info.frames)
     if info.sample_rate != rate:
         audio = soxr.resample(audio.T, info.sample_rate, rate).T
     return audio.astype(np.float32, copy=False)
