@@ -205,6 +205,9 @@ class RefinerConfig:
             with what the stems leave out of the mixture as one more source in song mode;
             ``"power-share"``, the
             channel-by-channel power share (the 0.2.0 prior, for the ablation).
+        canceller: Also reads the bleed canceller's coefficient and coherence
+            (:func:`~stemprover.models.refiner.bleed_canceller`) and has a fourth output, the
+            share of the cancelled bleed to take out of the stem (off in weights trained before it).
     """
 
     sample_rate: int = 44100
@@ -218,6 +221,7 @@ class RefinerConfig:
     siblings: bool = True
     mask_prior: bool = True
     prior: str = "mwf"
+    canceller: bool = False
 
 
 @dataclass(frozen=True)
