@@ -135,13 +135,13 @@ def test_bleed_canceller_finds_the_other_instruments_leaking_into_a_stem():
     assert beta.abs().max() == 0 and rho.max() == 0
 
 
-def test_refiner_with_the_canceller_starts_as_the_model_it_is_initialised_from():
+def test_refiner_with_the_canceller_starts_as_the_model_it_is_initialised_from(tmp_path):
     src = _randomised()
     wider = RefinerModel(replace(TINY, canceller=True)).eval()
     assert wider.net.n_features == src.net.n_features + 3 and wider.net.n_out == 4
     s, x = _spec(1), _spec(2)
     assert torch.equal(wider.enhance(s, x, siblings=_siblings()), s)  # untrained: the input
-    wider.start_from(src)
+    wider.start_from(src, tmp_path)
     for mix, sib in ((None, None), (x, None), (x, _siblings())):
         a, b = wider.enhance(s, mix, siblings=sib), src.enhance(s, mix, siblings=sib)
         assert torch.allclose(a, b, atol=1e-5)  # zero inputs change only the sums' rounding
@@ -153,7 +153,7 @@ def test_refiner_with_the_canceller_starts_as_the_model_it_is_initialised_from()
         wider.enhance(s), src.enhance(s), atol=1e-5
     )  # no mixture: nothing to cancel
     with pytest.raises(StemProverError, match="canceller"):
-        src.start_from(wider)
+        src.start_from(wider, tmp_path)
 
 
 def test_saved_refiner_loads_by_path_with_the_same_output(tmp_path):

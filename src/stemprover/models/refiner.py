@@ -661,8 +661,8 @@ class RefinerModel(nn.Module):
         return save_module(self, folder, KIND, to_dict(self.config))
 
     @torch.no_grad()
-    def start_from(self, src: RefinerModel) -> None:
-        """Copy ``src``'s weights (``refiner train --init``). A model with the canceller takes
+    def start_from(self, src: RefinerModel, where: Path) -> None:
+        """Copy ``src``'s weights (``refiner train --init where``). A model with the canceller takes
         one without it: each sub-band's input projection gets the canceller's features as new
         inputs and each head the share ``k`` as a new output, all at zero, so the result
         computes what ``src`` does.
@@ -675,8 +675,9 @@ class RefinerModel(nn.Module):
         if mine.n_features != theirs.n_features or mine.n_out != theirs.n_out:
             if not (self.config.canceller and not src.config.canceller):
                 raise StemProverError(
-                    "--init model has the bleed canceller and this config does not "
-                    "(set model.canceller=true)"
+                    "this model has the bleed canceller and the config does not "
+                    "(set model.canceller=true)",
+                    where,
                 )
             for k, (lo, hi) in enumerate(mine.ranges):
                 n = hi - lo
@@ -691,7 +692,7 @@ class RefinerModel(nn.Module):
                     new = torch.zeros_like(ours).unflatten(cut, (n, -1))
                     new.narrow(cut + 1, 0, per).copy_(old.unflatten(cut, (n, per)))
                     state[name] = new.flatten(cut, cut + 1)
-        load_into(self, state, Path("--init"))
+        load_into(self, state, where)
 
     @classmethod
     def load(cls, folder, device: str | torch.device = "cpu") -> RefinerModel:

@@ -168,7 +168,7 @@ def train_refiner(
     torch.manual_seed(t.seed)
     model = RefinerModel(cfg)
     if init is not None:
-        model.start_from(RefinerModel.load(init))
+        model.start_from(RefinerModel.load(init), init)
     model.train()
     ema = copy.deepcopy(model)
     train = PairCrops(pairs, "train", cfg.sample_rate, t.seconds, mixture=True, siblings=True)
