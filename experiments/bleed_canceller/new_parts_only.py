@@ -18,10 +18,8 @@ from pathlib import Path
 
 import torch
 
-from stemprover.config import RefinerConfig, RefinerTrainConfig, apply_overrides, from_dict
-from stemprover.models.refiner import FEATURES, KIND, RefinerModel
-from stemprover.models.serialization import read_meta
-from stemprover.training.refiner import train_refiner
+from stemprover.cli import main as cli_main
+from stemprover.models.refiner import FEATURES, RefinerModel
 
 SHIPPED = Path("src/stemprover/weights/default")
 PAIRS = [Path(f"data/{n}") for n in ("v2_fluid", "tcn_train", "v3_mixed", "bs_train")]
@@ -50,14 +48,12 @@ def _new_parts_only(self: RefinerModel, src: RefinerModel, where: Path) -> None:
 
 
 def main() -> None:
-    out, overrides = Path(sys.argv[1]), sys.argv[2:]
-    sets = [v for k, v in zip(overrides[::2], overrides[1::2], strict=True) if k == "--set"]
-    base = from_dict(RefinerConfig, read_meta(SHIPPED, (KIND,))["config"])
-    model, train = apply_overrides(
-        {"model": base, "train": RefinerTrainConfig()}, ["model.canceller=true", *sets]
-    ).values()
+    """``stemprover refiner train`` from the shipped weights with the canceller, the new parts
+    alone trained; the arguments after the output folder are its ``--set``s."""
     RefinerModel.start_from = _new_parts_only
-    train_refiner(PAIRS, out, model, train, True, init=SHIPPED)
+    pairs = [a for p in PAIRS for a in ("--pairs", str(p))]
+    args = ["refiner", "train", *pairs, "--out", sys.argv[1], "--init", str(SHIPPED)]
+    sys.exit(cli_main([*args, "--set", "model.canceller=true", *sys.argv[2:]]))
 
 
 if __name__ == "__main__":

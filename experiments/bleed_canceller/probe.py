@@ -18,6 +18,7 @@ import torch
 from stemprover.audio import io
 from stemprover.audio.stft import istft, stft
 from stemprover.config import RefinerConfig
+from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.models.refiner import bleed_canceller
 
@@ -40,8 +41,7 @@ def main() -> None:
     a = ap.parse_args()
     cfg = RefinerConfig().stft
     rows = []
-    for line in (a.pairs / "manifest.jsonl").read_text().splitlines():
-        p = json.loads(line)
+    for p in read_manifest(a.pairs):
         s, x, ref = (io.read(a.pairs / p[k])[0] for k in ("artifacted", "mixture", "clean"))
         S, X = stft(torch.from_numpy(s), cfg), stft(torch.from_numpy(x), cfg)
         beta, rho = bleed_canceller(S, X, a.frames)
