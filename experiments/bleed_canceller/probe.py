@@ -1,6 +1,6 @@
 """The classical bleed canceller alone, no training: each stem replaced by ``S − β·R``
 (``R = X − S``, ``β`` the windowed least-squares coefficient of
-:func:`stemprover.models.refiner.bleed_canceller`, here with the window and cap given), SI-SDR
+:func:`stemprover.audio.canceller.bleed_canceller`, here with the window and cap given), SI-SDR
 change over the input per stem, by producer and artifact group.
 
     python experiments/bleed_canceller/probe.py data/calib_sm --frames 63 --cap 1
@@ -20,7 +20,7 @@ from stemprover.audio.stft import istft, stft
 from stemprover.config import RefinerConfig
 from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.metrics import si_sdr
-from stemprover.models.refiner import bleed_canceller
+from stemprover.audio.canceller import bleed_canceller
 
 GROUPS = {
     "simulated bleed alone": lambda r: r["producer"] == "simulate" and r["arts"] == "bleed",

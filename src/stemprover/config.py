@@ -206,7 +206,7 @@ class RefinerConfig:
             ``"power-share"``, the
             channel-by-channel power share (the 0.2.0 prior, for the ablation).
         canceller: Also reads the bleed canceller's coefficient and coherence
-            (:func:`~stemprover.models.refiner.bleed_canceller`) and has a fourth output, the
+            (:func:`~stemprover.audio.canceller.bleed_canceller`) and has a fourth output, the
             share of the cancelled bleed to take out of the stem (off in weights trained before it).
     """
 

@@ -18,6 +18,7 @@ from stemprover.models.trust import (
     TrustConfig,
     band_energies,
     band_features,
+    cancelled,
     feature_dim,
     pooled_quality,
     quality_maps,
@@ -41,9 +42,9 @@ def _parts(seed: int = 0):
 
 
 def _pick(net, k: int) -> None:
-    """Make a blend network choose candidate ``k`` (0 S, 1 P, 2 Y) everywhere."""
+    """Make a blend network choose candidate ``k`` (0 S, 1 P, 2 Y, 3 C) everywhere."""
     with torch.no_grad():
-        bias = torch.full((3,), -40.0)
+        bias = torch.full((net.net[-1].bias.numel(),), -40.0)
         bias[k] = 40.0
         net.net[-1].bias.copy_(bias)
 
@@ -85,6 +86,32 @@ def test_features_have_the_declared_width_and_the_quality_maps_are_finite():
     maps = quality_maps(s, x, p, layer.band_matrix)
     assert maps.shape == (4, 6, 16, s.shape[-1]) and torch.isfinite(maps).all()
     assert layer.estimate(s, x, p, torch.tensor([0, 1, 2, 3])).shape == (4,)
+
+
+def test_the_cancellers_candidate_is_a_fourth_choice_the_layer_starts_without(tmp_path):
+    s, x, p, y, gate = _parts()
+    kinds, quality = torch.tensor([0, 1, 2, 3]), torch.tensor([20.0, 8.0, 7.9, -5.0])
+    cfg = replace(TINY_TRUST, cancel=True, level="none")
+    layer = SongTrust(cfg).eval()
+    B = len(layer.ranges)
+    cands, rho = layer.candidates(s, x, p, y)
+    assert cands.shape[1] == 4 and rho.shape == s.shape
+    c = cancelled(s, x)[0]
+    assert torch.equal(cands[:, 3], c) and not torch.allclose(c, s)
+    f = band_features(layer.energies(cands, x, gate, rho), kinds, quality)
+    assert f.shape == (4, B, feature_dim(B, cancel=True)) and torch.isfinite(f).all()
+    assert feature_dim(B, cancel=True) == feature_dim(B) + 9  # its 3, siblings' mean and max
+    w = layer.weights(s, x, p, y, gate, kinds, quality)
+    assert w.shape == (4, B, 4) and (w[..., 2] > 0.99).all()  # an untrained layer keeps Y
+    _pick(layer.blend, 3)
+    _pick(layer.good, 3)
+    torch.testing.assert_close(layer(s, x, p, y, gate, kinds, quality), c)
+    back = SongTrust.load(layer.save(tmp_path / "layer"))
+    assert back.config.cancel and torch.equal(back(s, x, p, y, gate, kinds, quality), c)
+    # without the option the layer is what it was: three candidates, the same features
+    plain = SongTrust(TINY_TRUST)
+    assert plain.candidates(s, x, p, y)[1] is None
+    assert plain.weights(s, x, p, y, gate, kinds, quality).shape == (4, B, 3)
 
 
 def test_stems_estimated_good_keep_the_song_filter_output_and_poor_ones_are_blended():

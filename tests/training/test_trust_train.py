@@ -81,6 +81,35 @@ def test_each_blend_network_starts_from_the_seed_whatever_came_before(trained, p
         assert torch.equal(v, states[1][k]), k
 
 
+def test_a_run_can_reuse_a_trained_layers_quality_estimate_and_blend_the_canceller(
+    trained, tmp_path
+):
+    from dataclasses import replace
+
+    args, folder = trained
+    cancel = replace(TINY_TRUST, cancel=True)
+    run = tmp_path / "run"
+    out = train_trust(*args[:4], run, TINY_TRAIN, cancel, verbose=False, quality_from=folder)
+    assert not any(p.name.startswith("quality") for p in (run / "cache").iterdir())
+    layer, old = SongTrust.load(out), SongTrust.load(folder)
+    for k, v in old.quality.state_dict().items():
+        assert torch.equal(v, layer.quality.state_dict()[k]), k
+    assert layer.config.cancel and layer.blend.net[-1].bias.shape == (4,)
+    stats = BlendStats([_cached(run, "blend", args[2][0], "train")])
+    assert stats.gram.shape[-1] == 4
+    with pytest.raises(StemProverError, match="4 candidates; the layer blends 3"):
+        train_blend(SongTrust(TINY_TRUST), stats, stats, TINY_TRAIN, lambda m: None)
+    with pytest.raises(StemProverError, match="quality_bands differ"):
+        train_trust(
+            *args[:4],
+            tmp_path / "other",
+            TINY_TRAIN,
+            replace(cancel, quality_bands=8),
+            verbose=False,
+            quality_from=folder,
+        )
+
+
 def test_cli_trust_train_refuses_unknown_settings_in_one_line(pairs, tmp_path, capsys):
     from stemprover.cli import main
 

@@ -356,6 +356,12 @@ def _trust_args(p: argparse.ArgumentParser) -> None:
         required=True,
         help="pairs folder whose valid split chooses both networks' steps; repeatable",
     )
+    t.add_argument(
+        "--quality-from",
+        type=Path,
+        help="a trained trust layer's folder whose quality estimate this run reuses "
+        "(its first two stages skipped; --quality-pairs then unused)",
+    )
     t.add_argument("--jobs", type=int, default=1, help="pairs folders read in parallel")
     t.add_argument("-q", "--quiet", action="store_true")
 
@@ -379,6 +385,7 @@ def _trust(args: argparse.Namespace) -> int:
         tcfg,
         jobs=args.jobs,
         verbose=not args.quiet,
+        quality_from=args.quality_from,
     )
     print(f"trust layer: {out}")
     return EXIT_OK

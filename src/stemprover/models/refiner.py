@@ -44,6 +44,7 @@ from torch import nn
 
 from stemprover.audio.bands import split_bands
 from stemprover.audio.bandwidth import extend_highs
+from stemprover.audio.canceller import bleed_canceller
 from stemprover.audio.mwf import multichannel_wiener
 from stemprover.config import RefinerConfig, from_dict, to_dict
 from stemprover.errors import StemProverError
@@ -59,12 +60,6 @@ from stemprover.models.trust import SongTrust, song_prior, stem_type
 FEATURES = 11  # per bin; see RefinerNet.features (+ CANCEL_FEATURES with model.canceller)
 CANCEL_FEATURES = 3
 EPS = 1e-8
-# The bleed canceller's window along time (frames of the refiner's STFT, ~0.7 s at hop 512): a
-# middle ground on calibration stems, the canceller alone on simulated bleed alone / simulate
-# without bleed: 15 frames +4.10 / -6.65 dB, 63 +3.68 / -5.53, 255 +3.15 / -4.42
-# (experiments/bleed_canceller); a shorter window follows the bleed, a longer one fits less
-# of a clean stem by chance.
-CANCEL_FRAMES = 63
 # The gate's dead zone at inference (shrink_gate; 0: the gate as trained). Chosen on 104
 # validation and 160 calibration pairs (experiments/stem_confidence).
 GATE_DEADZONE = 0.2
@@ -88,44 +83,6 @@ def shrink_gate(gate: torch.Tensor, tau: float) -> torch.Tensor:
     if tau <= 0:
         return gate
     return gate * (gate.abs() / tau).clamp(max=1.0).square()
-
-
-def bleed_canceller(
-    s: torch.Tensor, x: torch.Tensor, frames: int = CANCEL_FRAMES
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The classical bleed canceller's coefficient and coherence per bin: how much of the rest
-    of the mixture ``R = X − S`` is found in the stem, as an echo canceller finds the far end
-    in a microphone::
-
-        β = ⟨S·R*⟩ / ⟨|R|²⟩ (|β| ≤ 1),    ρ = |⟨S·R*⟩|² / (⟨|S|²⟩·⟨|R|²⟩) ∈ [0, 1]
-
-    ``⟨·⟩`` a mean over ``frames`` frames along time. Where the stem holds a share ``a`` of
-    what the other instruments play on top of its own sound (``S = s + a·O``, so
-    ``R = (1 − a)·O``), ``β ≈ a/(1 − a)`` and ``S − β·R ≈ s``; a clean stem's ``ρ`` is at the
-    window's noise floor (~1/frames). A mask separator's stem is in phase with the mixture
-    (``S = M·X``), so there ``ρ ≈ 1`` whether it bleeds or not: the network, not this
-    function, decides where ``S − β·R`` is the stem (the canceller alone, on 160 calibration
-    stems: simulated bleed alone +1.7 to +6.5 dB, every other kind of stem worse,
-    ``experiments/bleed_canceller``).
-
-    Shape: s, x ``(B, F, N)`` complex -> ``β (B, F, N)`` complex, ``ρ (B, F, N)`` real.
-    """
-    r = x - s
-    shape = s.shape
-
-    def mean(a: torch.Tensor) -> torch.Tensor:
-        flat = a.reshape(-1, 1, shape[-1])
-        k = frames | 1  # odd: centred
-        out = F.avg_pool1d(flat, k, stride=1, padding=k // 2, count_include_pad=False)
-        return out.reshape(shape)
-
-    sr = s * r.conj()
-    cross = torch.complex(mean(sr.real), mean(sr.imag))
-    pr, ps = mean(r.abs() ** 2), mean(s.abs() ** 2)
-    beta = cross / (pr + EPS)
-    beta = beta / beta.abs().clamp_min(1.0)
-    rho = (cross.abs() ** 2 / (ps * pr + EPS)).clamp(0.0, 1.0)
-    return beta, rho
 
 
 class _Block(nn.Module):

@@ -16,6 +16,12 @@ estimate alone is too noisy (a 32 dB stem read at 2-14 dB segment by segment). T
 then brought to ``Y``'s level (:func:`match_level`). Measured in time through song mode
 there: +0.14 / +0.51 dB over ``Y`` (validation / calibration), level within 0.7 dB.
 
+With ``trust.cancel`` a fourth candidate ``C = S − β·R``, the classical bleed canceller's
+estimate (:func:`~stemprover.audio.canceller.bleed_canceller`), joins them, and the layer
+reads its band energies and coherence too: the refiner cannot decide per bin whether a stem's
+in-phase bleed is bleed, the layer decides it per stem and band with its quality estimate
+(``experiments/bleed_canceller``).
+
 Saved inside the refiner's folder (``trust/``: ``config.json`` + ``model.safetensors``) and
 loaded with it; ``stemprover trust train`` makes it.
 """
@@ -30,6 +36,7 @@ import torch
 from torch import nn
 
 from stemprover.audio.bands import split_bands
+from stemprover.audio.canceller import bleed_canceller
 from stemprover.audio.mwf import multichannel_wiener
 from stemprover.config import from_dict, to_dict
 from stemprover.models.serialization import (
@@ -44,6 +51,8 @@ KIND = "stemprover-trust"
 STEM_TYPES = ("vocals", "drums", "bass", "other")
 # What the layer reads of each stem and band (band_energies), in this order.
 ENERGIES = ("S", "P", "Y", "X", "others", "rest", "S-P", "S-Y", "P-Y", "gate")
+# and with the canceller's candidate (trust.cancel): its energy, what it takes out, coherence
+CANCEL_ENERGIES = ("C", "S-C", "rho")
 QUALITY_MAPS = 6  # quality_maps' channels
 EPS = 1e-10
 
@@ -76,6 +85,7 @@ class TrustConfig:
             saved before it existed): they keep ``Y``. Chosen in the exact proxy
             (``experiments/song_trust/level_good.py``): validation / calibration +2.83 /
             +2.82 -> +2.87 / +2.94 dB, >= 15 dB stems -0.27 / -0.55 -> +0.16 / +0.37.
+        cancel: A fourth candidate, the bleed canceller's ``S − β·R`` (module docstring).
     """
 
     n_fft: int = 2048
@@ -88,6 +98,12 @@ class TrustConfig:
     level: str = "stem"
     level_max: float = 6.0
     good_blend: bool = True
+    cancel: bool = False
+
+    @property
+    def candidates(self) -> int:
+        """How many candidates each band blends: ``S, P, Y`` (and ``C``)."""
+        return 4 if self.cancel else 3
 
 
 def log_band_matrix(n_fft: int, sample_rate: int, bands: int) -> torch.Tensor:
@@ -182,33 +198,49 @@ def band_sum(z: torch.Tensor, ranges) -> torch.Tensor:
     return torch.stack([z[..., lo:hi].sum(-1) for lo, hi in ranges], -1)
 
 
-def band_energies(s, x, p, y, gate, ranges) -> torch.Tensor:
+def cancelled(s: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bleed canceller's estimate ``C = S − β·(X − S)`` of each stem and its coherence
+    ``ρ`` (:func:`~stemprover.audio.canceller.bleed_canceller`).
+
+    Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex -> ``(J, C, F, N)`` complex and real."""
+    beta, rho = bleed_canceller(s, x)
+    return s - beta * (x - s), rho
+
+
+def band_energies(s, x, p, y, gate, ranges, c=None, rho=None) -> torch.Tensor:
     """The reference-free energies (:data:`ENERGIES`) of a segment's J stems: ``(J, B, 10)``
-    float64 (``gate``: its mean, negative values as 0)."""
+    float64 (``gate``: its mean, negative values as 0); with the canceller's estimate ``c``
+    and its coherence ``rho`` (:func:`cancelled`), :data:`CANCEL_ENERGIES` after them
+    (``(J, B, 13)``; ``rho``: its mean)."""
     pw = lambda z: band_sum(z.abs().pow(2).double(), ranges)  # noqa: E731
     ps = s.abs().pow(2)
     others = band_sum((ps.sum(0, keepdim=True) - ps).double(), ranges)
     rest = pw((x - s.sum(0))[None].expand_as(s))
-    g = band_sum(gate.clamp_min(0).double(), ranges) / band_sum(
-        torch.ones_like(gate).double(), ranges
+    mean = lambda z: band_sum(z.double(), ranges) / band_sum(  # noqa: E731
+        torch.ones_like(z).double(), ranges
     )
     xs = pw(x[None].expand_as(s))
-    return torch.stack(
-        [pw(s), pw(p), pw(y), xs, others, rest, pw(s - p), pw(s - y), pw(p - y), g], -1
-    )
+    en = [pw(s), pw(p), pw(y), xs, others, rest, pw(s - p), pw(s - y), pw(p - y)]
+    en.append(mean(gate.clamp_min(0)))
+    if c is not None:
+        en += [pw(c), pw(s - c), mean(rho)]
+    return torch.stack(en, -1)
 
 
 def band_features(en: torch.Tensor, kinds: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
-    """A segment's J stems' :func:`band_energies` ``(J, B, 10)``, their types ``(J,)`` and
-    quality estimates ``(J,)`` (dB) -> the blend network's input ``(J, B, D)``: each stem's
-    energies in dB against the mixture's band, the mixture's band against its loudest and
-    the gate; the other stems' mean and max of those; the stem type; the band; the quality
-    estimate (/20)."""
+    """A segment's J stems' :func:`band_energies` ``(J, B, 10 or 13)``, their types ``(J,)``
+    and quality estimates ``(J,)`` (dB) -> the blend network's input ``(J, B, D)``: each
+    stem's energies in dB against the mixture's band, the mixture's band against its loudest
+    and the gate (and the canceller's two energies and coherence); the other stems' mean and
+    max of those; the stem type; the band; the quality estimate (/20)."""
     x = en[..., 3:4]
     db = lambda z: 10 * torch.log10((z + EPS) / (x + EPS)).clamp(-60, 20) / 20  # noqa: E731
     rel = db(en[..., [0, 1, 2, 4, 5, 6, 7, 8]])
     xdb = 10 * torch.log10((x + EPS) / (x.amax(1, keepdim=True) + EPS)).clamp(-80, 0) / 40
-    own = torch.cat([rel, xdb, en[..., 9:10]], -1)
+    own = [rel, xdb, en[..., 9:10]]
+    if en.shape[-1] > len(ENERGIES):
+        own += [db(en[..., 10:12]), en[..., 12:13]]
+    own = torch.cat(own, -1)
     J, B = own.shape[:2]
     sib_mean, sib_max = torch.zeros_like(own), torch.zeros_like(own)
     for j in range(J):
@@ -221,31 +253,34 @@ def band_features(en: torch.Tensor, kinds: torch.Tensor, quality: torch.Tensor) 
     return torch.cat([own, sib_mean, sib_max, stem, band, q], -1).float()
 
 
-def feature_dim(bands: int) -> int:
-    """The width of :func:`band_features` for ``bands`` sub-bands."""
-    return 3 * 10 + len(STEM_TYPES) + bands + 1
+def feature_dim(bands: int, cancel: bool = False) -> int:
+    """The width of :func:`band_features` for ``bands`` sub-bands (``cancel``: with the
+    canceller's energies)."""
+    own = len(ENERGIES) + (len(CANCEL_ENERGIES) if cancel else 0)
+    return 3 * own + len(STEM_TYPES) + bands + 1
 
 
 class BlendNet(nn.Module):
-    """Per stem and band, softmax weights over ``(S, P, Y)`` from two hidden layers of
-    ``hidden`` (0: linear); starts at ``Y`` (weight ~1)."""
+    """Per stem and band, softmax weights over the ``k`` candidates ``(S, P, Y[, C])`` from
+    two hidden layers of ``hidden`` (0: linear); starts at ``Y`` (weight ~1)."""
 
-    def __init__(self, dim: int, hidden: int) -> None:
+    def __init__(self, dim: int, hidden: int, k: int = 3) -> None:
         super().__init__()
         self.net = (
-            nn.Sequential(nn.Linear(dim, 3))
+            nn.Sequential(nn.Linear(dim, k))
             if hidden == 0
             else nn.Sequential(
                 nn.Linear(dim, hidden),
                 nn.GELU(),
                 nn.Linear(hidden, hidden),
                 nn.GELU(),
-                nn.Linear(hidden, 3),
+                nn.Linear(hidden, k),
             )
         )
         nn.init.zeros_(self.net[-1].weight)
         with torch.no_grad():
-            self.net[-1].bias.copy_(torch.tensor([0.0, 0.0, 8.0]))
+            self.net[-1].bias.zero_()
+            self.net[-1].bias[2] = 8.0
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return self.net(f).softmax(-1)
@@ -254,7 +289,7 @@ class BlendNet(nn.Module):
 def keep_good(
     w: torch.Tensor, quality: torch.Tensor, below: float, good: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Blend weights ``(rows, B, 3)`` with the rows whose ``quality`` (``(rows,)`` dB) is
+    """Blend weights ``(rows, B, K)`` with the rows whose ``quality`` (``(rows,)`` dB) is
     ``below`` or more set to ``good``'s (same shape; ``None``: ``Y`` alone)."""
     if good is None:
         good = torch.zeros_like(w)
@@ -289,7 +324,7 @@ def blend_si_sdr(w, gram, cross, ref, key, n: int) -> torch.Tensor:
 
 
 def blend(w: torch.Tensor, cands: torch.Tensor, ranges) -> torch.Tensor:
-    """Weights ``(J, B, 3)`` over candidates ``(J, 3, C, F, N)`` per band -> ``(J, C, F, N)``."""
+    """Weights ``(J, B, K)`` over candidates ``(J, K, C, F, N)`` per band -> ``(J, C, F, N)``."""
     out = torch.empty_like(cands[:, 0])
     for b, (lo, hi) in enumerate(ranges):
         out[..., lo:hi, :] = (
@@ -330,8 +365,9 @@ class SongTrust(nn.Module):
             persistent=False,
         )
         self.quality = QualityNet(cfg.quality_channels)
-        self.blend = BlendNet(feature_dim(len(self.ranges)), cfg.hidden)
-        self.good = BlendNet(feature_dim(len(self.ranges)), cfg.hidden) if cfg.good_blend else None
+        dim, k = feature_dim(len(self.ranges), cfg.cancel), cfg.candidates
+        self.blend = BlendNet(dim, cfg.hidden, k)
+        self.good = BlendNet(dim, cfg.hidden, k) if cfg.good_blend else None
 
     def estimate(self, s, x, p, kinds) -> torch.Tensor:
         """Each stem's SI-SDR estimate (dB) from this segment, ``(J,)``."""
@@ -345,16 +381,33 @@ class SongTrust(nn.Module):
         q = self.estimate(s, x, song_prior(s, x) if p is None else p, kinds)
         return q, s.abs().pow(2).sum((1, 2, 3))
 
+    def candidates(self, s, x, p, y) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The candidates ``(J, K, C, F, N)``: ``S, P, Y`` and with ``config.cancel``
+        :func:`cancelled`'s ``C``; and ``C``'s coherence (``None`` without)."""
+        if not self.config.cancel:
+            return torch.stack([s, p, y], 1), None
+        c, rho = cancelled(s, x)
+        return torch.stack([s, p, y, c], 1), rho
+
+    def energies(self, cands, x, gate, rho) -> torch.Tensor:
+        """:func:`band_energies` of :meth:`candidates`' output."""
+        s, p, y = cands[:, 0], cands[:, 1], cands[:, 2]
+        c = cands[:, 3] if rho is not None else None
+        return band_energies(s, x, p, y, gate, self.ranges, c, rho)
+
     def weights(self, s, x, p, y, gate, kinds, quality=None) -> torch.Tensor:
-        """Blend weights ``(J, B, 3)`` over ``(S, P, Y)`` (:meth:`band_weights`)."""
+        """Blend weights ``(J, B, K)`` over :meth:`candidates` (:meth:`band_weights`)."""
+        return self._weights(*self.candidates(s, x, p, y), x, gate, kinds, quality)
+
+    def _weights(self, cands, rho, x, gate, kinds, quality) -> torch.Tensor:
         if quality is None:
-            quality = self.estimate(s, x, p, kinds)
-        f = band_features(band_energies(s, x, p, y, gate, self.ranges), kinds, quality)
+            quality = self.estimate(cands[:, 0], x, cands[:, 1], kinds)
+        f = band_features(self.energies(cands, x, gate, rho), kinds, quality)
         return self.band_weights(f, quality)
 
     def band_weights(self, f: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
         """Features ``(rows, B, D)`` and quality estimates ``(rows,)`` -> blend weights
-        ``(rows, B, 3)``: ``blend``'s, and for rows estimated ``config.below`` dB or more
+        ``(rows, B, K)``: ``blend``'s, and for rows estimated ``config.below`` dB or more
         ``good``'s (``Y`` alone without it)."""
         good = None if self.good is None else self.good(f)
         return keep_good(self.blend(f), quality, self.config.below, good)
@@ -365,8 +418,9 @@ class SongTrust(nn.Module):
 
         Shape: s, p, y, gate ``(J, C, F, N)``, x ``(C, F, N)`` complex (gate real), kinds,
         quality ``(J,)`` -> ``(J, C, F, N)``."""
-        w = self.weights(s, x, p, y, gate, kinds, quality)
-        out = blend(w, torch.stack([s, p, y], 1), self.ranges)
+        cands, rho = self.candidates(s, x, p, y)
+        w = self._weights(cands, rho, x, gate, kinds, quality)
+        out = blend(w, cands, self.ranges)
         return match_level(out, y, self.config.level, self.config.level_max)
 
     def save(self, folder: str | Path) -> Path:

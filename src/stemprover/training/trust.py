@@ -10,7 +10,7 @@ blend network, on top of a trained refiner (see :mod:`stemprover.models.trust`).
 3. **Blend statistics**: song mode as shipped (the refiner and its song filter) over the
    ``train`` split of the ``blend`` folders — songs the refiner never trained on, so its
    output is as good there as on a user's — segment by segment; per segment, stem and
-   sub-band the Gram matrix of ``(S, P, Y)``, their inner products with the reference and the
+   sub-band the Gram matrix of ``(S, P, Y)`` (and ``C`` with ``trust.cancel``), their inner products with the reference and the
    reference's energy, so the SI-SDR of any blend follows exactly (over the stem's STFT
    segments), and the layer's reference-free features with the song's quality estimate
    (pooled over its segments, as song mode's first pass does).
@@ -46,7 +46,6 @@ from stemprover.models.trust import (
     BlendNet,
     SongTrust,
     TrustConfig,
-    band_energies,
     band_features,
     blend_si_sdr,
     exact_terms,
@@ -234,8 +233,9 @@ def collect_blend(
                 y, gate, p = model.song_parts(s, x, "level")  # the song filter as shipped
                 p = song_prior(s, x) if p is None else p
                 found.append(trust.segment_estimate(s, x, kinds, p))
-                terms = exact_terms(torch.stack([s, p, y], 1), r, trust.ranges)
-                parts.append((band_energies(s, x, p, y, gate, trust.ranges), *terms))
+                cands, rho = trust.candidates(s, x, p, y)
+                terms = exact_terms(cands, r, trust.ranges)
+                parts.append((trust.energies(cands, x, gate, rho), *terms))
             q = pooled_quality(*zip(*found, strict=True))  # as song mode's first pass
             for en, gram, cross, ref in parts:
                 for k, v in zip(
@@ -261,7 +261,7 @@ def collect_blend(
 
 class BlendStats:
     """Blend statistics of one or more pair folders, scored exactly: the SI-SDR (dB, over
-    each stem's STFT segments) of any weights ``(rows, B, 3)``."""
+    each stem's STFT segments) of any weights ``(rows, B, K)`` over their K candidates."""
 
     def __init__(self, paths: list[Path]) -> None:
         d = [np.load(p) for p in paths]
@@ -276,7 +276,7 @@ class BlendStats:
         self.n = len(self.input_db)
 
     def one_hot(self, k: int) -> torch.Tensor:
-        w = torch.zeros(*self.ref.shape, 3, dtype=torch.float64)
+        w = torch.zeros(*self.ref.shape, self.gram.shape[-1], dtype=torch.float64)
         w[..., k] = 1
         return w
 
@@ -300,7 +300,13 @@ def train_blend(
     (validation, dB over the input)."""
     torch.manual_seed(cfg.seed)
     net = getattr(trust, which)
-    net.load_state_dict(BlendNet(train.feats.shape[-1], trust.config.hidden).state_dict())
+    if train.gram.shape[-1] != trust.config.candidates:
+        raise StemProverError(
+            f"blend statistics of {train.gram.shape[-1]} candidates; the layer blends "
+            f"{trust.config.candidates} (trust.cancel)"
+        )
+    fresh = BlendNet(train.feats.shape[-1], trust.config.hidden, trust.config.candidates)
+    net.load_state_dict(fresh.state_dict())
     trust.requires_grad_(False)
     net.requires_grad_(True)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -328,6 +334,26 @@ def train_blend(
     net.load_state_dict(state)
     trust.eval().requires_grad_(False)
     return best
+
+
+def _save_quality(trust: SongTrust, out: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in trust.quality.state_dict().items()}, str(out))
+
+
+def _reuse_quality(trust: SongTrust, layer: Path, out: Path) -> None:
+    """Save the quality estimate of the trained layer in ``layer`` as this run's (``out``);
+    its maps must be ``trust``'s."""
+    old = SongTrust.load(layer)
+    keys = ("n_fft", "hop", "sample_rate", "quality_bands", "quality_channels")
+    differ = [k for k in keys if getattr(old.config, k) != getattr(trust.config, k)]
+    if differ:
+        raise StemProverError(
+            f"its quality estimate reads other maps ({', '.join(differ)} differ)", layer
+        )
+    trust.quality.load_state_dict(old.quality.state_dict())
+    _save_quality(trust, out)
 
 
 def _trust_with_quality(run: Path) -> SongTrust:
@@ -385,17 +411,24 @@ def train_trust(
     tcfg: TrustConfig,
     jobs: int = 1,
     verbose: bool = True,
+    quality_from: Path | None = None,
 ) -> Path:
     """The four stages (module docstring) into ``run``; the trained layer in ``run/model``.
-    Returns that folder."""
+    ``quality_from``: a trained layer's folder whose quality estimate is reused (stages 1 and
+    2 skipped). Returns that folder."""
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if verbose else (lambda m: None)
     (run / "cache").mkdir(parents=True, exist_ok=True)
     meta = {"config": tcfg.__dict__, "train": cfg.__dict__, "model": model_name}
+    if quality_from is not None:
+        meta["quality_from"] = str(quality_from)
     old = run / "trust.json"
     if old.exists() and json.loads(old.read_text()) != meta:
         raise StemProverError("this run folder was made with other settings (trust.json)", run)
     old.write_text(json.dumps(meta, indent=2) + "\n")
     trust = SongTrust(tcfg)
+    if quality_from is not None and not (run / QUALITY_FILE).exists():
+        _reuse_quality(trust, quality_from, run / QUALITY_FILE)
+        log(f"quality estimate: {quality_from}'s")
 
     qtrain = [(f, "train") for f in dict.fromkeys([*quality_pairs, *blend_pairs])]
     qvalid = [(f, _valid_split(f, log)) for f in valid_pairs]
@@ -414,12 +447,7 @@ def train_trust(
             log,
         )
         log(f"quality estimate: step {best['step']}, validation rms {best['rms']:.2f} dB")
-        from safetensors.torch import save_file
-
-        save_file(
-            {k: v.contiguous() for k, v in trust.quality.state_dict().items()},
-            str(run / QUALITY_FILE),
-        )
+        _save_quality(trust, run / QUALITY_FILE)
     trust = _trust_with_quality(run)
 
     btrain = [(f, "train") for f in blend_pairs]
