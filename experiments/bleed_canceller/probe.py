@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from stemprover.audio import io
+from stemprover.audio.canceller import bleed_canceller
 from stemprover.audio.stft import istft, stft
 from stemprover.config import RefinerConfig
 from stemprover.data.manifest import read_manifest
 from stemprover.evaluation.metrics import si_sdr
-from stemprover.audio.canceller import bleed_canceller
 
 GROUPS = {
     "simulated bleed alone": lambda r: r["producer"] == "simulate" and r["arts"] == "bleed",

@@ -39,7 +39,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from stemprover.audio.bands import split_bands

@@ -216,9 +216,10 @@ def band_energies(s, x, p, y, gate, ranges, c=None, rho=None) -> torch.Tensor:
     ps = s.abs().pow(2)
     others = band_sum((ps.sum(0, keepdim=True) - ps).double(), ranges)
     rest = pw((x - s.sum(0))[None].expand_as(s))
-    mean = lambda z: band_sum(z.double(), ranges) / band_sum(  # noqa: E731
-        torch.ones_like(z).double(), ranges
-    )
+
+    def mean(z: torch.Tensor) -> torch.Tensor:
+        return band_sum(z.double(), ranges) / band_sum(torch.ones_like(z).double(), ranges)
+
     xs = pw(x[None].expand_as(s))
     en = [pw(s), pw(p), pw(y), xs, others, rest, pw(s - p), pw(s - y), pw(p - y)]
     en.append(mean(gate.clamp_min(0)))

@@ -10,9 +10,9 @@ blend network, on top of a trained refiner (see :mod:`stemprover.models.trust`).
 3. **Blend statistics**: song mode as shipped (the refiner and its song filter) over the
    ``train`` split of the ``blend`` folders — songs the refiner never trained on, so its
    output is as good there as on a user's — segment by segment; per segment, stem and
-   sub-band the Gram matrix of ``(S, P, Y)`` (and ``C`` with ``trust.cancel``), their inner products with the reference and the
-   reference's energy, so the SI-SDR of any blend follows exactly (over the stem's STFT
-   segments), and the layer's reference-free features with the song's quality estimate
+   sub-band the Gram matrix of ``(S, P, Y)`` (and ``C`` with ``trust.cancel``), their inner
+   products with the reference and the reference's energy, so the SI-SDR of any blend
+   follows exactly (over the stem's STFT segments), and the layer's reference-free features with the song's quality estimate
    (pooled over its segments, as song mode's first pass does).
 4. **The blend networks**: full-batch AdamW on mean SI-SDR gain plus ``harm`` times the mean
    loss below ``Y`` per stem; first ``blend`` (stems estimated at ``below`` dB or more kept
