@@ -6,7 +6,9 @@ estimates (``train_blend``, the library's settings) and are scored on the same v
 
     python experiments/bleed_canceller/trust_control.py runs/trust_cancel
 
-Prints validation SI-SDR over the input by input-quality bin, and stems losing > 0.5 dB.
+Prints validation SI-SDR over the input by input-quality bin and stems losing > 0.5 dB, for
+both trained layers and for the oracle of each candidate set: per segment, stem and band the
+least-squares blend against the reference (what any per-band blend could reach).
 """
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ def report(name: str, st: BlendStats, w: torch.Tensor) -> None:
     print(" | ".join(line))
 
 
+def oracle(st: BlendStats) -> torch.Tensor:
+    """Per row and band the least-squares weights ``G⁻¹b`` (``G`` regularised by 1e-9 of its
+    mean diagonal), as blend weights ``(rows, B, K)``."""
+    diag = st.gram.diagonal(dim1=-2, dim2=-1).mean(-1)[..., None, None]
+    eye = torch.eye(st.gram.shape[-1], dtype=st.gram.dtype)
+    return torch.linalg.solve(st.gram + 1e-9 * diag * eye, st.cross[..., None])[..., 0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path, help="a trust train run made with trust.cancel=true")
@@ -75,6 +85,7 @@ def main() -> None:
             print(f"{name} {which}: step {b['step']}, validation {b['gain']:+.3f}")
         with torch.no_grad():
             report(name, va, va.weights(layer))
+        report(f"{name} oracle", va, oracle(va))
 
 
 if __name__ == "__main__":
