@@ -28,6 +28,7 @@ from stemprover.training.trust import BlendStats, TrustTrainConfig, train_blend
 BINS = [("<5", -99, 5), ("5-10", 5, 10), ("10-15", 10, 15), (">=15", 15, 999)]
 TRAIN = ["trust_sm-", "trust_tcn-", "trust_bs-"]
 VALID = ["v3_mixed-", "bs_train-"]
+CALIB = ["calib_sm-"]  # scored too when its statistics are in the cache (collect_blend)
 
 
 def load(cache: Path, names: list[str], split: str) -> BlendStats:
@@ -50,12 +51,28 @@ def report(name: str, st: BlendStats, w: torch.Tensor) -> None:
     gain = (st.score(w) - st.score(st.one_hot(0))).numpy()
     y = (st.score(st.one_hot(2)) - st.score(st.one_hot(0))).numpy()
     line = [
-        f"{name:8s} all {gain.mean():+.2f} (Y {y.mean():+.2f}), losing {np.mean(gain < -0.5):.0%}"
+        f"{name:22s} all {gain.mean():+.2f} (Y {y.mean():+.2f}), losing {np.mean(gain < -0.5):.0%}"
     ]
     for b, lo, hi in BINS:
         m = (st.input_db >= lo) & (st.input_db < hi)
         line.append(f"{b} {gain[m].mean():+.2f} ({np.mean(gain[m] < -0.5):.0%}, n={m.sum()})")
     print(" | ".join(line))
+
+
+def write_plain(cache: Path, out: Path) -> None:
+    """Every blend file of ``cache`` without C (the rows ``collect_blend`` makes for a layer
+    without the canceller: the same energies, the sibling means and maxima per column),
+    under the same names in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    own, extra = len(ENERGIES), len(CANCEL_ENERGIES)
+    width = own + extra
+    for path in sorted(cache.glob("blend-*.npz")):
+        d = dict(np.load(path))
+        keep = [i for i in range(d["feats"].shape[-1]) if i >= 3 * width or i % width < own]
+        d["feats"] = d["feats"][..., keep]
+        d["gram"], d["cross"] = d["gram"][..., :3, :3], d["cross"][..., :3]
+        np.savez(out / path.name, **d)
+        print(f"{out / path.name}")
 
 
 def oracle(st: BlendStats) -> torch.Tensor:
@@ -69,23 +86,40 @@ def oracle(st: BlendStats) -> torch.Tensor:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("run", type=Path, help="a trust train run made with trust.cancel=true")
+    ap.add_argument("--harm-below", default=None, help="train.harm_below for both (y, best)")
+    ap.add_argument(
+        "--write-plain",
+        type=Path,
+        help="write the statistics without C as a run folder's cache here (trust train with "
+        "--out there then finds them and skips collecting)",
+    )
     a = ap.parse_args()
     meta = json.loads((a.run / "trust.json").read_text())
     tcfg, cfg = TrustConfig(**meta["config"]), TrustTrainConfig(**meta["train"])
+    if a.harm_below:
+        cfg = replace(cfg, harm_below=a.harm_below)
     assert tcfg.cancel, "a run made with trust.cancel=true"
+    if a.write_plain:
+        write_plain(a.run / "cache", a.write_plain / "cache")
+        return
     train, valid = load(a.run / "cache", TRAIN, "train"), load(a.run / "cache", VALID, "valid")
+    has_calib = list(a.run.glob("cache/blend-calib_sm-*"))
+    calib = load(a.run / "cache", CALIB, "valid") if has_calib else None
     quiet = lambda m: None  # noqa: E731
-    for name, c, tr, va in (
-        ("S,P,Y", replace(tcfg, cancel=False), without_canceller(train), without_canceller(valid)),
-        ("S,P,Y,C", tcfg, train, valid),
+    drop = lambda st: None if st is None else without_canceller(st)  # noqa: E731
+    for name, c, tr, va, ca in (
+        ("S,P,Y", replace(tcfg, cancel=False), drop(train), drop(valid), drop(calib)),
+        ("S,P,Y,C", tcfg, train, valid, calib),
     ):
         layer = SongTrust(c)
         for which in ("blend", "good"):
             b = train_blend(layer, tr, va, cfg, quiet, which)
             print(f"{name} {which}: step {b['step']}, validation {b['gain']:+.3f}")
-        with torch.no_grad():
-            report(name, va, va.weights(layer))
-        report(f"{name} oracle", va, oracle(va))
+        for where, st in (("valid", va), ("calib", ca)):
+            if st is not None:
+                with torch.no_grad():
+                    report(f"{where} {name}", st, st.weights(layer))
+                report(f"{where} {name} oracle", st, oracle(st))
 
 
 if __name__ == "__main__":

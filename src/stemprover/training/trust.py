@@ -66,6 +66,9 @@ class TrustTrainConfig:
         quality_steps, quality_batch, quality_crop, quality_lr: The quality estimate's
             training (crop in STFT frames: 128 is ~1.5 s).
         steps, lr, weight_decay, harm: The blend network's full-batch training.
+        harm_below: What the harm term measures a stem's loss below: ``y``, the song
+            filter's output (the level step's); ``best``, the better of it and the input
+            stem (the issue's no-harm rule is against the input).
         segment_seconds: Length of the blend statistics' segments (song mode's).
         songs: At most this many songs per pair folder (0: all).
         seed: Seeds both networks' initialisation and sampling.
@@ -79,6 +82,7 @@ class TrustTrainConfig:
     lr: float = 3e-3
     weight_decay: float = 0.05
     harm: float = 5.0
+    harm_below: str = "y"
     segment_seconds: float = 4.0
     songs: int = 0
     seed: int = 0
@@ -287,6 +291,16 @@ class BlendStats:
         return blend_si_sdr(w, self.gram, self.cross, self.ref, self.key, self.n)
 
 
+def harm_floor(base: torch.Tensor, ship: torch.Tensor, below: str) -> torch.Tensor:
+    """Per stem, the SI-SDR under which the harm term counts a loss: the song filter's
+    (``ship``, ``below="y"``) or the better of it and the input's (``base``, ``"best"``)."""
+    if below == "y":
+        return ship
+    if below == "best":
+        return torch.maximum(ship, base)
+    raise StemProverError(f"unknown train.harm_below {below!r} (y, best)")
+
+
 def train_blend(
     trust: SongTrust,
     train: BlendStats,
@@ -311,6 +325,7 @@ def train_blend(
     net.requires_grad_(True)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     base, ship = train.score(train.one_hot(0)), train.score(train.one_hot(2))
+    floor = harm_floor(base, ship, cfg.harm_below)
     vbase = valid.score(valid.one_hot(0))
     shipped = (valid.score(valid.one_hot(2)) - vbase).mean().item()
     best, state = {"step": -1, "gain": -float("inf"), "shipped": shipped}, None
@@ -327,7 +342,7 @@ def train_blend(
         if step == cfg.steps:
             break
         sdr = train.score(train.weights(trust))
-        loss = -(sdr - base).clamp(max=30).mean() + cfg.harm * (ship - sdr).clamp_min(0).mean()
+        loss = -(sdr - base).clamp(max=30).mean() + cfg.harm * (floor - sdr).clamp_min(0).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
