@@ -137,14 +137,16 @@ later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
 # (seeds 70000-72000; simulate + mask, and the two trained separators' stems), then its quality
 # estimate (on every training split's stems) and its per-band blends (on song mode over the new
 # songs; one for the stems estimated poor, then one for the good ones), all chosen on the valid
-# splits. ~42 min (its songs are made with the data, above): quality maps ~14 min (2 jobs),
+# splits. The blends' harm term counts loss below the better of the input and the level step's
+# output (train.harm_below=best, session 30; calibration stems losing > 0.5 dB 4% -> 2%, >= 15 dB
+# 12% -> 0%, mean +3.22 -> +3.08: experiments/bleed_canceller/README.md). ~42 min (its songs are made with the data, above): quality maps ~14 min (2 jobs),
 # the quality estimate's 3000 steps ~15 min, the blend statistics ~11 min (2 jobs).
 once "$RUN-trust/model/model.safetensors" \
   stemprover trust train --model "$RUN-3/model" --out "$RUN-trust" --jobs 2 \
     --pairs "$DATA/trust_sm" --pairs "$DATA/trust_tcn" --pairs "$DATA/trust_bs" \
     --quality-pairs "$DATA/v2_fluid" --quality-pairs "$DATA/tcn_train" \
     --quality-pairs "$DATA/v3_mixed" --quality-pairs "$DATA/bs_train" \
-    --valid-pairs "$DATA/v3_mixed" --valid-pairs "$DATA/bs_train"
+    --valid-pairs "$DATA/v3_mixed" --valid-pairs "$DATA/bs_train" --set train.harm_below=best
 mkdir -p src/stemprover/weights/default/trust
 cp "$RUN-3"/model/config.json "$RUN-3"/model/model.safetensors src/stemprover/weights/default/
 cp "$RUN-trust"/model/config.json "$RUN-trust"/model/model.safetensors \
