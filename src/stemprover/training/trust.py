@@ -12,10 +12,12 @@ blend network, on top of a trained refiner (see :mod:`stemprover.models.trust`).
    output is as good there as on a user's — segment by segment; per segment, stem and
    sub-band the Gram matrix of ``(S, P, Y)`` (and ``C`` with ``trust.cancel``), their inner
    products with the reference and the reference's energy, so the SI-SDR of any blend
-   follows exactly (over the stem's STFT segments), and the layer's reference-free features with the song's quality estimate
-   (pooled over its segments, as song mode's first pass does).
+   follows exactly (over the stem's STFT segments), and the layer's reference-free features
+   with the song's quality estimate (pooled over its segments, as song mode's first pass
+   does).
 4. **The blend networks**: full-batch AdamW on mean SI-SDR gain plus ``harm`` times the mean
-   loss below ``Y`` per stem; first ``blend`` (stems estimated at ``below`` dB or more kept
+   loss per stem below ``Y`` (or below the better of ``Y`` and the input:
+   ``train.harm_below``, :func:`harm_floor`); first ``blend`` (stems estimated at ``below`` dB or more kept
    at ``Y``), then, with it fixed, ``good`` for those stems (``trust.good_blend``); each
    network's step with the best mean gain on the validation stems is kept.
 
