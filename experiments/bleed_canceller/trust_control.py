@@ -4,11 +4,14 @@ same rows: a run of ``stemprover trust train --set trust.cancel=true`` caches th
 without the canceller's columns, so both layers train on the same songs, segments and quality
 estimates (``train_blend``, the library's settings) and are scored on the same validation stems.
 
-    python experiments/bleed_canceller/trust_control.py runs/trust_cancel
+    python experiments/bleed_canceller/trust_control.py runs/trust_cancel [--harm-below best]
+    python experiments/bleed_canceller/trust_control.py runs/trust_cancel --write-plain runs/x
 
-Prints validation SI-SDR over the input by input-quality bin and stems losing > 0.5 dB, for
-both trained layers and for the oracle of each candidate set: per segment, stem and band the
-least-squares blend against the reference (what any per-band blend could reach).
+Prints validation (and calibration, when ``calib_sm``'s statistics are in the cache) SI-SDR
+over the input by input-quality bin and stems losing > 0.5 dB, for both trained layers and for
+the oracle of each candidate set: per segment, stem and band the least-squares blend against
+the reference (what any per-band blend could reach). ``--write-plain`` instead writes the
+statistics without ``C`` as another run's cache (session 30's shipped layer was fitted so).
 """
 
 from __future__ import annotations
