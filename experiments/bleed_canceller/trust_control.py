@@ -38,12 +38,18 @@ def load(cache: Path, names: list[str], split: str) -> BlendStats:
     return BlendStats([next(iter(sorted(cache.glob(f"blend-{n}*-{split}.npz")))) for n in names])
 
 
+def plain_columns(dim: int) -> list[int]:
+    """The feature columns of a layer without ``C`` among ``dim`` columns of one with it: of
+    each of the three blocks (own, siblings' mean, siblings' max) the first
+    ``len(ENERGIES)``, then the rest (stem type, band, quality) as they are."""
+    own, width = len(ENERGIES), len(ENERGIES) + len(CANCEL_ENERGIES)
+    return [i for i in range(dim) if i >= 3 * width or i % width < own]
+
+
 def without_canceller(st: BlendStats) -> BlendStats:
     """The statistics of ``(S, P, Y)`` alone: the 4-candidate ones with C's rows, columns and
     feature columns dropped."""
-    own, extra = len(ENERGIES), len(CANCEL_ENERGIES)
-    width = own + extra
-    keep = [i for i in range(st.feats.shape[-1]) if i >= 3 * width or i % width < own]
+    keep = plain_columns(st.feats.shape[-1])
     out = copy.copy(st)
     out.feats = st.feats[..., keep]
     out.gram, out.cross = st.gram[..., :3, :3], st.cross[..., :3]
@@ -67,11 +73,9 @@ def write_plain(cache: Path, out: Path) -> None:
     without the canceller: the same energies, the sibling means and maxima per column),
     under the same names in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    own, extra = len(ENERGIES), len(CANCEL_ENERGIES)
-    width = own + extra
     for path in sorted(cache.glob("blend-*.npz")):
         d = dict(np.load(path))
-        keep = [i for i in range(d["feats"].shape[-1]) if i >= 3 * width or i % width < own]
+        keep = plain_columns(d["feats"].shape[-1])
         d["feats"] = d["feats"][..., keep]
         d["gram"], d["cross"] = d["gram"][..., :3, :3], d["cross"][..., :3]
         np.savez(out / path.name, **d)

@@ -111,13 +111,20 @@ def test_a_run_can_reuse_a_trained_layers_quality_estimate_and_blend_the_cancell
         )
 
 
-def test_the_harm_term_can_measure_loss_below_the_input_too():
+def test_the_harm_term_can_measure_loss_below_the_input_too(tmp_path):
     base, ship = torch.tensor([1.0, 5.0]), torch.tensor([3.0, 2.0])  # input, song filter
     assert torch.equal(harm_floor(base, ship, "y"), ship)
     assert torch.equal(harm_floor(base, ship, "best"), torch.tensor([3.0, 5.0]))
     with pytest.raises(StemProverError, match=r"unknown train\.harm_below 'input'"):
         harm_floor(base, ship, "input")
     assert TrustTrainConfig().harm_below == "y"  # the default: the shipped layer's training
+    # a run with an unknown floor is refused before any stage (nothing made)
+    from dataclasses import replace
+
+    bad = replace(TINY_TRAIN, harm_below="input")
+    with pytest.raises(StemProverError, match="unknown train"):
+        train_trust("default", [], [], [], tmp_path / "run", bad, TINY_TRUST, verbose=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_cli_trust_train_refuses_unknown_settings_in_one_line(pairs, tmp_path, capsys):

@@ -293,14 +293,19 @@ class BlendStats:
         return blend_si_sdr(w, self.gram, self.cross, self.ref, self.key, self.n)
 
 
+HARM_BELOW = ("y", "best")
+
+
+def check_harm_below(below: str) -> None:
+    if below not in HARM_BELOW:
+        raise StemProverError(f"unknown train.harm_below {below!r} ({', '.join(HARM_BELOW)})")
+
+
 def harm_floor(base: torch.Tensor, ship: torch.Tensor, below: str) -> torch.Tensor:
     """Per stem, the SI-SDR under which the harm term counts a loss: the song filter's
     (``ship``, ``below="y"``) or the better of it and the input's (``base``, ``"best"``)."""
-    if below == "y":
-        return ship
-    if below == "best":
-        return torch.maximum(ship, base)
-    raise StemProverError(f"unknown train.harm_below {below!r} (y, best)")
+    check_harm_below(below)
+    return ship if below == "y" else torch.maximum(ship, base)
 
 
 def train_blend(
@@ -434,6 +439,7 @@ def train_trust(
     ``quality_from``: a trained layer's folder whose quality estimate is reused (stages 1 and
     2 skipped). Returns that folder."""
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if verbose else (lambda m: None)
+    check_harm_below(cfg.harm_below)  # before the stages, not after an hour of them
     (run / "cache").mkdir(parents=True, exist_ok=True)
     meta = {"config": tcfg.__dict__, "train": cfg.__dict__, "model": model_name}
     if quality_from is not None:
