@@ -5,6 +5,7 @@ without the canceller's columns, so both layers train on the same songs, segment
 estimates (``train_blend``, the library's settings) and are scored on the same validation stems.
 
     python experiments/bleed_canceller/trust_control.py runs/trust_cancel [--harm-below best]
+    python experiments/bleed_canceller/trust_control.py runs/trust_bl --train-extra bleed_light
     python experiments/bleed_canceller/trust_control.py runs/trust_cancel --write-plain runs/x
 
 Prints validation (and calibration, when ``calib_sm``'s statistics are in the cache) SI-SDR
@@ -100,6 +101,13 @@ def main() -> None:
         help="write the statistics without C as a run folder's cache here (trust train with "
         "--out there then finds them and skips collecting)",
     )
+    ap.add_argument(
+        "--train-extra",
+        action="append",
+        default=[],
+        help="another pairs folder whose train-split statistics are in the cache (its name, "
+        "e.g. bleed_light): both layers train on it too",
+    )
     a = ap.parse_args()
     meta = json.loads((a.run / "trust.json").read_text())
     tcfg, cfg = TrustConfig(**meta["config"]), TrustTrainConfig(**meta["train"])
@@ -109,7 +117,8 @@ def main() -> None:
     if a.write_plain:
         write_plain(a.run / "cache", a.write_plain / "cache")
         return
-    train, valid = load(a.run / "cache", TRAIN, "train"), load(a.run / "cache", VALID, "valid")
+    names = TRAIN + [f"{n}-" for n in a.train_extra]
+    train, valid = load(a.run / "cache", names, "train"), load(a.run / "cache", VALID, "valid")
     has_calib = list(a.run.glob("cache/blend-calib_sm-*"))
     calib = load(a.run / "cache", CALIB, "valid") if has_calib else None
     quiet = lambda m: None  # noqa: E731

@@ -96,8 +96,12 @@ def test_the_cancellers_candidate_is_a_fourth_choice_the_layer_starts_without(tm
     B = len(layer.ranges)
     cands, rho = layer.candidates(s, x, p, y)
     assert cands.shape[1] == 4 and rho.shape == s.shape
-    c = cancelled(s, x)[0]
+    c, raw = cancelled(s, x, clip=True)[0], cancelled(s, x)[0]
     assert torch.equal(cands[:, 3], c) and not torch.allclose(c, s)
+    # clipped: never louder than the stem in a bin, where the raw estimate is in some
+    assert (c.abs() <= s.abs() * (1 + 1e-6)).all() and (raw.abs() > s.abs() * 1.01).any()
+    on = c.abs() > 1e-6
+    torch.testing.assert_close(c[on] / c[on].abs(), raw[on] / raw[on].abs())  # phase kept
     f = band_features(layer.energies(cands, x, gate, rho), kinds, quality)
     assert f.shape == (4, B, feature_dim(B, cancel=True)) and torch.isfinite(f).all()
     assert feature_dim(B, cancel=True) == feature_dim(B) + 9  # its 3, siblings' mean and max
@@ -108,6 +112,14 @@ def test_the_cancellers_candidate_is_a_fourth_choice_the_layer_starts_without(tm
     torch.testing.assert_close(layer(s, x, p, y, gate, kinds, quality), c)
     back = SongTrust.load(layer.save(tmp_path / "layer"))
     assert back.config.cancel and torch.equal(back(s, x, p, y, gate, kinds, quality), c)
+    # a layer saved before cancel_clip existed blends the raw estimate it was trained with
+    config = tmp_path / "layer" / "config.json"
+    meta = json.loads(config.read_text())
+    del meta["config"]["cancel_clip"]
+    config.write_text(json.dumps(meta))
+    old = SongTrust.load(tmp_path / "layer")
+    assert not old.config.cancel_clip
+    torch.testing.assert_close(old(s, x, p, y, gate, kinds, quality), raw)
     # without the option the layer is what it was: three candidates, the same features
     plain = SongTrust(TINY_TRUST)
     assert plain.candidates(s, x, p, y)[1] is None

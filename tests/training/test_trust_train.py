@@ -111,6 +111,24 @@ def test_a_run_can_reuse_a_trained_layers_quality_estimate_and_blend_the_cancell
         )
 
 
+def test_blend_only_pairs_train_the_blends_and_not_the_quality_estimate(trained, tmp_path):
+    import shutil
+
+    args, _ = trained
+    more = shutil.copytree(args[2][0], tmp_path / "more")  # another folder, the same songs
+    run = tmp_path / "run"
+    train_trust(*args[:4], run, *args[5:], verbose=False, blend_only=[more])
+    made = sorted(p.name.split("-")[:2] for p in (run / "cache").iterdir())
+    assert ["blend", "more"] in made and ["quality", "more"] not in made
+    assert [["blend", args[2][0].name], ["quality", args[2][0].name]] == [
+        m for m in made if m[1] != "more"
+    ]
+    # its rows are in the blends' training statistics: twice the stems of the plain run's
+    plain = BlendStats([_cached(args[4], "blend", args[2][0], "train")])
+    both = BlendStats([_cached(run, "blend", f, "train") for f in (args[2][0], more)])
+    assert both.n == 2 * plain.n
+
+
 def test_the_harm_term_can_measure_loss_below_the_input_too(tmp_path):
     base, ship = torch.tensor([1.0, 5.0]), torch.tensor([3.0, 2.0])  # input, song filter
     assert torch.equal(harm_floor(base, ship, "y"), ship)

@@ -350,6 +350,14 @@ def _trust_args(p: argparse.ArgumentParser) -> None:
         help="more pairs folders for the quality estimate; repeatable",
     )
     t.add_argument(
+        "--blend-pairs",
+        type=Path,
+        action="append",
+        default=[],
+        help="more pairs folders for the blend networks only (train split; not the quality "
+        "estimate); repeatable",
+    )
+    t.add_argument(
         "--valid-pairs",
         type=Path,
         action="append",
@@ -367,7 +375,7 @@ def _trust_args(p: argparse.ArgumentParser) -> None:
 
 
 def _trust(args: argparse.Namespace) -> int:
-    protect([*args.pairs, *args.quality_pairs, *args.valid_pairs])
+    protect([*args.pairs, *args.quality_pairs, *args.blend_pairs, *args.valid_pairs])
     from stemprover.config import apply_overrides
     from stemprover.models.trust import TrustConfig
     from stemprover.training.trust import TrustTrainConfig, train_trust
@@ -386,6 +394,7 @@ def _trust(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         verbose=not args.quiet,
         quality_from=args.quality_from,
+        blend_only=args.blend_pairs,
     )
     print(f"trust layer: {out}")
     return EXIT_OK

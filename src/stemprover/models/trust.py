@@ -86,6 +86,8 @@ class TrustConfig:
             (``experiments/song_trust/level_good.py``): validation / calibration +2.83 /
             +2.82 -> +2.87 / +2.94 dB, >= 15 dB stems -0.27 / -0.55 -> +0.16 / +0.37.
         cancel: A fourth candidate, the bleed canceller's ``S − β·R`` (module docstring).
+        cancel_clip: That candidate no louder than the stem in any bin (:func:`cancelled`);
+            a layer saved before this setting existed loads with ``False``.
     """
 
     n_fft: int = 2048
@@ -99,6 +101,7 @@ class TrustConfig:
     level_max: float = 6.0
     good_blend: bool = True
     cancel: bool = False
+    cancel_clip: bool = True
 
     @property
     def candidates(self) -> int:
@@ -198,13 +201,22 @@ def band_sum(z: torch.Tensor, ranges) -> torch.Tensor:
     return torch.stack([z[..., lo:hi].sum(-1) for lo, hi in ranges], -1)
 
 
-def cancelled(s: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def cancelled(
+    s: torch.Tensor, x: torch.Tensor, clip: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The bleed canceller's estimate ``C = S − β·(X − S)`` of each stem and its coherence
-    ``ρ`` (:func:`~stemprover.audio.canceller.bleed_canceller`).
+    ``ρ`` (:func:`~stemprover.audio.canceller.bleed_canceller`). ``clip``: no louder than
+    the stem in any bin (``|C| ≤ |S|``; bleed only adds to a stem, and ``β``, a mean over
+    ~0.7 s, otherwise puts the rest of the mixture into the stem's quiet bins: on 56
+    calibration stems ``C`` alone SI-SDR 3.05 / bleedless 33.7, clipped 3.71 / 51.5, the
+    stems 6.83 / 42.7).
 
     Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex -> ``(J, C, F, N)`` complex and real."""
     beta, rho = bleed_canceller(s, x)
-    return s - beta * (x - s), rho
+    c = s - beta * (x - s)
+    if clip:
+        c = c * (s.abs() / c.abs().clamp_min(EPS)).clamp(max=1.0)
+    return c, rho
 
 
 def band_energies(s, x, p, y, gate, ranges, c=None, rho=None) -> torch.Tensor:
@@ -387,7 +399,7 @@ class SongTrust(nn.Module):
         :func:`cancelled`'s ``C``; and ``C``'s coherence (``None`` without)."""
         if not self.config.cancel:
             return torch.stack([s, p, y], 1), None
-        c, rho = cancelled(s, x)
+        c, rho = cancelled(s, x, self.config.cancel_clip)
         return torch.stack([s, p, y, c], 1), rho
 
     def energies(self, cands, x, gate, rho) -> torch.Tensor:
@@ -431,7 +443,9 @@ class SongTrust(nn.Module):
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> SongTrust:
         folder = Path(folder)
         meta = read_meta(folder, (KIND,), "a trust layer")
-        # a layer saved before the good-stem blend existed keeps Y for its good stems
-        layer = cls(from_dict(TrustConfig, {"good_blend": False, **meta["config"]}))
+        # a layer saved before the good-stem blend existed keeps Y for its good stems; one
+        # saved before cancel_clip, an unclipped C
+        old = {"good_blend": False, "cancel_clip": False}
+        layer = cls(from_dict(TrustConfig, {**old, **meta["config"]}))
         load_into(layer, load_state(folder / WEIGHTS_FILE, str(device)), folder / WEIGHTS_FILE)
         return layer.eval()

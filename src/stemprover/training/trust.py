@@ -434,10 +434,12 @@ def train_trust(
     jobs: int = 1,
     verbose: bool = True,
     quality_from: Path | None = None,
+    blend_only: list[Path] = (),
 ) -> Path:
     """The four stages (module docstring) into ``run``; the trained layer in ``run/model``.
     ``quality_from``: a trained layer's folder whose quality estimate is reused (stages 1 and
-    2 skipped). Returns that folder."""
+    2 skipped). ``blend_only``: more pairs folders for the blends (train split), not the
+    quality estimate. Returns that folder."""
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if verbose else (lambda m: None)
     check_harm_below(cfg.harm_below)  # before the stages, not after an hour of them
     (run / "cache").mkdir(parents=True, exist_ok=True)
@@ -473,7 +475,7 @@ def train_trust(
         _save_quality(trust, run / QUALITY_FILE)
     trust = _trust_with_quality(run)
 
-    btrain = [(f, "train") for f in blend_pairs]
+    btrain = [(f, "train") for f in dict.fromkeys([*blend_pairs, *blend_only])]
     bvalid = qvalid
     todo = [
         (
