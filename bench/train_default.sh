@@ -59,6 +59,12 @@ C=(--seconds 10 --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --severity 0
 trust_sm() {
   once "$DATA/trust_sm/manifest.jsonl" \
     stemprover pairs --out "$DATA/trust_sm" --scores 24 --synthetic 24 --seed 70000 "${C[@]}"
+  # and 32 songs whose every stem is good but for simulated bleed (seeds 80000+): where the
+  # bleed canceller's candidate helps, which the songs above hardly hold (session 31)
+  once "$DATA/bleed_light/manifest.jsonl" \
+    stemprover pairs --out "$DATA/bleed_light" --scores 16 --synthetic 16 --seconds 10 \
+      --seed 80000 --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --producer simulate \
+      --artifacts bleed --severity 0.35,0.75 --split train -q
 }
 # 2. A second neural separator (residual dilated time convolutions, band-limited at 11 kHz, as
 # Spleeter-class separators are) trained on those songs: a producer of real separator
@@ -136,17 +142,23 @@ later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
 # 6. The song trust layer (stemprover.models.trust): 96 new songs the refiner never trained on
 # (seeds 70000-72000; simulate + mask, and the two trained separators' stems), then its quality
 # estimate (on every training split's stems) and its per-band blends (on song mode over the new
-# songs; one for the stems estimated poor, then one for the good ones), all chosen on the valid
-# splits. The blends' harm term counts loss below the better of the input and the level step's
-# output (train.harm_below=best, session 30; calibration stems losing > 0.5 dB 4% -> 2%, >= 15 dB
-# 12% -> 0%, mean +3.22 -> +3.08: experiments/bleed_canceller/README.md). ~42 min (its songs are made with the data, above): quality maps ~14 min (2 jobs),
-# the quality estimate's 3000 steps ~15 min, the blend statistics ~11 min (2 jobs).
+# songs and the 32 bleed-alone ones; one for the stems estimated poor, then one for the good
+# ones), all chosen on the valid splits. The blends' harm term counts loss below the better of
+# the input and the level step's output (train.harm_below=best, session 30). Four candidates:
+# input, Wiener estimate, level step's output and the bleed canceller's estimate, no louder
+# than the stem in any bin (trust.cancel=true; session 31: calibration +3.08 -> +3.26, 10-15 dB
+# stems losing 6% -> 0%, bleedless 44.40 -> 44.42: experiments/bleed_canceller/README.md).
+# ~50 min (its songs are made with the data, above): quality maps ~14 min (2 jobs), the
+# quality estimate's 3000 steps ~15 min, the blend statistics of four candidates ~18 min here
+# (2 jobs; three candidates took ~11 min on the faster host).
 once "$RUN-trust/model/model.safetensors" \
   stemprover trust train --model "$RUN-3/model" --out "$RUN-trust" --jobs 2 \
     --pairs "$DATA/trust_sm" --pairs "$DATA/trust_tcn" --pairs "$DATA/trust_bs" \
+    --blend-pairs "$DATA/bleed_light" \
     --quality-pairs "$DATA/v2_fluid" --quality-pairs "$DATA/tcn_train" \
     --quality-pairs "$DATA/v3_mixed" --quality-pairs "$DATA/bs_train" \
-    --valid-pairs "$DATA/v3_mixed" --valid-pairs "$DATA/bs_train" --set train.harm_below=best
+    --valid-pairs "$DATA/v3_mixed" --valid-pairs "$DATA/bs_train" --set train.harm_below=best \
+    --set trust.cancel=true
 mkdir -p src/stemprover/weights/default/trust
 cp "$RUN-3"/model/config.json "$RUN-3"/model/model.safetensors src/stemprover/weights/default/
 cp "$RUN-trust"/model/config.json "$RUN-trust"/model/model.safetensors \
