@@ -16,11 +16,12 @@ estimate alone is too noisy (a 32 dB stem read at 2-14 dB segment by segment). T
 then brought to ``Y``'s level (:func:`match_level`). Measured in time through song mode
 there: +0.14 / +0.51 dB over ``Y`` (validation / calibration), level within 0.7 dB.
 
-With ``trust.cancel`` a fourth candidate ``C = S − β·R``, the classical bleed canceller's
-estimate (:func:`~stemprover.audio.canceller.bleed_canceller`), joins them, and the layer
-reads its band energies and coherence too: the refiner cannot decide per bin whether a stem's
-in-phase bleed is bleed, the layer decides it per stem and band with its quality estimate
-(``experiments/bleed_canceller``).
+With ``trust.cancel`` (the shipped layer's, since session 31) a fourth candidate
+``C = S − β·R``, the classical bleed canceller's estimate
+(:func:`~stemprover.audio.canceller.bleed_canceller`), no louder than the stem in any bin
+(``trust.cancel_clip``), joins them, and the layer reads its band energies and coherence too:
+the refiner cannot decide per bin whether a stem's in-phase bleed is bleed, the layer decides
+it per stem and band with its quality estimate (``experiments/bleed_canceller``).
 
 Saved inside the refiner's folder (``trust/``: ``config.json`` + ``model.safetensors``) and
 loaded with it; ``stemprover trust train`` makes it.
