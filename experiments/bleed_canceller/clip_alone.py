@@ -38,7 +38,9 @@ def main() -> None:
             groups.append((set(rec["artifacts"]) == {"bleed"}, rec["producer"] == "mask"))
     a_ = np.array(rows)
     bleed, mask = (np.array(g) for g in zip(*groups, strict=True))
-    print("| stems | n | " + " | ".join(f"{c}: SI-SDR / bleedless / fullness" for c in COLUMNS))
+    print(
+        "| stems | n | " + " | ".join(f"{c}: SI-SDR / bleedless / fullness" for c in COLUMNS) + " |"
+    )
     print("|---|---|" + "---|" * len(COLUMNS))
     for name, m in (("all", np.ones(len(a_), bool)), ("bleed alone", bleed), ("mask", mask)):
         if m.any():
