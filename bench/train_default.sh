@@ -17,7 +17,9 @@
 # multichannel Wiener estimate included); the second stage's 1000 steps ~25-28 min, the
 # third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~42 min.
 # ~3 h from nothing on the faster host (step by step; the data there ~25 min, an estimate from
-# the lanes' 42 min here), ~2x that on the slower one (was ~3 h 30 with the data in sequence).
+# the lanes' 42 min here), ~2x that on the slower one (was ~3 h 30 with the data in sequence);
+# session 31's trust layer adds ~1 min of songs and ~7 min of blend statistics (four
+# candidates: 18 min here on 2 jobs).
 # Every data step runs at one thread, so the data are the same on any machine; the refiner's
 # stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
@@ -60,7 +62,8 @@ trust_sm() {
   once "$DATA/trust_sm/manifest.jsonl" \
     stemprover pairs --out "$DATA/trust_sm" --scores 24 --synthetic 24 --seed 70000 "${C[@]}"
   # and 32 songs whose every stem is good but for simulated bleed (seeds 80000+): where the
-  # bleed canceller's candidate helps, which the songs above hardly hold (session 31)
+  # bleed canceller's candidate helps, which the songs above hardly hold (session 31; ~1 min
+  # on one core, its manifest identical to the folder the shipped layer was trained on)
   once "$DATA/bleed_light/manifest.jsonl" \
     stemprover pairs --out "$DATA/bleed_light" --scores 16 --synthetic 16 --seconds 10 \
       --seed 80000 --soundfont "$GM" --soundfont "$BANK" --effects 0.5 --producer simulate \
