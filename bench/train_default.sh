@@ -18,8 +18,8 @@
 # third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~42 min.
 # ~3 h from nothing on the faster host (step by step; the data there ~25 min, an estimate from
 # the lanes' 42 min here), ~2x that on the slower one (was ~3 h 30 with the data in sequence);
-# session 31's trust layer adds ~1 min of songs and up to ~7 min (an estimate) of blend statistics (four
-# candidates: 18 min here on 2 jobs).
+# session 31's trust layer adds ~1 min of songs and up to ~7 min (an estimate) of blend
+# statistics (four candidates: 18 min here on 2 jobs).
 # Every data step runs at one thread, so the data are the same on any machine; the refiner's
 # stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
