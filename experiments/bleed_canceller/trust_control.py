@@ -47,13 +47,16 @@ def plain_columns(dim: int) -> list[int]:
     return [i for i in range(dim) if i >= 3 * width or i % width < own]
 
 
+def drop_c(feats, gram, cross):
+    """Blend statistics' features, Gram matrices and cross terms (arrays or tensors) without
+    C's columns, rows and feature columns."""
+    return feats[..., plain_columns(feats.shape[-1])], gram[..., :3, :3], cross[..., :3]
+
+
 def without_canceller(st: BlendStats) -> BlendStats:
-    """The statistics of ``(S, P, Y)`` alone: the 4-candidate ones with C's rows, columns and
-    feature columns dropped."""
-    keep = plain_columns(st.feats.shape[-1])
+    """The statistics of ``(S, P, Y)`` alone: the 4-candidate ones with C dropped."""
     out = copy.copy(st)
-    out.feats = st.feats[..., keep]
-    out.gram, out.cross = st.gram[..., :3, :3], st.cross[..., :3]
+    out.feats, out.gram, out.cross = drop_c(st.feats, st.gram, st.cross)
     return out
 
 
@@ -76,9 +79,7 @@ def write_plain(cache: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(cache.glob("blend-*.npz")):
         d = dict(np.load(path))
-        keep = plain_columns(d["feats"].shape[-1])
-        d["feats"] = d["feats"][..., keep]
-        d["gram"], d["cross"] = d["gram"][..., :3, :3], d["cross"][..., :3]
+        d["feats"], d["gram"], d["cross"] = drop_c(d["feats"], d["gram"], d["cross"])
         np.savez(out / path.name, **d)
         print(f"{out / path.name}")
 

@@ -17,9 +17,10 @@ blend network, on top of a trained refiner (see :mod:`stemprover.models.trust`).
    does).
 4. **The blend networks**: full-batch AdamW on mean SI-SDR gain plus ``harm`` times the mean
    loss per stem below ``Y`` (or below the better of ``Y`` and the input:
-   ``train.harm_below``, :func:`harm_floor`); first ``blend`` (stems estimated at ``below`` dB or more kept
-   at ``Y``), then, with it fixed, ``good`` for those stems (``trust.good_blend``); each
-   network's step with the best mean gain on the validation stems is kept.
+   ``train.harm_below``, :func:`harm_floor`); first ``blend`` (stems estimated at ``below``
+   dB or more kept at ``Y``), then, with it fixed, ``good`` for those stems
+   (``trust.good_blend``); each network's step with the best mean gain on the validation
+   stems is kept.
 
 Every stage's output is kept in the run folder (``cache/``, ``quality.safetensors``) and
 reused when the command runs again (an interrupted run resumes at the stage it reached).
