@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stemprover.evaluation.run import INPUT_BINS, input_bin
 from stemprover.models.trust import CANCEL_ENERGIES, ENERGIES, SongTrust, TrustConfig
 from stemprover.training.trust import BlendStats, TrustTrainConfig, train_blend
 
-BINS = [("<5", -99, 5), ("5-10", 5, 10), ("10-15", 10, 15), (">=15", 15, 999)]
 TRAIN = ["trust_sm-", "trust_tcn-", "trust_bs-"]
 VALID = ["v3_mixed-", "bs_train-"]
 CALIB = ["calib_sm-"]  # scored too when its statistics are in the cache (collect_blend)
@@ -66,8 +66,9 @@ def report(name: str, st: BlendStats, w: torch.Tensor) -> None:
     line = [
         f"{name:22s} all {gain.mean():+.2f} (Y {y.mean():+.2f}), losing {np.mean(gain < -0.5):.0%}"
     ]
-    for b, lo, hi in BINS:
-        m = (st.input_db >= lo) & (st.input_db < hi)
+    bins = np.array([input_bin(v) for v in st.input_db])
+    for _, b in INPUT_BINS:
+        m = bins == b
         line.append(f"{b} {gain[m].mean():+.2f} ({np.mean(gain[m] < -0.5):.0%}, n={m.sum()})")
     print(" | ".join(line))
 

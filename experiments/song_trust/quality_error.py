@@ -27,10 +27,8 @@ import torch
 from stemprover.audio.canceller import bleed_canceller
 from stemprover.audio.stft import StftConfig, stft
 from stemprover.evaluation.metrics import si_sdr
-from stemprover.evaluation.run import song_audio
+from stemprover.evaluation.run import INPUT_BINS, input_bin, song_audio
 from stemprover.models.trust import SongTrust, pooled_quality, stem_type
-
-BINS = [("<5", -99, 5), ("5-10", 5, 10), ("10-15", 10, 15), (">=15", 15, 999)]
 
 
 def weighted(v: torch.Tensor, w: torch.Tensor) -> float:
@@ -83,8 +81,9 @@ def main() -> None:
     est, true, feats = np.array(est), np.array(true), np.concatenate(feats)
     err = true - est
     print(f"{len(true)} stems; estimate error (true - estimate), mean / rms:")
-    for b, lo, hi in BINS:
-        m = (true >= lo) & (true < hi)
+    bins = np.array([input_bin(v) for v in true])
+    for _, b in INPUT_BINS:
+        m = bins == b
         print(
             f"  {b:6s} n={m.sum():3d}  {err[m].mean():+6.2f} / {np.sqrt((err[m] ** 2).mean()):5.2f}"
         )
