@@ -1,6 +1,7 @@
 import torch
+import torch.nn.functional as F
 
-from stemprover.audio.canceller import bleed_canceller
+from stemprover.audio.canceller import bleed_canceller, moving_mean
 
 
 def test_bleed_canceller_finds_the_other_instruments_leaking_into_a_stem():
@@ -26,3 +27,12 @@ def test_bleed_canceller_finds_the_other_instruments_leaking_into_a_stem():
     # and nothing without a mixture (X = S)
     beta, rho = bleed_canceller(own, own)
     assert beta.abs().max() == 0 and rho.max() == 0
+
+
+def test_moving_mean_is_a_centred_mean_over_the_frames_that_exist():
+    a = torch.rand(3, 5, 40, dtype=torch.float64) * torch.logspace(0, -8, 40, dtype=torch.float64)
+    want = F.avg_pool1d(a, 7, stride=1, padding=3, count_include_pad=False)
+    got = moving_mean(a, 7)
+    assert got.shape == a.shape
+    assert torch.allclose(got, want, rtol=1e-6, atol=0)  # over an 80 dB range
+    assert torch.allclose(got[..., 0], a[..., :4].mean(-1))  # 4 frames exist at the edge

