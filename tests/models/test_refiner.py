@@ -21,6 +21,7 @@ from stemprover.models.refiner import (
     LEVEL_GAIN_MAX,
     RefinerModel,
     RefinerNet,
+    cap_quiet,
     classical_estimate,
     shrink_gate,
     song_level,
@@ -262,6 +263,24 @@ def test_song_level_gives_back_power_where_the_gate_opens_and_keeps_quiet_bins()
     torch.testing.assert_close(low[:, :, 10, 5], 0.75 * s[:, :, 10, 5])
     loud = (s.abs() > y.abs()) & (s.abs() > 1)
     torch.testing.assert_close(out[loud], y[loud])  # a loud bin keeps its attenuation
+
+
+def test_cap_quiet_keeps_the_stems_level_in_its_quiet_bins_but_not_in_its_empty_ones():
+    s = _spec(1)
+    s = s / s.abs()  # every bin at 0 dB
+    y = 3 * _spec(2)
+    s[:, 10, :] *= 1e-3  # 60 dB under its loudest: quiet
+    s[:, 20, :] *= 1e-5  # 100 dB under: empty (a lost high), the mixture may fill it
+    assert (y[:, 10].abs() > s[:, 10].abs()).all()
+    out = cap_quiet(y, s)
+    torch.testing.assert_close(out[:, 10].abs(), s[:, 10].abs())  # capped at the stem
+    torch.testing.assert_close(out[:, 10] / out[:, 10].abs(), y[:, 10] / y[:, 10].abs())
+    torch.testing.assert_close(out[:, 20], y[:, 20])  # empty: left to the model
+    loud = torch.ones(s.shape[-2], dtype=torch.bool)
+    loud[[10, 20]] = False
+    torch.testing.assert_close(out[:, loud], y[:, loud])  # loud bins: untouched
+    six = cap_quiet(y, s, cap_db=6.0)[:, 10].abs()
+    torch.testing.assert_close(six, torch.minimum(y[:, 10].abs(), 10 ** (6 / 20) * s[:, 10].abs()))
 
 
 def test_gate_dead_zone_keeps_unsure_bins_and_leaves_confident_ones():

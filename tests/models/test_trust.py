@@ -12,7 +12,7 @@ import torch
 
 from stemprover.audio.chunking import array_reader
 from stemprover.audio.stft import stft
-from stemprover.models.refiner import RefinerModel
+from stemprover.models.refiner import RefinerModel, cap_quiet
 from stemprover.models.trust import (
     SongTrust,
     TrustConfig,
@@ -118,7 +118,10 @@ def test_the_cancellers_candidate_is_a_fourth_choice_the_layer_starts_without(tm
     del meta["config"]["cancel_clip"]
     config.write_text(json.dumps(meta))
     old = SongTrust.load(tmp_path / "layer")
-    assert not old.config.cancel_clip
+    assert not old.config.cancel_clip and back.config.quiet_cap == 0.0
+    del meta["config"]["quiet_cap"]  # nor, before quiet_cap, capped its quiet bins
+    config.write_text(json.dumps(meta))
+    assert SongTrust.load(tmp_path / "layer").config.quiet_cap is None
     torch.testing.assert_close(old(s, x, p, y, gate, kinds, quality), raw)
     # without the option the layer is what it was: three candidates, the same features
     plain = SongTrust(TINY_TRUST)
@@ -188,8 +191,13 @@ def test_song_mode_applies_the_trust_layer_after_the_level_step():
     specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)
     level = model.enhance_song(specs, x, song_filter="level")
     assert torch.equal(model.enhance_song(specs, x), level)  # no layer: trust is level
-    model.attach_trust(_layer(pick=0, below=-float("inf")))  # every stem estimated good
-    torch.testing.assert_close(model.enhance_song(specs, x), level)  # (quiet bins re-kept)
+    good = _layer(pick=0, below=-float("inf"))  # every stem estimated good: keeps Y
+    model.attach_trust(good)
+    out = model.enhance_song(specs, x)  # quiet bins re-kept and capped at the stem's
+    torch.testing.assert_close(out, cap_quiet(level, specs))
+    assert not torch.allclose(out, level)  # Y is louder than the stem in some quiet bins
+    good.config = replace(good.config, quiet_cap=None)  # a layer saved before the cap
+    torch.testing.assert_close(model.enhance_song(specs, x), level)
     model.attach_trust(_layer(pick=0, below=float("inf")))  # every stem poor: takes S
     torch.testing.assert_close(model.enhance_song(specs, x), specs, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(model.enhance_song(specs, x, song_filter="level"), level)
@@ -214,6 +222,7 @@ class _Recorder:
     (its first pass estimates every stem at 3 dB), changes nothing."""
 
     def __init__(self) -> None:
+        self.config = replace(TINY_TRUST, quiet_cap=None)
         self.seen: list[list[int]] = []
         self.quality: list[list[float]] = []
 

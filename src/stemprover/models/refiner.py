@@ -348,6 +348,9 @@ EXTEND_HIGHS_DB = -15.0
 
 # The song filter's level step (song_level): see its docstring for how these were chosen.
 QUIET_DB = 42.5
+# cap_quiet's empty bins: this far below the stem's loudest (the bleedless measure's floor);
+# see TrustConfig.quiet_cap for how the cap was chosen.
+EMPTY_DB = 80.0
 LEVEL_GAIN_MAX = 2.0
 # Song filters, as --song-filter names them: the level step and then the model's trust layer
 # (stemprover.models.trust; "level" when the model has none); the song Wiener filter and then
@@ -418,6 +421,28 @@ def keep_quiet(
     quiet = ps < ps.amax(dim=(-2, -1), keepdim=True) * 10 ** (-quiet_db / 10)
     lifted = torch.where(mag > 0, y * (ms / mag.clamp_min(EPS)), ms * torch.sgn(s))  # Y's phase
     return torch.where(quiet & (mag < ms), lifted, y)
+
+
+def cap_quiet(
+    y: torch.Tensor,
+    s: torch.Tensor,
+    cap_db: float = 0.0,
+    quiet_db: float = QUIET_DB,
+    empty_db: float = EMPTY_DB,
+) -> torch.Tensor:
+    """The trust layer's quiet bins capped: a bin whose input ``s`` is more than ``quiet_db``
+    dB below the input's loudest (per stem and channel) is no louder than ``cap_db`` dB over
+    the input, in ``y``'s phase, unless the input is empty there (``empty_db`` below its
+    loudest: a lost high, a hole, which the mixture may fill). Quiet bins weigh nothing in
+    SI-SDR; a mask on the mixture leaks the other instruments into them, which a listener
+    (and the bleedless measure) hears as bleed. With :func:`keep_quiet` (a floor at the
+    input) and ``cap_db = 0`` such bins keep the input's magnitude.
+    Shape-preserving ``(..., F, N)``."""
+    ps, mag = s.abs().pow(2), y.abs()
+    peak = ps.amax(dim=(-2, -1), keepdim=True)
+    quiet = (ps < peak * 10 ** (-quiet_db / 10)) & (ps >= peak * 10 ** (-empty_db / 10))
+    cap = s.abs() * 10 ** (cap_db / 20)
+    return torch.where(quiet & (mag > cap), y * (cap / mag.clamp_min(EPS)), y)
 
 
 KIND = "stemprover-refiner"  # config.json "kind" of this model family
@@ -571,8 +596,10 @@ class RefinerModel(nn.Module):
         kinds = torch.tensor([stem_type(n) for n in names])
         p = song_prior(s, x) if priors is None else priors
         # the blend can take a quiet bin back to the prior's: kept as the level step
-        # keeps them (validation fullness 38.6 without, input 43.6)
-        return keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
+        # keeps them (validation fullness 38.6 without, input 43.6); and capped
+        out = keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
+        cap = self.trust.config.quiet_cap
+        return out if cap is None else cap_quiet(out, s, cap)
 
     def song_parts(
         self, s: torch.Tensor, x: torch.Tensor, song_filter: bool | str = "level"
