@@ -23,7 +23,7 @@ from bleed_stages import load_model, valid_songs
 
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.models.refiner import cap_quiet, keep_quiet
-from stemprover.models.trust import stem_type
+from stemprover.models.trust import blend, match_level, stem_type
 
 STAGES = ("P", "Y", "C", "blend", "kept", "capped")
 
@@ -45,9 +45,10 @@ def main() -> None:
             cands, rho = layer.candidates(s, x, p, y)
             quality = layer.estimate(s, x, p, kinds)
             w = layer._weights(cands, rho, x, gate, kinds, quality)
-            raw = layer(s, x, p, y, gate, kinds, quality)
+            cfg = layer.config  # the layer's forward, its weights kept for the table:
+            raw = match_level(blend(w, cands, layer.ranges), y, cfg.level, cfg.level_max)
             kept = keep_quiet(raw, s)
-            capped = cap_quiet(kept, s, layer.config.quiet_cap or 0.0)
+            capped = kept if cfg.quiet_cap is None else cap_quiet(kept, s, cfg.quiet_cap)
         outs = {"P": p, "Y": y, "C": cands[:, 3], "blend": raw, "kept": kept, "capped": capped}
         for j, rec in enumerate(song.recs):
             ref = song.refs[j]

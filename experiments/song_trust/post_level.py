@@ -35,7 +35,7 @@ from bleed_stages import cli, load_model, valid_songs
 
 from stemprover.evaluation.metrics import bleed_and_fullness, level_db, si_sdr
 from stemprover.evaluation.run import input_bin
-from stemprover.models.refiner import QUIET_DB, cap_quiet
+from stemprover.models.refiner import QUIET_DB, cap_quiet, quiet_bins
 
 INF = float("inf")  # no bin counts as empty
 
@@ -52,11 +52,6 @@ def mix_cap(t: torch.Tensor, x: torch.Tensor, only=None) -> torch.Tensor:
     g = (x.abs().pow(2) / t.abs().pow(2).sum(0).clamp_min(1e-20)).clamp(max=1.0).sqrt()
     out = t * g
     return out if only is None else torch.where(only, out, t)
-
-
-def quiet(s: torch.Tensor) -> torch.Tensor:
-    ps = s.abs().pow(2)
-    return ps < ps.amax(dim=(-2, -1), keepdim=True) * 10 ** (-QUIET_DB / 10)
 
 
 def silence_cap(t: torch.Tensor, s: torch.Tensor, below_db: float) -> torch.Tensor:
@@ -78,7 +73,7 @@ VARIANTS = {
     "loud+1@30": lambda c: loud_gain(c.t, 1.0, 30),
     "loud+2@20": lambda c: loud_gain(c.t, 2.0, 20),
     "xcap": lambda c: mix_cap(c.t, c.x),
-    "xcap-quiet": lambda c: mix_cap(c.t, c.x, quiet(c.s)),
+    "xcap-quiet": lambda c: mix_cap(c.t, c.x, quiet_bins(c.s, QUIET_DB)),
     "qcap0": lambda c: cap_quiet(c.t, c.s, 0.0, empty_db=INF),
     "qcap6": lambda c: cap_quiet(c.t, c.s, 6.0, empty_db=INF),
     "qcap0e80": lambda c: cap_quiet(c.t, c.s, 0.0, empty_db=80.0),

@@ -410,15 +410,22 @@ def song_level(
     return keep_quiet(y, s, quiet_db, floor)
 
 
+def quiet_bins(s: torch.Tensor, below_db: float) -> torch.Tensor:
+    """The bins of ``s`` more than ``below_db`` dB under its loudest, per stem and channel
+    (over the last two axes, ``(F, N)``): a boolean mask of ``s``'s shape."""
+    ps = s.abs().pow(2)
+    return ps < ps.amax(dim=(-2, -1), keepdim=True) * 10 ** (-below_db / 10)
+
+
 def keep_quiet(
     y: torch.Tensor, s: torch.Tensor, quiet_db: float = QUIET_DB, floor: torch.Tensor | None = None
 ) -> torch.Tensor:
     """The level step's quiet bins: a bin whose input ``s`` is more than ``quiet_db`` dB below
     the input's loudest (per stem and channel) is not attenuated below ``floor`` (``None``:
     ``|s|``), in ``y``'s phase. Shape-preserving ``(..., F, N)``."""
-    ps, mag = s.abs().pow(2), y.abs()
+    mag = y.abs()
     ms = s.abs() if floor is None else floor
-    quiet = ps < ps.amax(dim=(-2, -1), keepdim=True) * 10 ** (-quiet_db / 10)
+    quiet = quiet_bins(s, quiet_db)
     lifted = torch.where(mag > 0, y * (ms / mag.clamp_min(EPS)), ms * torch.sgn(s))  # Y's phase
     return torch.where(quiet & (mag < ms), lifted, y)
 
@@ -438,9 +445,8 @@ def cap_quiet(
     (and the bleedless measure) hears as bleed. With :func:`keep_quiet` (a floor at the
     input) and ``cap_db = 0`` such bins keep the input's magnitude.
     Shape-preserving ``(..., F, N)``."""
-    ps, mag = s.abs().pow(2), y.abs()
-    peak = ps.amax(dim=(-2, -1), keepdim=True)
-    quiet = (ps < peak * 10 ** (-quiet_db / 10)) & (ps >= peak * 10 ** (-empty_db / 10))
+    mag = y.abs()
+    quiet = quiet_bins(s, quiet_db) & ~quiet_bins(s, empty_db)
     cap = s.abs() * 10 ** (cap_db / 20)
     return torch.where(quiet & (mag > cap), y * (cap / mag.clamp_min(EPS)), y)
 
