@@ -5,14 +5,15 @@
 #   bash bench/train_default.sh             # data -> refiner -> copy into the package
 #   STEPS=6000 bash bench/train_default.sh  # larger, e.g. on a lent GPU
 #   DATA_ONLY=1 bash bench/train_default.sh # only the pairs and the two separators
+#   SHIP=0 RUN=runs/x bash bench/train_default.sh  # train, but leave the package's weights alone
 # Budget (2-core CPU, OMP_WAIT_POLICY=PASSIVE). The data, in two lanes of one core each
 # (measured 2026-12-02, 2421 s): v2_fluid (~5 min alone) beside the trust layer's first songs
 # (3 min 40 s); then the tcn lane (separator 15.5 min, tcn_train 1.5, v3_mixed 18, trust_tcn 2)
 # beside the band-split lane (separator 24.5 min, bs_train 3.5, trust_bs 2): 36 min 41 s;
-# ~42 min in all, the trust songs included. That host was ~2x slower than the one that timed
-# the steps below (tcn separator 0.98 s/step there vs ~0.5; refiner ~3-4 s/step vs 1.25-1.5),
-# where the data took ~48-51 min in sequence; the lanes' gain is in the pairs, made on one
-# core each. Then the refiner on both
+# ~42 min in all, the trust songs included (27 min 17 s on the faster host, session 33).
+# That host was ~2x slower than the one that timed the steps below (tcn separator 0.98 s/step
+# there vs ~0.5; refiner ~3-4 s/step vs 1.25-1.5), where the data took ~48-51 min in
+# sequence; the lanes' gain is in the pairs, made on one core each. Then the refiner on both
 # cores: 2000 steps (batch 4 x 2 s stereo crops) ~45-50 min (~1.25-1.5 s/step, the
 # multichannel Wiener estimate included); the second stage's 1000 steps ~25-28 min, the
 # third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~42 min.
@@ -162,6 +163,7 @@ once "$RUN-trust/model/model.safetensors" \
     --quality-pairs "$DATA/v3_mixed" --quality-pairs "$DATA/bs_train" \
     --valid-pairs "$DATA/v3_mixed" --valid-pairs "$DATA/bs_train" --set train.harm_below=best \
     --set trust.cancel=true
+[ "${SHIP:-1}" = 1 ] || { echo "trained: $RUN-3/model, $RUN-trust/model (SHIP=0: not copied)"; exit 0; }
 mkdir -p src/stemprover/weights/default/trust
 cp "$RUN-3"/model/config.json "$RUN-3"/model/model.safetensors src/stemprover/weights/default/
 cp "$RUN-trust"/model/config.json "$RUN-trust"/model/model.safetensors \
