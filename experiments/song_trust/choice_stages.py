@@ -7,7 +7,7 @@ the layer's quality estimate and its mean blend weights, by producer and stem ty
     PYTHONPATH=experiments/song_trust python experiments/song_trust/choice_stages.py \
         data/calib_sm   # ~8 min on 2 cores
 
-(rows to /tmp/<folder>_choice_stages.json.)
+(rows to ``--rows``; default /tmp/<folder>_choice_stages.json, so give each layer compared its own.)
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("pairs", type=Path)
     ap.add_argument("--model", default="src/stemprover/weights/default")
+    ap.add_argument("--rows", type=Path, help="where the per-stem rows go (JSON)")
     a = ap.parse_args()
     model = load_model(a.model)
     layer = model.trust
@@ -59,7 +60,7 @@ def main() -> None:
             row["weights"] = w[j].mean(0).tolist()  # S, P, Y, C over the bands
             rows.append(row)
         print(len(rows), flush=True)
-    Path(f"/tmp/{a.pairs.name}_choice_stages.json").write_text(json.dumps(rows))
+    (a.rows or Path(f"/tmp/{a.pairs.name}_choice_stages.json")).write_text(json.dumps(rows))
     groups = defaultdict(list)
     for r in rows:
         groups["all"].append(r)
