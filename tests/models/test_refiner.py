@@ -21,6 +21,7 @@ from stemprover.models.refiner import (
     LEVEL_GAIN_MAX,
     RefinerModel,
     RefinerNet,
+    _Block,
     cap_quiet,
     classical_estimate,
     shrink_gate,
@@ -66,6 +67,22 @@ def test_split_bands_cover_every_bin_once_and_are_finer_low(n_fft, rate):
 def _siblings(k: int = 3, seed: int = 3) -> torch.Tensor:
     """The song's other stems' spectrograms: ``(K, C, F, N)``."""
     return torch.stack([_spec(seed + i) for i in range(k)])
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 8])
+def test_block_computes_what_its_convolution_and_attention_modules_compute(dilation):
+    """The block runs its convolution as shifted products and its attention as plain matrix
+    products (faster on CPU); both must be what ``self.depth`` and ``self.attn`` give."""
+    torch.manual_seed(dilation)
+    block = _Block(width=8, kernel=3, dilation=dilation, heads=2)
+    h = torch.randn(2, 5, 11, 8)  # (B, K bands, N frames, D)
+    B, K, N, D = h.shape
+    x = block.norm_t(h).reshape(B * K, N, D).transpose(1, 2)
+    conv = block.depth(x).transpose(1, 2).reshape(B, K, N, D)
+    torch.testing.assert_close(block._conv(block.norm_t(h)), conv)
+    x = block.norm_f(h).transpose(1, 2).reshape(B * N, K, D)
+    attn = block.attn(x, x, x, need_weights=False)[0].reshape(B, N, K, D).transpose(1, 2)
+    torch.testing.assert_close(block._attend(block.norm_f(h)), attn)
 
 
 def test_untrained_refiner_returns_its_input_in_every_mode():

@@ -83,6 +83,8 @@ def _filter(
     mags: torch.Tensor, mix: torch.Tensor, iterations: int, target: int | None, scale: float
 ) -> torch.Tensor:
     """:func:`multichannel_wiener` on a band of frequencies (complex128, ``mix`` unscaled)."""
+    if mix.shape[-3] == 2 and iterations > 0:
+        return _filter_stereo(mags, mix, iterations, target, scale)
     phase = torch.polar(torch.ones_like(mix.real), mix.angle())
     y = mags.double() * phase.unsqueeze(-4)  # (..., J, C, F, N)
     if iterations == 0:
@@ -103,3 +105,43 @@ def _filter(
             return (w @ xs)[..., 0].movedim(-1, -3) * scale
         y = (vr @ inv.unsqueeze(-5) @ xs.unsqueeze(-5))[..., 0].movedim(-1, -3)
     return y * scale
+
+
+def _filter_stereo(
+    mags: torch.Tensor, mix: torch.Tensor, iterations: int, target: int | None, scale: float
+) -> torch.Tensor:
+    """:func:`_filter` for two channels in closed form, element by element: the same
+    arithmetic (to float64 rounding) without the ``(J, F, N, 2, 2)`` matrices, and the first
+    iteration's local model read from the magnitudes (real) and one shared inter-channel
+    phase, ~3x faster: the refiner's prior is computed at every training step."""
+    m = mags.double() / scale  # (..., J, 2, F, N)
+    x = mix / scale
+    x0, x1 = x[..., 0, :, :], x[..., 1, :, :]
+    m0, m1 = m[..., 0, :, :], m[..., 1, :, :]  # (..., J, F, N)
+    p0, p1 = m0.square(), m1.square()
+    # the estimates start as the magnitudes with the mixture's phase: y_c = m_c·x_c/|x_c|
+    # (phase 1 where x_c = 0), so y_0·conj(y_1) = m_0·m_1·u with one u for every source
+    u0 = torch.where(x0 == 0, 1.0, x0 / x0.abs())
+    u1 = torch.where(x1 == 0, 1.0, x1 / x1.abs())
+    cross = (m0 * m1).unsqueeze(-1) * torch.view_as_real(u0 * u1.conj()).unsqueeze(-4)
+    cross = torch.view_as_complex(cross.contiguous())  # y_0·conj(y_1), (..., J, F, N)
+    e = EPS**0.5
+    for it in range(iterations):
+        v = (p0 + p1) / 2  # (..., J, F, N)
+        weight = v.sum(dim=-1, keepdim=True) + EPS  # (..., J, F, 1)
+        r00, r11 = p0.sum(-1, keepdim=True) / weight, p1.sum(-1, keepdim=True) / weight
+        r01 = cross.sum(-1, keepdim=True) / weight  # R = Σ_n y yᴴ / Σ_n v
+        a = (v * r00).sum(-3) + e  # Σ_j v_j R_j + ε I = [[a, b], [conj(b), d]]
+        d = (v * r11).sum(-3) + e
+        b = (v * r01).sum(-3)
+        det = a * d - (b.real**2 + b.imag**2)
+        z0 = (d * x0 - b * x1) / det  # (Σ_j v_j R_j)⁻¹ x
+        z1 = (a * x1 - b.conj() * x0) / det
+        if it == iterations - 1 and target is not None:
+            v, r00, r01, r11 = (q[..., target, :, :] for q in (v, r00, r01, r11))
+        else:
+            z0, z1 = z0.unsqueeze(-3), z1.unsqueeze(-3)
+        y0, y1 = v * (r00 * z0 + r01 * z1), v * (r01.conj() * z0 + r11 * z1)
+        if it < iterations - 1:  # the next iteration's local model, from these estimates
+            p0, p1, cross = y0.real**2 + y0.imag**2, y1.real**2 + y1.imag**2, y0 * y1.conj()
+    return torch.stack([y0, y1], -3) * scale

@@ -64,6 +64,11 @@ EPS = 1e-8
 GATE_DEADZONE = 0.2
 
 
+def power(z: torch.Tensor) -> torch.Tensor:
+    """``|z|²`` of a complex tensor, without the square root of ``abs`` (~3x faster)."""
+    return z.real.square() + z.imag.square()
+
+
 def shrink_gate(gate: torch.Tensor, tau: float) -> torch.Tensor:
     """The gate with a dead zone: ``g' = g·min(1, |g|/τ)²``, so a bin the network barely
     trusts itself on (``|g| ≪ τ``) stays the input stem, a confident one (``|g| ≥ τ``) is
@@ -108,15 +113,38 @@ class _Block(nn.Module):
         self.context = nn.Linear(width, width)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        B, K, N, D = h.shape
-        x = self.norm_t(h).reshape(B * K, N, D).transpose(1, 2)  # (BK, D, N)
-        x = self.depth(x).transpose(1, 2).reshape(B, K, N, D)
-        h = h + self.point(x)
-        x = self.norm_f(h).transpose(1, 2).reshape(B * N, K, D)
-        x, _ = self.attn(x, x, x, need_weights=False)
-        h = h + x.reshape(B, N, K, D).transpose(1, 2)
+        """The convolution as shifted products and the attention as plain matrix products
+        (``self.depth`` and ``self.attn`` keep the parameters): the same arithmetic as the
+        modules' own (to float32 rounding), ~2x faster in training on CPU, where the
+        fused attention kernel is slow on 32-band sequences (session 34)."""
+        h = h + self.point(self._conv(self.norm_t(h)))
+        h = h + self._attend(self.norm_f(h))
         g = self.norm_g(h).mean(dim=2, keepdim=True)  # (B, K, 1, D): the segment's context
         return h + self.context(g)
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        """``self.depth`` along time (axis 2), zero-padded to the same length."""
+        w, d, N = self.depth.weight[:, 0], self.depth.dilation[0], x.shape[2]
+        pad = d * (w.shape[-1] - 1) // 2
+        xp = nn.functional.pad(x, (0, 0, pad, pad))
+        y = xp[:, :, :N] * w[:, 0] + self.depth.bias
+        for i in range(1, w.shape[-1]):
+            y = y + xp[:, :, i * d : i * d + N] * w[:, i]
+        return y
+
+    def _attend(self, x: torch.Tensor) -> torch.Tensor:
+        """``self.attn`` across the sub-bands (axis 1) of every frame."""
+        B, K, N, D = x.shape
+        H = self.attn.num_heads
+        qkv = nn.functional.linear(
+            x.transpose(1, 2), self.attn.in_proj_weight, self.attn.in_proj_bias
+        )
+        q, k, v = qkv.view(B, N, K, 3, H, D // H).permute(3, 0, 1, 4, 2, 5)  # (B, N, H, K, d)
+        a = torch.softmax((q * (D // H) ** -0.5) @ k.transpose(-1, -2), dim=-1)
+        o = (a @ v).transpose(2, 3).reshape(B, N, K, D)
+        return nn.functional.linear(
+            o, self.attn.out_proj.weight, self.attn.out_proj.bias
+        ).transpose(1, 2)
 
 
 class RefinerNet(nn.Module):
@@ -178,13 +206,13 @@ class RefinerNet(nn.Module):
         has_mix = x is not None
         x = s if x is None else x
         p = s if prior is None else prior
-        ps, px, pr = s.abs() ** 2, x.abs() ** 2, (x - s).abs() ** 2
-        pp, pd = p.abs() ** 2, (s - p).abs() ** 2
+        ps, px, pr = power(s), power(x), power(x - s)
+        pp, pd = power(p), power(s - p)
         ref = torch.log(px + EPS).mean(dim=(1, 2), keepdim=True)
         ls, lx, lr, lp, ld = (torch.log(q + EPS) - ref for q in (ps, px, pr, pp, pd))
         zeros = torch.zeros_like(ls)
         lo, has_sib = (zeros, 0.0) if others is None else (torch.log(others + EPS) - ref, 1.0)
-        share = pp / (pp + (x - p).abs() ** 2 + EPS)
+        share = pp / (pp + power(x - p) + EPS)
 
         def cos(a: torch.Tensor) -> torch.Tensor:
             rel = a * x.conj()
@@ -244,13 +272,17 @@ class RefinerNet(nn.Module):
         )  # (B, K, N, D)
         for block in self.blocks:
             h = block(h)
-        out = torch.cat(
-            [
-                head(h[:, k]).reshape(B, N, hi - lo, self.n_out)
-                for k, (head, (lo, hi)) in enumerate(zip(self.heads, self.ranges, strict=True))
-            ],
-            dim=2,
-        ).permute(0, 2, 1, 3)  # (B, F, N, n_out)
+        out = (
+            torch.cat(
+                [
+                    head(h[:, k]).reshape(B, N, hi - lo, self.n_out)
+                    for k, (head, (lo, hi)) in enumerate(zip(self.heads, self.ranges, strict=True))
+                ],
+                dim=2,
+            )
+            .permute(0, 2, 1, 3)
+            .float()
+        )  # (B, F, N, n_out); float32 under autocast too
         gate = torch.tanh(out[..., 0])
         if not self.training:
             gate = shrink_gate(gate, self.gate_deadzone)
@@ -258,7 +290,7 @@ class RefinerNet(nn.Module):
         base = s if x is None else x
         if self.cfg.mask_prior:
             if prior is not None and x is not None:  # the estimate as a mask on the mixture
-                m = m + prior * base.conj() / (base.abs() ** 2 + EPS)
+                m = m + prior * base.conj() / (power(base) + EPS)
             elif x is None:
                 m = m + 1.0
             mask = m / torch.clamp(m.abs(), min=1.0)  # |M| <= 1
