@@ -252,6 +252,9 @@ class RefinerTrainConfig:
         max_minutes: Wall-clock budget of one invocation (0: none); run again to resume.
         stop_at: End this invocation at this step (0: none), e.g. for equal-budget ablations
             on the full run's schedule; run again to resume.
+        bf16: Run the network's matrix products in bfloat16 while training (autocast; the
+            weights, the loss and validation stay float32): the step ~15% faster on a CPU
+            with bfloat16 instructions (session 34).
     """
 
     steps: int = 3000
@@ -275,6 +278,7 @@ class RefinerTrainConfig:
     seed: int = 0
     max_minutes: float = 0.0
     stop_at: int = 0
+    bf16: bool = False
 
 
 # -- the networks beside the enhancer (their own folders and training commands) --------

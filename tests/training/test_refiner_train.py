@@ -112,3 +112,43 @@ def test_refiner_train_through_the_song_filter(pairs, tmp_path, monkeypatch):
     assert len(calls) == 2 and all(math.isfinite(v) for c in calls for v in c.values())
     assert {"snr", "harm", "mrstft", "phase", "mel"} <= set(calls[0])
     assert isinstance(load_model(run / "model", adapters="none"), RefinerModel)
+
+
+def test_refiner_train_bf16_runs_the_network_under_autocast_and_keeps_float32(
+    pairs, tmp_path, monkeypatch
+):
+    """train.bf16 runs the network in bfloat16 autocast on both training paths (crops, and
+    song crops through the song filter), not in validation; its output, the loss and the
+    saved weights stay float32."""
+    import torch
+
+    from stemprover.training import refiner as training
+
+    seen = []
+    run_model, refine_song = training.run_model, RefinerModel.refine_song
+
+    def spy_run(*args):
+        out = run_model(*args)
+        seen.append(("crops", torch.is_autocast_enabled("cpu"), out[1].dtype))
+        return out
+
+    def spy_song(self, *args):
+        out = refine_song(self, *args)
+        seen.append(("song", torch.is_autocast_enabled("cpu"), out.dtype))
+        return out
+
+    monkeypatch.setattr(training, "run_model", spy_run)
+    monkeypatch.setattr(RefinerModel, "refine_song", spy_song)
+    run = tmp_path / "run"
+    args = ["refiner", "train", "--pairs", str(pairs), "--out", str(run), "-q", *TINY]
+    song = _sets("train.mixture_dropout=0", "train.sibling_dropout=0", "train.song_filter=0.5")
+    assert main([*args, *song, "--set", "train.steps=4", "--set", "train.bf16=true"]) == 0
+    assert {(path, on) for path, on, _ in seen} == {
+        ("crops", True),
+        ("song", True),
+        ("crops", False),
+    }
+    assert {dtype for *_, dtype in seen} == {torch.complex64}
+    model = RefinerModel.load(run / "model")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(math.isfinite(r["loss"]) for r in _log(run) if "loss" in r)

@@ -80,8 +80,14 @@ class _Loss:
             mode = "mixture"
         if mode == "song" and t.song_filter and rng.random() < t.song_filter:
             return self._through_song_filter(rng, restraint)
-        y, spec, _ = run_model(self.model, art, mix, sibs, mode)
+        with self._precision():
+            y, spec, _ = run_model(self.model, art, mix, sibs, mode)
         return self._parts(y, spec, clean.flatten(0, 1), art.flatten(0, 1), restraint)
+
+    def _precision(self) -> torch.autocast:
+        """bfloat16 matrix products with ``train.bf16`` (the network's output is float32)."""
+        device = next(self.model.parameters()).device.type
+        return torch.autocast(device, dtype=torch.bfloat16, enabled=self.t.bf16)
 
     def _through_song_filter(self, rng: np.random.Generator, restraint: bool) -> dict:
         """Song crops: every stem refined with the others, then the song filter (as
@@ -90,7 +96,8 @@ class _Loss:
         outs, specs, cleans, arts = [], [], [], []
         for _ in range(max(1, self.t.batch_size // 4)):
             clean, art, mix = self.data.song_crops(rng, CHANNELS)  # (J, C, T), (C, T)
-            y = self.model.refine_song(stft(art, cfg), stft(mix, cfg), "level")  # (J, C, F, N)
+            with self._precision():
+                y = self.model.refine_song(stft(art, cfg), stft(mix, cfg), "level")  # (J, C, F, N)
             specs.append(y.flatten(0, 1))
             outs.append(istft(specs[-1], cfg, art.shape[-1]))
             cleans.append(clean.flatten(0, 1))
