@@ -6,21 +6,15 @@
 #   STEPS=6000 bash bench/train_default.sh  # larger, e.g. on a lent GPU
 #   DATA_ONLY=1 bash bench/train_default.sh # only the pairs and the two separators
 #   SHIP=0 RUN=runs/x bash bench/train_default.sh  # train, but leave the package's weights alone
-# Budget (2-core CPU, OMP_WAIT_POLICY=PASSIVE). The data, in two lanes of one core each
-# (measured 2026-12-02, 2421 s): v2_fluid (~5 min alone) beside the trust layer's first songs
-# (3 min 40 s); then the tcn lane (separator 15.5 min, tcn_train 1.5, v3_mixed 18, trust_tcn 2)
-# beside the band-split lane (separator 24.5 min, bs_train 3.5, trust_bs 2): 36 min 41 s;
-# ~42 min in all, the trust songs included (27 min 17 s on the faster host, session 33).
-# That host was ~2x slower than the one that timed the steps below (tcn separator 0.98 s/step
-# there vs ~0.5; refiner ~3-4 s/step vs 1.25-1.5), where the data took ~48-51 min in
-# sequence; the lanes' gain is in the pairs, made on one core each. Then the refiner on both
-# cores: 2000 steps (batch 4 x 2 s stereo crops) ~45-50 min (~1.25-1.5 s/step, the
-# multichannel Wiener estimate included); the second stage's 1000 steps ~25-28 min, the
-# third's (through the song filter, ~2.2 s/step) ~37 min; the trust layer (step 6) ~42 min.
-# ~3 h from nothing on the faster host (step by step; the data there ~25 min, an estimate from
-# the lanes' 42 min here), ~2x that on the slower one (was ~3 h 30 with the data in sequence);
-# session 31's trust layer adds ~1 min of songs and up to ~7 min (an estimate) of blend
-# statistics (four candidates: 18 min here on 2 jobs).
+# Budget (2-core CPU, OMP_WAIT_POLICY=PASSIVE; this host, sessions 33-34). The data, in two
+# lanes of one core each: 27 min 17 s (session 33; v2_fluid beside the trust layer's first
+# songs, then the tcn lane (separator, tcn_train, v3_mixed, trust_tcn) beside the band-split
+# lane (separator, bs_train, trust_bs); 42 min on 2026-12-02's ~2x slower host). Then the
+# refiner on both cores, bfloat16 matrix products (session 34, experiments/train_speed): the
+# second stage's 1000 steps 21-25 min (~1.27 s/step between validations), the third's
+# (through the song filter) 24 min; the first stage's 2000 steps ~42 min (estimated from the
+# second's step); the trust layer (step 6) 27 min 45 s. ~2 h 20 min from nothing, from those
+# parts (~3 h before session 34's faster step).
 # Every data step runs at one thread, so the data are the same on any machine; the refiner's
 # stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
@@ -136,14 +130,14 @@ later_stage() {
 }
 # 4. A second stage from the first's best weights (--init keeps their model.* settings): a
 # fresh cosine schedule at lr 3e-4 with the no-harm term and identity crops from the start,
-# 1000 of 1600 steps (~28 min; the shipped weights are its best EMA on the validation crops,
+# 1000 of 1600 steps (~21-25 min; the shipped weights are its best EMA on the validation crops,
 # step 1000). Validation songs: +2.78 -> +2.97 dB, no group lower
 # (experiments/stem_confidence/README.md, "A second stage"; with model.prior=mwf-rest in
 # both stages: "The prior", not shipped).
 later_stage "$RUN-2" "$RUN/model" "$@"
 # 5. A third stage from the second's best, trained through the song filter: the same settings
 # with half the song-mode batches one song crop, every stem refined with the others, the loss
-# after the song Wiener filter and the level step (train.song_filter=0.5; ~37 min, best EMA at
+# after the song Wiener filter and the level step (train.song_filter=0.5; ~24 min, best EMA at
 # step 1000 in the shipped run). Validation / calibration songs: +2.97 / +2.76 -> +3.00 / +2.75,
 # >= 15 dB inputs -0.15 / -0.63 -> +0.04 / -0.06, calibration pairs losing > 0.5 dB 8% -> 5%
 # (experiments/stem_confidence/README.md, "Training through the song filter").
@@ -157,9 +151,9 @@ later_stage "$RUN-3" "$RUN-2/model" --set train.song_filter=0.5 "$@"
 # input, Wiener estimate, level step's output and the bleed canceller's estimate, no louder
 # than the stem in any bin (trust.cancel=true; session 31: calibration +3.08 -> +3.26, 10-15 dB
 # stems losing 6% -> 0%, bleedless 44.40 -> 44.42: experiments/bleed_canceller/README.md).
-# ~50 min (its songs are made with the data, above): quality maps ~14 min (2 jobs), the
-# quality estimate's 3000 steps ~15 min, the blend statistics of four candidates ~18 min here
-# (2 jobs; three candidates took ~11 min on the faster host).
+# 27 min 45 s (session 34; its songs are made with the data, above): quality maps 5.6 min
+# (2 jobs), the quality estimate's 3000 steps 10.4 min, the blend statistics of four
+# candidates 11.2 min (2 jobs), both blends ~30 s.
 once "$RUN-trust/model/model.safetensors" \
   stemprover trust train --model "$RUN-3/model" --out "$RUN-trust" --jobs 2 \
     --pairs "$DATA/trust_sm" --pairs "$DATA/trust_tcn" --pairs "$DATA/trust_bs" \
