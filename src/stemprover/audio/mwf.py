@@ -113,7 +113,7 @@ def _filter_stereo(
     """:func:`_filter` for two channels in closed form, element by element: the same
     arithmetic (to float64 rounding) without the ``(J, F, N, 2, 2)`` matrices, and the first
     iteration's local model read from the magnitudes (real) and one shared inter-channel
-    phase, ~3x faster: the refiner's prior is computed at every training step."""
+    phase, ~2x faster: the refiner's prior is computed at every training step."""
     m = mags.double() / scale  # (..., J, 2, F, N)
     x = mix / scale
     x0, x1 = x[..., 0, :, :], x[..., 1, :, :]

@@ -115,7 +115,7 @@ class _Block(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """The convolution as shifted products and the attention as plain matrix products
         (``self.depth`` and ``self.attn`` keep the parameters): the same arithmetic as the
-        modules' own (to float32 rounding), ~2x faster in training on CPU, where the
+        modules' own (to float32 rounding), ~1.5x faster in training on CPU, where the
         fused attention kernel is slow on 32-band sequences (session 34)."""
         h = h + self.point(self._conv(self.norm_t(h)))
         h = h + self._attend(self.norm_f(h))
