@@ -12,9 +12,9 @@
 # lane (separator, bs_train, trust_bs); 42 min on 2026-12-02's ~2x slower host). Then the
 # refiner on both cores, bfloat16 matrix products (session 34, experiments/train_speed): the
 # second stage's 1000 steps 21-25 min (~1.27 s/step between validations), the third's
-# (through the song filter) 24 min; the first stage's 2000 steps ~42 min (estimated from the
-# second's step); the trust layer (step 6) 27 min 45 s. ~2 h 20 min from nothing, from those
-# parts (~3 h before session 34's faster step).
+# (through the song filter) 24 min; the first stage's 2000 steps ~47 min (its first 300 timed:
+# ~1.32 s/step, validations ~25 s each); the trust layer (step 6) 27 min 45 s. ~2 h 25 min
+# from nothing, added up from those parts (~3 h before session 34's faster step).
 # Every data step runs at one thread, so the data are the same on any machine; the refiner's
 # stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
