@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import torch
 
+from stemprover.audio.stft import power
+
 EPS = torch.finfo(torch.float64).eps  # computed in double precision, as norbert advises
 
 
@@ -134,7 +136,7 @@ def _filter_stereo(
         a = (v * r00).sum(-3) + e  # Σ_j v_j R_j + ε I = [[a, b], [conj(b), d]]
         d = (v * r11).sum(-3) + e
         b = (v * r01).sum(-3)
-        det = a * d - (b.real**2 + b.imag**2)
+        det = a * d - power(b)
         z0 = (d * x0 - b * x1) / det  # (Σ_j v_j R_j)⁻¹ x
         z1 = (a * x1 - b.conj() * x0) / det
         if it == iterations - 1 and target is not None:
@@ -143,5 +145,5 @@ def _filter_stereo(
             z0, z1 = z0.unsqueeze(-3), z1.unsqueeze(-3)
         y0, y1 = v * (r00 * z0 + r01 * z1), v * (r01.conj() * z0 + r11 * z1)
         if it < iterations - 1:  # the next iteration's local model, from these estimates
-            p0, p1, cross = y0.real**2 + y0.imag**2, y1.real**2 + y1.imag**2, y0 * y1.conj()
+            p0, p1, cross = power(y0), power(y1), y0 * y1.conj()
     return torch.stack([y0, y1], -3) * scale

@@ -93,6 +93,11 @@ def istft(z: torch.Tensor, cfg: StftConfig, length: int) -> torch.Tensor:
     return x.reshape(*other, length)
 
 
+def power(z: torch.Tensor) -> torch.Tensor:
+    """``|z|²`` of a complex tensor, without the square root of ``abs`` (~3x faster)."""
+    return z.real.square() + z.imag.square()
+
+
 def compress(z: torch.Tensor, cfg: StftConfig) -> torch.Tensor:
     """``|z|^a · e^{jφ}``; zero stays zero. Shape-preserving."""
     import torch

@@ -45,6 +45,7 @@ from stemprover.audio.bands import split_bands
 from stemprover.audio.bandwidth import extend_highs
 from stemprover.audio.canceller import bleed_canceller
 from stemprover.audio.mwf import multichannel_wiener
+from stemprover.audio.stft import power
 from stemprover.config import RefinerConfig, from_dict, to_dict
 from stemprover.errors import StemProverError
 from stemprover.models.serialization import (
@@ -62,11 +63,6 @@ EPS = 1e-8
 # The gate's dead zone at inference (shrink_gate; 0: the gate as trained). Chosen on 104
 # validation and 160 calibration pairs (experiments/stem_confidence).
 GATE_DEADZONE = 0.2
-
-
-def power(z: torch.Tensor) -> torch.Tensor:
-    """``|z|²`` of a complex tensor, without the square root of ``abs`` (~3x faster)."""
-    return z.real.square() + z.imag.square()
 
 
 def shrink_gate(gate: torch.Tensor, tau: float) -> torch.Tensor:
