@@ -15,7 +15,8 @@
 # first stage's 2000 steps ~47 min (its first 300 timed: ~1.32 s/step, validations ~25 s
 # each), the song stage's 1000 steps 24 min 15 s (session 35); the trust layer (step 6)
 # 27 min 45 s. ~2 h 06 min from nothing, added up from those parts (~3 h before session 34's
-# faster step, ~2 h 30 with the plain second stage).
+# faster step, ~2 h 30 with the plain second stage). Timed end to end in session 35 with the
+# data on disk: 1 h 40 min 27 s (first stage 43.5 min, song stage 25, trust layer 32).
 # Every data step runs at one thread, so the data are the same on any machine; the refiner's
 # stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
