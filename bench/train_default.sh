@@ -7,16 +7,9 @@
 #   DATA_ONLY=1 bash bench/train_default.sh # only the pairs and the two separators
 #   SHIP=0 RUN=runs/x bash bench/train_default.sh  # train, but leave the package's weights alone
 #   PLAIN_STAGE=1 bash bench/train_default.sh  # with the plain second stage (+21-25 min)
-# Budget (2-core CPU, OMP_WAIT_POLICY=PASSIVE; this host, sessions 33-35). The data, in two
-# lanes of one core each: 27 min 17 s (session 33; v2_fluid beside the trust layer's first
-# songs, then the tcn lane (separator, tcn_train, v3_mixed, trust_tcn) beside the band-split
-# lane (separator, bs_train, trust_bs); 42 min on 2026-12-02's ~2x slower host). Then the
-# refiner on both cores, bfloat16 matrix products (session 34, experiments/train_speed): the
-# first stage's 2000 steps ~47 min (its first 300 timed: ~1.32 s/step, validations ~25 s
-# each), the song stage's 1000 steps 24 min 15 s (session 35); the trust layer (step 6)
-# 27 min 45 s. ~2 h 06 min from nothing, added up from those parts (~3 h before session 34's
-# faster step, ~2 h 30 with the plain second stage). Timed end to end in session 35 with the
-# data on disk: 1 h 40 min 27 s (first stage 43.5 min, song stage 25, trust layer 32).
+# Budget (2-core CPU, OMP_WAIT_POLICY=PASSIVE): ~2 h 08 min from nothing, timed end to end in
+# session 35 (the data's 27 min from session 33); each part's time, and how it came down from
+# ~3 h, in experiments/train_speed/README.md (the one place that keeps them).
 # Every data step runs at one thread, so the data are the same on any machine; the refiner's
 # stages use the machine's threads (two here).
 # The diffusion stage (--steps N > 0) and its adapters are the bundled `latent` model:
@@ -137,8 +130,9 @@ later_stage() {
 # experiments/stem_confidence/README.md, "A second stage"). Left out by default since session
 # 35 (experiments/train_speed/README.md, "The plain second stage left out"): with the trust
 # layer on top, calibration +3.30 / +3.25 (float32 / bfloat16 three stages) -> +3.21, held-out
-# bench +3.36 -> +3.25, unseen umx +2.20 -> +2.10, every criterion of the bench still met, for
-# ~2 h 06 min from nothing instead of ~2 h 30.
+# bench +3.36 -> +3.25, unseen umx +2.20 -> +2.10, every criterion of the bench still met.
+# Toggling PLAIN_STAGE on a half-done $RUN-song is refused (its init.json records the weights
+# it started from): remove $RUN-song and $RUN-trust to retrain them from the other start.
 INIT="$RUN/model"
 if [ "${PLAIN_STAGE:-0}" = 1 ]; then
   later_stage "$RUN-2" "$RUN/model" "$@"
@@ -147,7 +141,7 @@ fi
 # 5. The song stage, from the first stage's best (or the plain stage's), trained through the
 # song filter: the later-stage settings with half the song-mode batches one song crop, every
 # stem refined with the others, the loss after the song Wiener filter and the level step
-# (train.song_filter=0.5; 24 min 15 s, best EMA at step 1000 in the shipped run). After the
+# (train.song_filter=0.5; best EMA at step 1000 in the shipped run). After the
 # plain stage: validation / calibration songs +2.97 / +2.76 -> +3.00 / +2.75, >= 15 dB inputs
 # -0.15 / -0.63 -> +0.04 / -0.06, calibration pairs losing > 0.5 dB 8% -> 5%
 # (experiments/stem_confidence/README.md, "Training through the song filter").
@@ -161,17 +155,15 @@ later_stage "$RUN-song" "$INIT" --set train.song_filter=0.5 "$@"
 # input, Wiener estimate, level step's output and the bleed canceller's estimate, no louder
 # than the stem in any bin (trust.cancel=true; session 31: calibration +3.08 -> +3.26, 10-15 dB
 # stems losing 6% -> 0%, bleedless 44.40 -> 44.42: experiments/bleed_canceller/README.md).
-# 27 min 45 s (session 34; its songs are made with the data, above): quality maps 5.6 min
-# (2 jobs), the quality estimate's 3000 steps 10.4 min, the blend statistics of four
-# candidates 11.2 min (2 jobs), both blends ~30 s.
-once "$RUN-trust/model/model.safetensors" \
-  stemprover trust train --model "$RUN-song/model" --out "$RUN-trust" --jobs 2 \
-    --pairs "$DATA/trust_sm" --pairs "$DATA/trust_tcn" --pairs "$DATA/trust_bs" \
-    --blend-pairs "$DATA/bleed_light" \
-    --quality-pairs "$DATA/v2_fluid" --quality-pairs "$DATA/tcn_train" \
-    --quality-pairs "$DATA/v3_mixed" --quality-pairs "$DATA/bs_train" \
-    --valid-pairs "$DATA/v3_mixed" --valid-pairs "$DATA/bs_train" --set train.harm_below=best \
-    --set trust.cancel=true
+# Run again, it reuses every stage's files (only the blends, ~30 s, are refitted) and refuses
+# a $RUN-trust made on other song-stage weights (trust.json records their hash).
+stemprover trust train --model "$RUN-song/model" --out "$RUN-trust" --jobs 2 \
+  --pairs "$DATA/trust_sm" --pairs "$DATA/trust_tcn" --pairs "$DATA/trust_bs" \
+  --blend-pairs "$DATA/bleed_light" \
+  --quality-pairs "$DATA/v2_fluid" --quality-pairs "$DATA/tcn_train" \
+  --quality-pairs "$DATA/v3_mixed" --quality-pairs "$DATA/bs_train" \
+  --valid-pairs "$DATA/v3_mixed" --valid-pairs "$DATA/bs_train" --set train.harm_below=best \
+  --set trust.cancel=true
 [ "${SHIP:-1}" = 1 ] || { echo "trained: $RUN-song/model, $RUN-trust/model (SHIP=0: not copied)"; exit 0; }
 mkdir -p src/stemprover/weights/default/trust
 cp "$RUN-song"/model/config.json "$RUN-song"/model/model.safetensors src/stemprover/weights/default/

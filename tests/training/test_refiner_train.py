@@ -152,3 +152,33 @@ def test_refiner_train_bf16_runs_the_network_under_autocast_and_keeps_float32(
     model = RefinerModel.load(run / "model")
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert all(math.isfinite(r["loss"]) for r in _log(run) if "loss" in r)
+
+
+def test_refiner_train_refuses_to_resume_from_other_init_weights(pairs, tmp_path, capsys):
+    """A run folder remembers what it started from (init.json): resuming it with another
+    --init, without the one it had, or from the same folder retrained since, is refused
+    before anything is trained; the run's own --init resumes."""
+    base = ["refiner", "train", "--pairs", str(pairs), "-q", *TINY]
+    a, b, run = tmp_path / "a", tmp_path / "b", tmp_path / "run"
+    assert main([*base, "--out", str(a), "--set", "train.steps=1"]) == 0
+    assert main([*base, "--out", str(b), "--set", "train.steps=1", "--set", "train.seed=3"]) == 0
+    stage = [*base, "--out", str(run), "--set", "train.steps=3"]
+    assert main([*stage, "--set", "train.stop_at=1", "--init", str(a / "model")]) == 0
+    record = json.loads((run / "init.json").read_text())
+    assert record["init"] == str((a / "model").resolve()) and len(record["sha256"]) == 64
+    capsys.readouterr()
+    for other in (["--init", str(b / "model")], []):
+        assert main([*stage, "--set", "train.stop_at=2", *other]) != 0
+        assert "this run started from" in capsys.readouterr().err
+    assert [r["step"] for r in _log(run)][-1] == 1  # nothing trained by the refused calls
+    assert main([*stage, "--set", "train.stop_at=2", "--init", str(a / "model")]) == 0
+    assert [r["step"] for r in _log(run)][-1] == 2
+    weights = "model.safetensors"
+    (a / "model" / weights).write_bytes((b / "model" / weights).read_bytes())
+    assert main([*stage, "--init", str(a / "model")]) != 0
+    assert "its weights changed since" in capsys.readouterr().err
+    fresh = tmp_path / "fresh"  # a run from nothing refuses an --init on resume
+    assert main([*base, "--out", str(fresh), "--set", "train.steps=1"]) == 0
+    again = ["--set", "train.steps=2", "--init", str(b / "model")]
+    assert main([*base, "--out", str(fresh), *again]) != 0
+    assert "started from nothing (no --init)" in capsys.readouterr().err

@@ -52,6 +52,28 @@ def test_trust_train_makes_a_layer_its_refiner_loads_and_resumes(trained):
     assert RefinerModel.load(args[0]).trust is not None
 
 
+def test_trust_train_refuses_a_run_made_on_other_refiner_weights(trained, tmp_path):
+    """trust.json records a hash of the refiner's weights: a run resumed after its refiner was
+    retrained (same folder, other weights) is refused before any stage, not blended on stale
+    statistics; a run from before the hash still resumes."""
+    args, _ = trained
+    refiner = _randomised().save(tmp_path / "refiner")
+    run = tmp_path / "run"
+    run.mkdir()
+    meta = json.loads((args[4] / "trust.json").read_text())
+    (run / "trust.json").write_text(json.dumps({**meta, "model": str(refiner)}))
+    new = (str(refiner), *args[1:4], run, *args[5:])
+    _randomised(seed=1).save(refiner)  # retrained since
+    with pytest.raises(StemProverError, match="other model's weights"):
+        train_trust(*new, verbose=False)
+    assert not (run / "cache").exists() or not any((run / "cache").iterdir())
+    record = args[4] / "trust.json"
+    old = {k: v for k, v in json.loads(record.read_text()).items() if k != "model_sha256"}
+    record.write_text(json.dumps(old))
+    train_trust(*args, verbose=False)  # no hash recorded: resumed, and the hash written
+    assert len(json.loads(record.read_text())["model_sha256"]) == 64
+
+
 def test_blend_scores_are_the_exact_stft_domain_si_sdr(trained, pairs):
     args, _ = trained
     stats = BlendStats([_cached(args[4], "blend", pairs, "train")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -92,6 +93,15 @@ def bundled_models() -> dict[str, Path]:
     if not BUNDLED.is_dir():
         return {}
     return {p.name: p for p in sorted(BUNDLED.iterdir()) if model_config(p) is not None}
+
+
+def weights_sha256(name_or_path: str | Path) -> str | None:
+    """A hash of a saved model's weights (``model.safetensors`` of a bundled name or a
+    folder): what a later training stage records of the model it starts from, so that a run
+    is not resumed over other weights. ``None`` when there is no such file."""
+    folder = bundled_models().get(str(name_or_path), Path(name_or_path))
+    weights = folder / "model.safetensors"
+    return hashlib.sha256(weights.read_bytes()).hexdigest() if weights.is_file() else None
 
 
 def model_adapters(name_or_path: str | Path) -> dict[str, Path]:

@@ -10,8 +10,10 @@ complex STFT loss and the band-weighted phase-coherence loss (and, with ``train.
 floored log-mel distance). The no-harm term and the identity crops start after ``warmup`` of
 the steps.
 
-The run folder holds ``checkpoints/`` (resumable), ``log.jsonl`` and ``model/``: the EMA
-weights that scored best on the validation crops so far (``best.json`` says which step).
+The run folder holds ``checkpoints/`` (resumable), ``log.jsonl``, ``model/``: the EMA
+weights that scored best on the validation crops so far (``best.json`` says which step), and
+``init.json``: the weights the run started from (``--init``), so that a resume from other
+weights is refused instead of silently continuing another chain.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 from stemprover.audio.stft import istft, stft
 from stemprover.config import RefinerConfig, RefinerTrainConfig
 from stemprover.errors import StemProverError
+from stemprover.models.base import weights_sha256
 from stemprover.models.refiner import RefinerModel
 from stemprover.training.data import PairCrops
 from stemprover.training.engine import EngineSettings, Objective, fit
@@ -35,6 +38,7 @@ from stemprover.training.losses import mel_db_loss, mrstft_loss, phase_coherence
 MODES = ("stem", "mixture", "song")
 CHANNELS = 2  # crops are stereo (a mono pair is repeated): the classical estimate is spatial
 HARM_DB = 0.5  # a validation crop that loses more than this counts as harmed
+INIT_RECORD = "init.json"  # a run folder's record of its starting weights
 
 
 def snr_db(est: torch.Tensor, ref: torch.Tensor, max_db: float | None = None) -> torch.Tensor:
@@ -162,6 +166,36 @@ def validate(model: RefinerModel, batches, modes: Sequence[str] = MODES) -> dict
     return out
 
 
+def _init_record(init: Path | None) -> dict:
+    """What a run started from: ``init``'s folder and a hash of its weights (``None``: from
+    nothing)."""
+    if init is None:
+        return {"init": None, "sha256": None}
+    return {"init": str(Path(init).resolve()), "sha256": weights_sha256(init)}
+
+
+def check_init(out: Path, init: Path | None) -> None:
+    """Record in ``out`` what the run starts from, or, when it already holds a run, refuse to
+    resume it from anything else: other ``--init`` weights (another folder, or the same folder
+    retrained since), or ``--init`` given or left out where the run did the other. A run
+    folder from before the record (checkpoints, no ``init.json``) is resumed unchecked."""
+    record, now = out / INIT_RECORD, _init_record(init)
+    if not record.exists():
+        if not (out / "checkpoints").exists():
+            record.write_text(json.dumps(now, indent=1) + "\n")
+        return
+    was = json.loads(record.read_text())
+    if (was["init"] is None, was["sha256"]) != (now["init"] is None, now["sha256"]):
+        said = {None: "nothing (no --init)"}
+        raise StemProverError(
+            f"this run started from {said.get(was['init'], was['init'])} and would resume "
+            f"from {said.get(now['init'], now['init'])}"
+            + (", its weights changed since" if was["init"] == now["init"] else "")
+            + "; give the run's own --init, or a new --out to start over",
+            out,
+        )
+
+
 def train_refiner(
     pairs: Sequence[Path],
     out: Path,
@@ -170,8 +204,13 @@ def train_refiner(
     progress: bool = True,
     init: Path | None = None,
 ) -> Path:
-    """Train (or resume) a refiner run in ``out``; returns its best model folder."""
+    """Train (or resume) a refiner run in ``out``; returns its best model folder.
+
+    Raises:
+        StemProverError: ``out`` holds a run that started from other weights than ``init``.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    check_init(out, init)
     torch.manual_seed(t.seed)
     model = RefinerModel(cfg)
     if init is not None:

@@ -45,6 +45,7 @@ from stemprover.audio.stft import stft
 from stemprover.errors import StemProverError
 from stemprover.evaluation.metrics import si_sdr
 from stemprover.evaluation.run import song_audio
+from stemprover.models.base import weights_sha256
 from stemprover.models.trust import (
     BlendNet,
     SongTrust,
@@ -447,9 +448,18 @@ def train_trust(
     meta = {"config": tcfg.__dict__, "train": cfg.__dict__, "model": model_name}
     if quality_from is not None:
         meta["quality_from"] = str(quality_from)
+    meta["model_sha256"] = weights_sha256(model_name)  # its blend statistics are the model's
     old = run / "trust.json"
-    if old.exists() and json.loads(old.read_text()) != meta:
-        raise StemProverError("this run folder was made with other settings (trust.json)", run)
+    if old.exists():
+        was = json.loads(old.read_text())
+        was.setdefault("model_sha256", meta["model_sha256"])  # a run from before the hash
+        if was != meta:
+            changed = (
+                "model's weights" if was["model_sha256"] != meta["model_sha256"] else "settings"
+            )
+            raise StemProverError(
+                f"this run folder was made with other {changed} (trust.json)", run
+            )
     old.write_text(json.dumps(meta, indent=2) + "\n")
     trust = SongTrust(tcfg)
     if quality_from is not None and not (run / QUALITY_FILE).exists():
