@@ -104,6 +104,28 @@ def test_each_blend_network_starts_from_the_seed_whatever_came_before(trained, p
         assert torch.equal(v, states[1][k]), k
 
 
+def test_each_blend_keeps_its_best_validation_step_by_the_chosen_score(trained, pairs):
+    """train.select: ``gain`` keeps the step with the best mean gain, ``objective`` the one
+    with the best training objective (gain less the harm term); each logs both."""
+    import re
+    from dataclasses import replace
+
+    args, _ = trained
+    stats = BlendStats([_cached(args[4], "blend", pairs, "train")])
+    for select in ("gain", "objective"):
+        lines = []
+        cfg = replace(TINY_TRAIN, steps=300, select=select)
+        best = train_blend(SongTrust(TINY_TRUST), stats, stats, cfg, lines.append)
+        num = r"([+-]\d+\.\d+)"
+        logged = [re.search(rf"validation {num} dB.*objective {num}", m).groups() for m in lines]
+        scores = [float(g) if select == "gain" else float(o) for g, o in logged]
+        assert best["step"] == 100 * scores.index(max(scores))
+        assert 0 <= best["losing"] <= 1
+    with pytest.raises(StemProverError, match=r"unknown train\.select 'loss'"):
+        bad = replace(TINY_TRAIN, select="loss")
+        train_trust("default", [], [], [], args[4].parent / "nope", bad, TINY_TRUST, verbose=False)
+
+
 def test_a_run_can_reuse_a_trained_layers_quality_estimate_and_blend_the_canceller(
     trained, tmp_path
 ):

@@ -175,14 +175,15 @@ def _init_record(init: Path | None) -> dict:
 
 
 def check_init(out: Path, init: Path | None) -> None:
-    """Record in ``out`` what the run starts from, or, when it already holds a run, refuse to
-    resume it from anything else: other ``--init`` weights (another folder, or the same folder
-    retrained since), or ``--init`` given or left out where the run did the other. A run
-    folder from before the record (checkpoints, no ``init.json``) is resumed unchecked."""
+    """Record in ``out`` what the run starts from, or, when it already holds checkpoints,
+    refuse to resume it from anything else: other ``--init`` weights (another folder, or the
+    same folder retrained since), or ``--init`` given or left out where the run did the other.
+    A run folder from before the record (checkpoints, no ``init.json``) is resumed unchecked."""
     record, now = out / INIT_RECORD, _init_record(init)
+    if not (out / "checkpoints").exists():  # nothing trained yet: (re)start from ``init``
+        record.write_text(json.dumps(now, indent=1) + "\n")
+        return
     if not record.exists():
-        if not (out / "checkpoints").exists():
-            record.write_text(json.dumps(now, indent=1) + "\n")
         return
     was = json.loads(record.read_text())
     if (was["init"] is None, was["sha256"]) != (now["init"] is None, now["sha256"]):

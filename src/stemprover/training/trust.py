@@ -73,6 +73,11 @@ class TrustTrainConfig:
         harm_below: What the harm term measures a stem's loss below: ``y``, the song
             filter's output (the level step's); ``best``, the better of it and the input
             stem (the issue's no-harm rule is against the input).
+        select: Which validation score picks each blend's step: ``gain``, the mean SI-SDR
+            gain; ``objective``, the training loss's (the gain less ``harm`` times the loss
+            below the harm floor). Refitted both ways on the end-to-end recipe run's
+            statistics (session 36, ``experiments/song_trust/refit.py``): blend step 1000 ->
+            700, calibration +3.23 -> +3.21, stems losing > 0.5 dB 5 either way: kept ``gain``.
         segment_seconds: Length of the blend statistics' segments (song mode's).
         songs: At most this many songs per pair folder (0: all).
         seed: Seeds both networks' initialisation and sampling.
@@ -87,6 +92,7 @@ class TrustTrainConfig:
     weight_decay: float = 0.05
     harm: float = 5.0
     harm_below: str = "y"
+    select: str = "gain"
     segment_seconds: float = 4.0
     songs: int = 0
     seed: int = 0
@@ -298,9 +304,19 @@ class BlendStats:
 HARM_BELOW = ("y", "best")
 
 
+SELECT = ("gain", "objective")
+
+
 def check_harm_below(below: str) -> None:
     if below not in HARM_BELOW:
         raise StemProverError(f"unknown train.harm_below {below!r} ({', '.join(HARM_BELOW)})")
+
+
+def check_settings(cfg: TrustTrainConfig) -> None:
+    """The named settings' values, before any stage runs (not after an hour of them)."""
+    check_harm_below(cfg.harm_below)
+    if cfg.select not in SELECT:
+        raise StemProverError(f"unknown train.select {cfg.select!r} ({', '.join(SELECT)})")
 
 
 def harm_floor(base: torch.Tensor, ship: torch.Tensor, below: str) -> torch.Tensor:
@@ -308,6 +324,15 @@ def harm_floor(base: torch.Tensor, ship: torch.Tensor, below: str) -> torch.Tens
     (``ship``, ``below="y"``) or the better of it and the input's (``base``, ``"best"``)."""
     check_harm_below(below)
     return ship if below == "y" else torch.maximum(ship, base)
+
+
+HARM_DB = 0.5  # a stem that loses more than this counts as harmed (the issue's rule)
+
+
+def _blend_loss(sdr, base, floor, harm: float) -> torch.Tensor:
+    """The blends' loss: minus the mean SI-SDR gain over the input (each stem's capped at
+    30 dB) plus ``harm`` times the mean loss below ``floor`` (:func:`harm_floor`)."""
+    return -(sdr - base).clamp(max=30).mean() + harm * (floor - sdr).clamp_min(0).mean()
 
 
 def train_blend(
@@ -319,8 +344,10 @@ def train_blend(
     which: str = "blend",
 ) -> dict:
     """Train ``trust.blend`` or ``trust.good`` (``which``; in place, the other fixed); keep
-    the step with the best mean SI-SDR gain on ``valid``. Returns ``{step, gain, shipped}``
-    (validation, dB over the input)."""
+    the step that scores best on ``valid`` by ``cfg.select``: the mean SI-SDR gain, or the
+    training objective itself (the gain less the harm term). Returns ``{step, gain, shipped,
+    objective, losing}`` (validation: dB over the input, the objective, the share of stems
+    losing more than ``HARM_DB``)."""
     torch.manual_seed(cfg.seed)
     net = getattr(trust, which)
     if train.gram.shape[-1] != trust.config.candidates:
@@ -335,23 +362,29 @@ def train_blend(
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     base, ship = train.score(train.one_hot(0)), train.score(train.one_hot(2))
     floor = harm_floor(base, ship, cfg.harm_below)
-    vbase = valid.score(valid.one_hot(0))
-    shipped = (valid.score(valid.one_hot(2)) - vbase).mean().item()
+    vbase, vship = valid.score(valid.one_hot(0)), valid.score(valid.one_hot(2))
+    vfloor, shipped = harm_floor(vbase, vship, cfg.harm_below), (vship - vbase).mean().item()
     best, state = {"step": -1, "gain": -float("inf"), "shipped": shipped}, None
+    key = -float("inf")
     for step in range(cfg.steps + 1):
         if step % 100 == 0 or step == cfg.steps:
             with torch.no_grad():
-                gain = (valid.score(valid.weights(trust)) - vbase).mean().item()
-            if gain > best["gain"]:
-                best.update(step=step, gain=gain)
+                vsdr = valid.score(valid.weights(trust))
+            gain = (vsdr - vbase).mean().item()
+            objective = -_blend_loss(vsdr, vbase, vfloor, cfg.harm).item()
+            losing = ((vsdr - vbase) < -HARM_DB).double().mean().item()
+            now = gain if cfg.select == "gain" else objective
+            if now > key:
+                key = now
+                best.update(step=step, gain=gain, objective=objective, losing=losing)
                 state = {k: v.clone() for k, v in net.state_dict().items()}
             log(
-                f"{which} step {step}: validation {gain:+.3f} dB (song filter alone {shipped:+.3f})"
+                f"{which} step {step}: validation {gain:+.3f} dB (song filter alone "
+                f"{shipped:+.3f}), objective {objective:+.3f}, {losing:.1%} losing > {HARM_DB} dB"
             )
         if step == cfg.steps:
             break
-        sdr = train.score(train.weights(trust))
-        loss = -(sdr - base).clamp(max=30).mean() + cfg.harm * (floor - sdr).clamp_min(0).mean()
+        loss = _blend_loss(train.score(train.weights(trust)), base, floor, cfg.harm)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -443,7 +476,7 @@ def train_trust(
     2 skipped). ``blend_only``: more pairs folders for the blends (train split), not the
     quality estimate. Returns that folder."""
     log = (lambda m: print(m, file=sys.stderr, flush=True)) if verbose else (lambda m: None)
-    check_harm_below(cfg.harm_below)  # before the stages, not after an hour of them
+    check_settings(cfg)
     (run / "cache").mkdir(parents=True, exist_ok=True)
     meta = {"config": tcfg.__dict__, "train": cfg.__dict__, "model": model_name}
     if quality_from is not None:
