@@ -58,6 +58,7 @@ from stemprover.models.trust import (
     song_prior,
     stem_type,
 )
+from stemprover.training.refiner import HARM_DB  # a stem losing more counts as harmed
 
 QUALITY_FILE = "quality.safetensors"
 
@@ -324,9 +325,6 @@ def harm_floor(base: torch.Tensor, ship: torch.Tensor, below: str) -> torch.Tens
     (``ship``, ``below="y"``) or the better of it and the input's (``base``, ``"best"``)."""
     check_harm_below(below)
     return ship if below == "y" else torch.maximum(ship, base)
-
-
-HARM_DB = 0.5  # a stem that loses more than this counts as harmed (the issue's rule)
 
 
 def _blend_loss(sdr, base, floor, harm: float) -> torch.Tensor:
