@@ -1,5 +1,5 @@
 """Calibration of a trust layer whose band weights are the mean of several blend fits
-(the same statistics, other seeds: ``experiments/song_trust/refit.py --set seed=N``): does
+(the same statistics, other seeds: ``experiments/song_trust/refit.py --set train.seed=N``): does
 averaging the blends narrow the per-stem spread? Runs ``choice_stages.py`` with the model's
 layer's ``band_weights`` replaced by the mean over ``--layers``.
 

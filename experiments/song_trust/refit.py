@@ -2,7 +2,7 @@
 song is read again) with other ``stemprover trust train`` settings, into a new model folder:
 what ``trust train`` does at its last stage, in seconds, for an A/B of a blend setting.
 
-    python experiments/song_trust/refit.py runs/e2e-trust runs/wX/trust --set select=objective
+    python experiments/song_trust/refit.py runs/e2e-trust runs/wX/trust --set train.select=objective
 
 The folder written is a trust layer (``config.json`` + ``model.safetensors`` + ``best.json``);
 put it as ``trust/`` beside a copy of the refiner it was collected on to score it
@@ -12,11 +12,11 @@ put it as ``trust/`` beside a copy of the refiner it was collected on to score i
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
+from stemprover.config import apply_overrides
 from stemprover.training.trust import (
     BlendStats,
     TrustTrainConfig,
@@ -30,14 +30,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path, help="a trust train run folder")
     ap.add_argument("out", type=Path, help="the refitted layer's folder")
-    ap.add_argument("--set", action="append", default=[], help="train.KEY=VALUE (no prefix)")
+    ap.add_argument("--set", action="append", default=[], help="train.KEY=VALUE, as trust train")
     a = ap.parse_args()
     meta = json.loads((a.run / "trust.json").read_text())
-    cfg = TrustTrainConfig(**meta["train"])
-    for item in a.set:
-        k, v = item.split("=", 1)
-        kind = type(getattr(cfg, k))
-        cfg = dataclasses.replace(cfg, **{k: kind(v)})
+    cfg = apply_overrides({"train": TrustTrainConfig(**meta["train"])}, a.set)["train"]
     check_settings(cfg)
     trust = _trust_with_quality(a.run)
     cache = sorted((a.run / "cache").glob("blend-*"))

@@ -20,6 +20,10 @@ from stemprover.audio.bands import BAND_NAMES, BANDS, band_masks
 from stemprover.audio.mel import measure_filterbank
 from stemprover.audio.stft import ANALYSIS_STFT, StftConfig, stft_np
 
+# A pair (or crop, or stem) that loses more than this many dB SI-SDR counts as harmed: the
+# issue's no-harm rule, and every training loop's and table's "losing" share.
+HARM_DB = 0.5
+
 SILENT_DB = -60.0
 EPS = 1e-12
 

@@ -17,7 +17,7 @@ from stemprover.audio import io
 from stemprover.data.manifest import read_manifest
 from stemprover.errors import StemProverError
 from stemprover.evaluation.baselines import BASELINES, SONG_BASELINES, Inputs
-from stemprover.evaluation.metrics import MAIN_METRICS, Views, score
+from stemprover.evaluation.metrics import HARM_DB, MAIN_METRICS, Views, score
 from stemprover.outputs import check_folder_writable
 
 
@@ -200,7 +200,7 @@ def song_pairs(folder: Path, split: str = "test"):
         yield rec, clean, art, mix, sibs
 
 
-def gain_table(gains: dict, names: Sequence[str], harm_db: float = 0.5) -> str:
+def gain_table(gains: dict, names: Sequence[str], harm_db: float = HARM_DB) -> str:
     """Markdown: per group, each system's mean SI-SDR change and the share of pairs losing
     more than ``harm_db``. ``gains``: ``{group: {system: [change per pair]}}``; groups in the
     order all, input bins, stem types, then the rest sorted."""
@@ -301,7 +301,7 @@ def aggregate(rows: Sequence[dict], records: Sequence[dict]) -> dict:
         stats = {k: float(np.mean(v)) for k, v in values.items() if not k.endswith("_missing")}
         gains = values.get("si_sdr_improvement", [])
         if gains:  # the no-harm rule: how many pairs lose more than half a decibel
-            stats["worse_0.5db"] = float(np.mean(np.array(gains) < -0.5))
+            stats["worse_0.5db"] = float(np.mean(np.array(gains) < -HARM_DB))
         stats.update({k: len(v) for k, v in values.items() if k.endswith("_missing")})
         stats["n"] = len(values.get("si_sdr", []))  # scored pairs; si_sdr_missing the others
         out[group][system] = stats

@@ -29,6 +29,7 @@ import torch
 from stemprover.audio.stft import istft, stft
 from stemprover.config import RefinerConfig, RefinerTrainConfig
 from stemprover.errors import StemProverError
+from stemprover.evaluation.metrics import HARM_DB
 from stemprover.models.base import weights_sha256
 from stemprover.models.refiner import RefinerModel
 from stemprover.training.data import PairCrops
@@ -37,7 +38,6 @@ from stemprover.training.losses import mel_db_loss, mrstft_loss, phase_coherence
 
 MODES = ("stem", "mixture", "song")
 CHANNELS = 2  # crops are stereo (a mono pair is repeated): the classical estimate is spatial
-HARM_DB = 0.5  # a validation crop that loses more than this counts as harmed
 INIT_RECORD = "init.json"  # a run folder's record of its starting weights
 
 

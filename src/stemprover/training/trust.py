@@ -43,7 +43,7 @@ import torch
 
 from stemprover.audio.stft import stft
 from stemprover.errors import StemProverError
-from stemprover.evaluation.metrics import si_sdr
+from stemprover.evaluation.metrics import HARM_DB, si_sdr
 from stemprover.evaluation.run import song_audio
 from stemprover.models.base import weights_sha256
 from stemprover.models.trust import (
@@ -58,7 +58,6 @@ from stemprover.models.trust import (
     song_prior,
     stem_type,
 )
-from stemprover.training.refiner import HARM_DB  # a stem losing more counts as harmed
 
 QUALITY_FILE = "quality.safetensors"
 
