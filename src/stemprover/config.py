@@ -247,6 +247,10 @@ class RefinerTrainConfig:
         mel: Weight of the floored log-mel distance (``training.losses.mel_db_loss``: the
             bleed and the missing energy the bleedless and fullness measures count, every
             audible mel cell alike, quiet ones included). 0: off (the shipped weights).
+        level: Weight of the crop's output level error (``|10·log10(Σy² / Σs²)|`` in tens of
+            dB, ``training.losses.level_db_loss``): SNR's optimum is a shrunk estimate, below
+            the reference's level wherever the stem is uncertain; this term asks for the
+            reference's level instead (SI-SDR does not see it). 0: off (the shipped weights).
         batch_size: Stereo crops per batch (each channel is one item for the network; the
             classical estimate reads both).
         max_minutes: Wall-clock budget of one invocation (0: none); run again to resume.
@@ -271,6 +275,7 @@ class RefinerTrainConfig:
     mrstft: float = 0.3
     phase: float = 1.0
     mel: float = 0.0
+    level: float = 0.0
     ema_decay: float = 0.995
     validate_every: int = 250
     checkpoint_every: int = 100

@@ -76,3 +76,28 @@ def test_mel_db_loss_counts_missing_and_extra_energy_alike_down_to_its_floor():
     # and it is what the metric counts: both measures perfect when the loss is 0
     x = np.random.default_rng(0).standard_normal((1, 44100))
     assert bleed_and_fullness(x, x, 44100) == (100.0, 100.0)
+
+
+def test_level_db_loss_is_the_output_level_error_in_tens_of_db():
+    from stemprover.evaluation.metrics import level_db
+    from stemprover.training.losses import level_db_loss
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(3, 4000, generator=g)
+    assert float(level_db_loss(ref, ref)) == 0.0
+    # SI-SDR's blind spot: a quieter copy is a perfect estimate up to scale, but costs its level
+    quieter, louder = level_db_loss(0.5 * ref, ref), level_db_loss(2 * ref, ref)
+    # (the 30 dB floor takes ~0.01 dB off a 6 dB error)
+    torch.testing.assert_close(quieter, torch.tensor(0.60206), rtol=0, atol=2e-3)
+    torch.testing.assert_close(quieter, louder, rtol=0, atol=2e-3)  # both ways weigh alike
+    # per item, as the metric measures a stem: one item 10 dB down of three is 10/3 dB
+    mixed = ref.clone()
+    mixed[0] *= 10 ** (-10 / 20)
+    torch.testing.assert_close(level_db_loss(mixed, ref), torch.tensor(1 / 3), rtol=0, atol=2e-3)
+    assert abs(level_db(ref[0].numpy()[None], mixed[0].numpy()[None]) + 10) < 1e-3
+    # a silent output costs the floor (30 dB), with a finite gradient
+    silent = torch.zeros_like(ref, requires_grad=True)
+    cost = level_db_loss(silent, ref)
+    cost.backward()
+    torch.testing.assert_close(cost, torch.tensor(3.0), rtol=1e-3, atol=1e-3)
+    assert torch.isfinite(silent.grad).all()

@@ -108,9 +108,10 @@ def test_refiner_train_through_the_song_filter(pairs, tmp_path, monkeypatch):
     run = tmp_path / "run"
     only_song = _sets("train.mixture_dropout=0", "train.sibling_dropout=0", "train.song_filter=1")
     args = ["refiner", "train", "--pairs", str(pairs), "--out", str(run), "-q", *TINY]
-    assert main([*args, *only_song, "--set", "train.steps=2", "--set", "train.mel=1"]) == 0
+    terms = ["--set", "train.steps=2", "--set", "train.mel=1", "--set", "train.level=1"]
+    assert main([*args, *only_song, *terms]) == 0
     assert len(calls) == 2 and all(math.isfinite(v) for c in calls for v in c.values())
-    assert {"snr", "harm", "mrstft", "phase", "mel"} <= set(calls[0])
+    assert {"snr", "harm", "mrstft", "phase", "mel", "level"} <= set(calls[0])
     assert isinstance(load_model(run / "model", adapters="none"), RefinerModel)
 
 

@@ -5,6 +5,12 @@ log, on one CPU or under ``accelerate``.
 A network brings an :class:`Objective` (its parameters and a loss that draws its own batch);
 the engine runs it. The enhancement model (``training/loop.py``), the umx separator
 (``training/separator.py``) and the artifact detector (``training/detector.py``) all train here.
+
+A step whose loss or gradient is not finite is skipped (the weights, the EMA and the
+optimiser's moments untouched, the next batch drawn); ``max_bad_steps`` of them in a row end
+the run with an error before anything is saved, so the last checkpoint still holds finite
+weights to resume from. Without this one NaN poisoned the weights and the run went on
+saving NaN checkpoints over the good ones (a ``train.level=3`` song stage, session 37).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from stemprover.errors import StemProverError
 from stemprover.training.checkpoint import load_state, save_state
 
 
@@ -42,6 +49,8 @@ class EngineSettings:
         max_minutes: A wall-clock budget; the run stops as if at its last step. ``0``: none.
         stop_at: End this invocation at this step, as the time budget does (the learning-rate
             schedule still runs to ``steps``; running again resumes). ``0``: none.
+        max_bad_steps: Steps in a row whose loss or gradient is not finite (each skipped)
+            after which the run stops with an error, its last checkpoint left as it was.
     """
 
     steps: int
@@ -56,6 +65,7 @@ class EngineSettings:
     log_every: int = 1
     max_minutes: float = 0.0
     stop_at: int = 0
+    max_bad_steps: int = 20
 
 
 @dataclass
@@ -137,6 +147,7 @@ def fit(
         disable=not progress or not acc.is_main_process,
     )
     started, budget = time.monotonic(), settings.max_minutes * 60
+    bad = 0  # steps in a row skipped for a loss or gradient that is not finite
     while step < settings.steps:
         for group in opt.param_groups:
             group["lr"] = _lr(settings, step)
@@ -144,6 +155,24 @@ def fit(
         total = sum(parts.values())
         opt.zero_grad(set_to_none=True)
         acc.backward(total)
+        if not _finite(total, objective.params):
+            bad += 1
+            named = ", ".join(k for k, v in parts.items() if not torch.isfinite(v).all())
+            bar.write(
+                f"{objective.name}: step {step + 1}: loss or gradient not finite "
+                f"({named or 'gradient'}), update skipped ({bad} in a row)"
+            )
+            if bad >= settings.max_bad_steps:
+                bar.close()
+                raise StemProverError(
+                    f"{objective.name}: the loss or its gradient was not finite for {bad} "
+                    f"steps in a row after step {step}; nothing was saved past the last "
+                    "checkpoint (lower the learning rate or the loss weight that diverged, "
+                    "then run again to resume)",
+                    checkpoints,
+                )
+            continue
+        bad = 0
         if settings.clip:
             acc.clip_grad_norm_(objective.params, settings.clip)
         opt.step()
@@ -186,6 +215,14 @@ def fit(
             break
     bar.close()
     return step
+
+
+def _finite(loss: torch.Tensor, params: list[torch.nn.Parameter]) -> bool:
+    """Whether the loss and every gradient are finite (a NaN or inf would poison the weights,
+    the EMA and the optimiser's moments)."""
+    checks = [torch.isfinite(loss).all()]
+    checks += [torch.isfinite(p.grad).all() for p in params if p.grad is not None]
+    return bool(torch.stack(checks).all())  # one device sync a step
 
 
 def _every(period: int, step: int, last: bool) -> bool:

@@ -92,3 +92,18 @@ def mel_db_loss(
     r = 20 * torch.log10(torch.einsum("mf,bfn->bmn", fb, ref.abs()) + 1e-8)
     floor = r.amax(dim=(1, 2), keepdim=True) - range_db
     return (torch.maximum(e, floor) - torch.maximum(r, floor)).abs().mean() / 10
+
+
+def level_db_loss(est: torch.Tensor, ref: torch.Tensor, floor_db: float = 30.0) -> torch.Tensor:
+    """Mean absolute output level error in tens of dB, ``|10·log10(Σ est² / Σ ref²)|`` per
+    item (``evaluation.metrics.level_db`` on each crop). An SNR loss's optimum is a shrunk
+    estimate (below the reference's level wherever the stem is uncertain) and SI-SDR does
+    not see the level; this term asks for the reference's.
+
+    The output's energy is floored ``floor_db`` under the reference's, so a near-silent output
+    costs at most ``floor_db`` and its gradient stays bounded (unfloored, a ``train.level=3``
+    run went to NaN at step 320, session 37). Shape: ``(B, T)`` each -> scalar.
+    """
+    r = (ref**2).sum(-1).clamp_min(1e-10)
+    floor = r * 10 ** (-floor_db / 10)  # on both sides: an exact level still costs 0
+    return (10 * torch.log10(((est**2).sum(-1) + floor) / (r + floor))).abs().mean() / 10

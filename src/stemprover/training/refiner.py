@@ -7,7 +7,7 @@ Each batch is in one of three modes, as the product meets stems: stem alone
 The loss is the crop's negative SNR (level counts; soft-capped), plus ``harm_weight`` times
 how far the crop's SNR falls below its input's (the no-harm term), plus the multi-resolution
 complex STFT loss and the band-weighted phase-coherence loss (and, with ``train.mel``, the
-floored log-mel distance). The no-harm term and the identity crops start after ``warmup`` of
+floored log-mel distance; with ``train.level``, the output level's error). The no-harm term and the identity crops start after ``warmup`` of
 the steps.
 
 The run folder holds ``checkpoints/`` (resumable), ``log.jsonl``, ``model/``: the EMA
@@ -34,7 +34,12 @@ from stemprover.models.base import weights_sha256
 from stemprover.models.refiner import RefinerModel
 from stemprover.training.data import PairCrops
 from stemprover.training.engine import EngineSettings, Objective, fit
-from stemprover.training.losses import mel_db_loss, mrstft_loss, phase_coherence_loss
+from stemprover.training.losses import (
+    level_db_loss,
+    mel_db_loss,
+    mrstft_loss,
+    phase_coherence_loss,
+)
 
 MODES = ("stem", "mixture", "song")
 CHANNELS = 2  # crops are stereo (a mono pair is repeated): the classical estimate is spatial
@@ -121,6 +126,8 @@ class _Loss:
             "snr": -out.mean() / 10,
             "harm": t.harm_weight * restraint * torch.relu(before - out).mean() / 10,
         }
+        if t.level:
+            parts["level"] = t.level * level_db_loss(y_k, c_k)
         if t.mrstft:
             parts["mrstft"] = t.mrstft * mrstft_loss(y_k, c_k, (512, 2048))
         if t.phase or t.mel:
