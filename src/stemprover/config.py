@@ -248,9 +248,11 @@ class RefinerTrainConfig:
             bleed and the missing energy the bleedless and fullness measures count, every
             audible mel cell alike, quiet ones included). 0: off (the shipped weights).
         level: Weight of the crop's output level error (``|10·log10(Σy² / Σs²)|`` in tens of
-            dB, ``training.losses.level_db_loss``): SNR's optimum is a shrunk estimate, below
-            the reference's level wherever the stem is uncertain; this term asks for the
-            reference's level instead (SI-SDR does not see it). 0: off (the shipped weights).
+            dB, floored 30 dB; ``training.losses.level_db_loss``): SNR's optimum is a shrunk
+            estimate, below the reference's level wherever the stem is uncertain; this term
+            asks for the reference's level instead (SI-SDR does not see it). 0: off (the
+            shipped weights); at 1 and 3 it bought level for bleedless at a gain's rate
+            (``experiments/level_loss``).
         batch_size: Stereo crops per batch (each channel is one item for the network; the
             classical estimate reads both).
         max_minutes: Wall-clock budget of one invocation (0: none); run again to resume.

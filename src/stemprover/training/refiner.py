@@ -7,8 +7,8 @@ Each batch is in one of three modes, as the product meets stems: stem alone
 The loss is the crop's negative SNR (level counts; soft-capped), plus ``harm_weight`` times
 how far the crop's SNR falls below its input's (the no-harm term), plus the multi-resolution
 complex STFT loss and the band-weighted phase-coherence loss (and, with ``train.mel``, the
-floored log-mel distance; with ``train.level``, the output level's error). The no-harm term and the identity crops start after ``warmup`` of
-the steps.
+floored log-mel distance; with ``train.level``, the output level's error). The no-harm term
+and the identity crops start after ``warmup`` of the steps.
 
 The run folder holds ``checkpoints/`` (resumable), ``log.jsonl``, ``model/``: the EMA
 weights that scored best on the validation crops so far (``best.json`` says which step), and
