@@ -12,6 +12,8 @@ energy minus the reference's (same unit; their sum over groups is the stem's ene
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import torch
 from bleed_stages import cli, load_model, valid_songs
@@ -39,7 +41,7 @@ def main() -> None:
             total = float(pr[j].sum())
             if total <= 0:
                 continue
-            groups = [(share[j] >= lo) & (share[j] < hi) for lo, hi in zip(EDGES, EDGES[1:])]
+            groups = [(share[j] >= lo) & (share[j] < hi) for lo, hi in pairwise(EDGES)]
             ref_share.append([float(pr[j][g].sum()) / total for g in groups])
             for key, z in outs.items():
                 pz = z[j].abs().pow(2)
@@ -54,7 +56,7 @@ def main() -> None:
         + " |"
     )
     print("|---" * (2 + len(d)) + "|")
-    for k, (lo, hi) in enumerate(zip(EDGES, EDGES[1:])):
+    for k, (lo, hi) in enumerate(pairwise(EDGES)):
         cells = " | ".join(f"{v[:, k].mean():+.3f}" for v in d.values())
         print(f"| {lo:.2f}–{min(hi, 1.0):.2f} | {ref_share[:, k].mean():.3f} | {cells} |")
     cells = " | ".join(f"{v.sum(1).mean():+.3f}" for v in d.values())
