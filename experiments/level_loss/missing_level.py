@@ -23,6 +23,13 @@ from stemprover.audio.stft import stft
 EDGES = (0.0, 0.25, 0.5, 0.75, 0.9, 1.01)
 
 
+def true_share(song) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference stems' power per bin and each stem's share of the bins' total:
+    ``(J, C, F, N)`` each, in the model's STFT."""
+    pr = torch.stack([stft(torch.from_numpy(x), song.cfg) for x in song.refs]).abs().pow(2)
+    return pr, pr / pr.sum(0, keepdim=True).clamp_min(1e-20)
+
+
 def main() -> None:
     a = cli(__doc__)
     model = load_model(a.model)
@@ -33,10 +40,8 @@ def main() -> None:
         with torch.no_grad():
             y, gate, p = model.song_parts(song.s, song.x, "trust")
             t = model.song_trust(song.s, song.x, y, gate, p, names)
-        r = torch.stack([stft(torch.from_numpy(x), song.cfg) for x in song.refs])
-        pr = r.abs().pow(2)
+        pr, share = true_share(song)
         outs = {"output": t, "level step": y, "input": song.s, "mixture": song.x.expand_as(t)}
-        share = pr / pr.sum(0, keepdim=True).clamp_min(1e-20)
         for j in range(len(names)):
             total = float(pr[j].sum())
             if total <= 0:

@@ -2,7 +2,8 @@
 the mixture put in the bins where the stem's **true** share is at least ``--owned`` (an
 oracle), against the default, on a pairs folder's valid songs (whole songs, one STFT).
 
-    PYTHONPATH=experiments/song_trust python experiments/level_loss/owned_oracle.py \
+    PYTHONPATH=experiments/song_trust:experiments/level_loss \
+      python experiments/level_loss/owned_oracle.py \
       data/calib_sm --songs 12
 
 SI-SDR change over the input, level, bleedless, fullness: means over stems.
@@ -16,13 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from bleed_stages import load_model, valid_songs
+from missing_level import true_share
+from post_level import scores
 
-from stemprover.audio.stft import stft
-from stemprover.evaluation.metrics import bleed_and_fullness, level_db, si_sdr
-
-
-def scores(ref: np.ndarray, est: np.ndarray) -> list[float]:
-    return [si_sdr(ref, est), level_db(ref, est), *bleed_and_fullness(ref, est, 44100)]
+METRICS = ("si_sdr", "level", "bleedless", "fullness")
 
 
 def main() -> None:
@@ -35,16 +33,13 @@ def main() -> None:
     model = load_model(a.model)
     rows = {"input": [], "default": [], "owned → mixture (oracle)": []}
     for song in valid_songs(model, a.pairs, a.songs):
-        names = [r["stem"] for r in song.recs]
         with torch.no_grad():
-            y, gate, p = model.song_parts(song.s, song.x, "trust")
-            t = model.song_trust(song.s, song.x, y, gate, p, names)
-        pr = torch.stack([stft(torch.from_numpy(x), song.cfg) for x in song.refs]).abs().pow(2)
-        owned = pr / pr.sum(0, keepdim=True).clamp_min(1e-20) >= a.owned
-        oracle = torch.where(owned, song.x.expand_as(t), t)
+            t = model.refine_song(song.s, song.x, "trust", [r["stem"] for r in song.recs])
+        oracle = torch.where(true_share(song)[1] >= a.owned, song.x.expand_as(t), t)
         for j, ref in enumerate(song.refs):
             for key, z in (("input", song.s), ("default", t), ("owned → mixture (oracle)", oracle)):
-                rows[key].append(scores(ref, song.wave(z[j])))
+                got = scores(ref, song.wave(z[j]), 44100)
+                rows[key].append([got[k] for k in METRICS])
     base = np.array(rows["input"])
     print(f"{len(base)} stems, bins owned: true share ≥ {a.owned}")
     print("| system | SI-SDR Δ | level | bleedless | fullness |")
