@@ -4,7 +4,8 @@ dB from the input stem ``s``, the mixture ``x`` and the outputs ``t`` (their ene
 mixture's energy the outputs leave out given by share), against the target, the reference's
 level over the output's. Leave-one-song-out ridge regression; then each stem raised by the
 predicted gain (bounded to [0, ``--max-db``], times α; or only what it predicts over θ dB),
-before the quiet-bin cap (``refiner.cap_quiet``, as shipped), level and bleedless measured.
+before the quiet-bin cap (``refiner.cap_quiet``, as shipped), level and bleedless measured;
+and the bound of any such head, each stem raised by its true deficit.
 
     PYTHONPATH=experiments/song_trust:experiments/level_loss:experiments/ownership \
       python experiments/ownership/level_head.py data/calib_sm
@@ -92,6 +93,10 @@ def main() -> None:
         "α = 0.5": 0.5 * clip(pred),
         "over θ = 1 dB": clip(pred - 1),
         "over θ = 0.5 dB": clip(pred - 0.5),
+        # the bound of any level head: each stem's true deficit
+        "true deficit, α = 0.25": 0.25 * clip(y),
+        "true deficit, α = 0.5": 0.5 * clip(y),
+        "true deficit": clip(y),
     }
     for name, gains in rules.items():
         got = []
