@@ -1,0 +1,78 @@
+"""A second pass (session 38): the default's song-mode outputs through song mode again, as if
+they were the separator's stems, so that each stem is refined beside cleaner siblings. On a
+pairs folder's valid songs (whole songs, one STFT; the first pass cached by ``estimated.py``).
+
+    PYTHONPATH=experiments/song_trust:experiments/level_loss:experiments/ownership \
+      python experiments/ownership/second_pass.py data/calib_sm
+
+Rows: the first pass; the second with the song filter ``trust`` and ``level``; and the second
+pass up to its level step with the trust layer on the **input** stems (its candidate ``S``,
+its quality estimate and the quiet bins the input's, as in training; the prior and ``Y`` the
+second pass's). SI-SDR change
+over the input (stems losing > 0.5 dB) per input bin, level, bleedless, fullness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from bleed_stages import load_model
+from estimated import cached_outputs, cli
+from post_level import scores
+
+from stemprover.evaluation.run import INPUT_BINS, input_bin
+
+METRICS = ("si_sdr", "level", "bleedless", "fullness")
+
+
+def main() -> None:
+    a = cli(__doc__)
+    model = load_model(a.model)
+    rows: dict[str, list] = {}
+    for _n, song, t in cached_outputs(a):
+        names = [r["stem"] for r in song.recs]
+        with torch.no_grad():
+            systems = {
+                "input": song.s,
+                "first pass": t,
+                "second pass, trust": model.refine_song(t, song.x, "trust", names),
+            }
+            y, gate, priors = model.song_parts(t, song.x, "trust")
+            systems["second pass, trust on the input"] = model.song_trust(
+                song.s, song.x, y, gate, priors, names
+            )
+            y1, gate1, priors1 = model.song_parts(song.s, song.x, "trust")
+            systems["both passes' Y averaged, trust on the input"] = model.song_trust(
+                song.s, song.x, (y + y1) / 2, gate, priors, names
+            )
+            systems["second pass's Y, first pass's prior and gate"] = model.song_trust(
+                song.s, song.x, y, gate1, priors1, names
+            )
+        for key, z in systems.items():
+            for j, ref in enumerate(song.refs):
+                got = scores(ref, song.wave(z[j]), 44100)
+                rows.setdefault(key, []).append([got[k] for k in METRICS])
+        print(f"song {_n + 1} done", flush=True)
+    r = {k: np.array(v) for k, v in rows.items()}
+    base = r["input"][:, 0]
+    bins = np.array([input_bin(v) for v in base])
+    names = [name for _, name in INPUT_BINS if name in set(bins)]
+    print(f"{len(base)} stems")
+    head = " | ".join(f"{b} ({(bins == b).sum()})" for b in names)
+    print(f"| system | all | {head} | level | bleedless | fullness |")
+    print("|---" * (5 + len(names)) + "|")
+    for key, v in r.items():
+        d = v[:, 0] - base
+        cells = [
+            f"{np.nanmean(d[bins == b]):+.2f} ({int((d[bins == b] < -0.5).sum())})" for b in names
+        ]
+        m = np.nanmean(v, 0)
+        print(
+            f"| {key} | {np.nanmean(d):+.2f} ({int((d < -0.5).sum())}) | "
+            + " | ".join(cells)
+            + f" | {m[1]:+.2f} | {m[2]:.2f} | {m[3]:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
