@@ -32,14 +32,17 @@ def main() -> None:
     for _n, song, t in cached_outputs(a):
         names = [r["stem"] for r in song.recs]
         with torch.no_grad():
-            systems = {
-                "input": song.s,
-                "first pass": t,
-                "second pass, trust": model.refine_song(t, song.x, "trust", names),
-            }
+            systems = {"input": song.s, "first pass": t}
             y, gate, priors = model.song_parts(t, song.x, "trust")
             systems["second pass, trust on the input"] = model.song_trust(
                 song.s, song.x, y, gate, priors, names
+            )
+            # the second pass on the first's level-step output (no trust layer between): the
+            # form a trust layer can be trained on (its collection runs song_parts, no layer)
+            level, _, _ = model.song_parts(song.s, song.x, "level")
+            y2, gate2, priors2 = model.song_parts(level, song.x, "level")
+            systems["second pass on the level step, trust on the input"] = model.song_trust(
+                song.s, song.x, y2, gate2, priors2, names
             )
             y1, gate1, priors1 = model.song_parts(song.s, song.x, "trust")
             systems["both passes' Y averaged, trust on the input"] = model.song_trust(

@@ -208,6 +208,10 @@ class RefinerConfig:
         canceller: Also reads the bleed canceller's coefficient and coherence
             (:func:`~stemprover.audio.canceller.bleed_canceller`) and has a fourth output, the
             share of the cancelled bleed to take out of the stem (off in weights trained before it).
+        passes: Song mode's passes: the refiner and the song filter up to its level step run
+            this many times, each on the previous pass's stems (so that every stem is refined
+            beside cleaner siblings); the trust layer then blends the input stems with the
+            last pass. 1: one pass (weights configured before session 39).
     """
 
     sample_rate: int = 44100
@@ -222,6 +226,7 @@ class RefinerConfig:
     mask_prior: bool = True
     prior: str = "mwf"
     canceller: bool = False
+    passes: int = 1
 
 
 @dataclass(frozen=True)

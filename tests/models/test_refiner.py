@@ -349,6 +349,28 @@ def test_enhance_song_refines_each_stem_with_the_others_then_filters(prior):
         model.enhance_song(specs, x, song_filter="loud")
 
 
+def test_a_second_pass_refines_the_first_passes_stems_and_only_in_song_mode(tmp_path):
+    one = _randomised()
+    two = _randomised(replace(TINY, passes=2))
+    specs, x = torch.stack([_spec(1), *_siblings()]), _spec(2)
+    with torch.no_grad():
+        first = one.song_parts(specs, x, "level")[0]
+        again = one.song_parts(first, x, "level")
+        for got, want in zip(two.song_parts(specs, x, "level"), again, strict=True):
+            torch.testing.assert_close(got, want)
+        assert (again[0] - first).abs().max() > 1e-3  # the second pass changed something
+    torch.testing.assert_close(two.enhance_song(specs, x, "level"), again[0])
+    # without siblings (a stem alone) or without the song filter there is one pass
+    torch.testing.assert_close(two.enhance(specs[0], x), one.enhance(specs[0], x))
+    torch.testing.assert_close(
+        two.enhance_song(specs, x, song_filter=False), one.enhance_song(specs, x, song_filter=False)
+    )
+    two.save(tmp_path / "m")
+    assert load_model(str(tmp_path / "m")).config.passes == 2
+    with pytest.raises(ValueError, match=r"model\.passes must be at least 1"):
+        RefinerModel(replace(TINY, passes=0))
+
+
 STEMS = ("vocals", "drums", "bass", "other")
 
 

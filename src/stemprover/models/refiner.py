@@ -493,6 +493,8 @@ class RefinerModel(nn.Module):
 
     def __init__(self, cfg: RefinerConfig) -> None:
         super().__init__()
+        if cfg.passes < 1:
+            raise ValueError(f"model.passes must be at least 1, got {cfg.passes}")
         self.config = cfg
         self.stft = cfg.stft
         self.sample_rate = cfg.sample_rate
@@ -640,13 +642,18 @@ class RefinerModel(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The stems through the song filter up to its level step (``trust`` counts as
         ``level``), with what the trust layer reads: ``(y, gate, priors)`` as
-        :meth:`refine_stems` gives them."""
-        y, gate, priors = self.refine_stems(s, x)
+        :meth:`refine_stems` gives them; ``model.passes`` times in song mode, each pass on
+        the previous one's output (the last pass's gates and priors)."""
         song_filter = song_filter_name(song_filter)
-        if song_filter != "none" and self.reads_siblings and len(s) > 1:
-            y = song_wiener(y, gate, x)
-            if song_filter in ("level", "trust"):
-                y = song_level(y, gate, x, s)
+        song = song_filter != "none" and self.reads_siblings and len(s) > 1
+        y = s
+        for _ in range(self.config.passes if song else 1):
+            s = y
+            y, gate, priors = self.refine_stems(s, x)
+            if song:
+                y = song_wiener(y, gate, x)
+                if song_filter in ("level", "trust"):
+                    y = song_level(y, gate, x, s)
         return y, gate, priors
 
     def refine_stems(
