@@ -21,8 +21,10 @@ from estimated import cached_outputs, cli
 from post_level import scores
 
 from stemprover.evaluation.run import INPUT_BINS, input_bin
+from stemprover.models.refiner import cap_quiet
 
 METRICS = ("si_sdr", "level", "bleedless", "fullness")
+GAINS = (0.1, 0.2, 0.3)
 
 
 def main() -> None:
@@ -38,19 +40,22 @@ def main() -> None:
                 song.s, song.x, y, gate, priors, names
             )
             # the second pass on the first's level-step output (no trust layer between): the
-            # form a trust layer can be trained on (its collection runs song_parts, no layer)
-            level, _, _ = model.song_parts(song.s, song.x, "level")
+            # form a trust layer can be trained on (its collection runs song_parts, no layer);
+            # what ``model.passes=2`` runs
+            level, gate1, priors1 = model.song_parts(song.s, song.x, "level")
             y2, gate2, priors2 = model.song_parts(level, song.x, "level")
-            systems["second pass on the level step, trust on the input"] = model.song_trust(
-                song.s, song.x, y2, gate2, priors2, names
-            )
-            y1, gate1, priors1 = model.song_parts(song.s, song.x, "trust")
+            systems["passes=2"] = model.song_trust(song.s, song.x, y2, gate2, priors2, names)
             systems["both passes' Y averaged, trust on the input"] = model.song_trust(
-                song.s, song.x, (y + y1) / 2, gate, priors, names
+                song.s, song.x, (y + level) / 2, gate, priors, names
             )
             systems["second pass's Y, first pass's prior and gate"] = model.song_trust(
                 song.s, song.x, y, gate1, priors1, names
             )
+            # a gain before the quiet cap (the cap takes it back in the stem's quiet bins)
+            for key in ("first pass", "second pass, trust on the input", "passes=2"):
+                for g in GAINS:
+                    z = cap_quiet(systems[key] * 10 ** (g / 20), song.s)
+                    systems[f"{key}, +{g} dB before the cap"] = z
         for key, z in systems.items():
             for j, ref in enumerate(song.refs):
                 got = scores(ref, song.wave(z[j]), 44100)

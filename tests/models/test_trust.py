@@ -196,7 +196,11 @@ def test_song_mode_applies_the_trust_layer_after_the_level_step():
     out = model.enhance_song(specs, x)  # quiet bins re-kept and capped at the stem's
     torch.testing.assert_close(out, cap_quiet(level, specs))
     assert not torch.allclose(out, level)  # Y is louder than the stem in some quiet bins
+    good.config = replace(good.config, gain_db=1.0)  # the gain, then the cap takes it back
+    torch.testing.assert_close(model.enhance_song(specs, x), cap_quiet(level * 10**0.05, specs))
     good.config = replace(good.config, quiet_cap=None)  # a layer saved before the cap
+    torch.testing.assert_close(model.enhance_song(specs, x), level * 10**0.05)
+    good.config = replace(good.config, gain_db=0.0)
     torch.testing.assert_close(model.enhance_song(specs, x), level)
     model.attach_trust(_layer(pick=0, below=float("inf")))  # every stem poor: takes S
     torch.testing.assert_close(model.enhance_song(specs, x), specs, rtol=1e-5, atol=1e-6)

@@ -634,6 +634,8 @@ class RefinerModel(nn.Module):
         # the blend can take a quiet bin back to the prior's: kept as the level step
         # keeps them (validation fullness 38.6 without, input 43.6); and capped
         out = keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
+        if self.trust.config.gain_db:
+            out = out * 10 ** (self.trust.config.gain_db / 20)
         cap = self.trust.config.quiet_cap
         return out if cap is None else cap_quiet(out, s, cap)
 

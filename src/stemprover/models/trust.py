@@ -99,6 +99,10 @@ class TrustConfig:
             bleedless and fullness furthest above the input's together (43.86 / 46.40 ->
             44.98 / 44.24, input 44.14 / 43.32); every cap moves along one line with a
             gain on the output (-0.5 dB: 45.80 / 42.25, level -1.11).
+        gain_db: A gain (dB) on the blended stems before that cap (so the cap takes it back
+            in the stem's quiet bins): a masking estimate's steady shrinkage leaves the
+            output under the reference's level (SI-SDR does not see a gain). 0: none (layers
+            saved before session 39).
     """
 
     n_fft: int = 2048
@@ -114,6 +118,7 @@ class TrustConfig:
     cancel: bool = False
     cancel_clip: bool = True
     quiet_cap: float | None = 0.0
+    gain_db: float = 0.0
 
     @property
     def candidates(self) -> int:
