@@ -42,18 +42,16 @@ def main() -> None:
             # the second pass on the first's level-step output (no trust layer between): the
             # form a trust layer can be trained on (its collection runs song_parts, no layer);
             # what ``model.passes=2`` runs
-            level, gate1, priors1 = model.song_parts(song.s, song.x, "level")
+            level, _, _ = model.song_parts(song.s, song.x, "level")
             y2, gate2, priors2 = model.song_parts(level, song.x, "level")
             systems["passes=2"] = model.song_trust(song.s, song.x, y2, gate2, priors2, names)
-            systems["both passes' Y averaged, trust on the input"] = model.song_trust(
-                song.s, song.x, (y + level) / 2, gate, priors, names
-            )
-            systems["second pass's Y, first pass's prior and gate"] = model.song_trust(
-                song.s, song.x, y, gate1, priors1, names
-            )
             # a gain before the quiet cap (the cap takes it back in the stem's quiet bins)
-            for key in ("first pass", "second pass, trust on the input", "passes=2"):
-                for g in GAINS:
+            for key, gains in (
+                ("first pass", (0.2,)),
+                ("passes=2", GAINS),
+                ("second pass, trust on the input", GAINS),
+            ):
+                for g in gains:
                     z = cap_quiet(systems[key] * 10 ** (g / 20), song.s)
                     systems[f"{key}, +{g} dB before the cap"] = z
         for key, z in systems.items():

@@ -202,6 +202,18 @@ def test_song_mode_applies_the_trust_layer_after_the_level_step():
     torch.testing.assert_close(model.enhance_song(specs, x), level * 10**0.05)
     good.config = replace(good.config, gain_db=0.0)
     torch.testing.assert_close(model.enhance_song(specs, x), level)
+    # two passes: the second on the layer's blend of the first (without its gain), the
+    # layer again on the input stems with the second pass's parts
+    blend = _layer(pick=1)  # every stem takes the prior
+    blend.config = replace(blend.config, gain_db=1.0)
+    model.attach_trust(blend)
+    two = _randomised(replace(TINY, passes=2))
+    two.attach_trust(blend)
+    with torch.no_grad():
+        first = model.song_trust(specs, x, *model.song_parts(specs, x), gain=False)
+        again = model.song_trust(specs, x, *model.song_parts(first, x))
+    torch.testing.assert_close(two.enhance_song(specs, x), again)
+    assert (again - model.enhance_song(specs, x)).abs().max() > 1e-3
     model.attach_trust(_layer(pick=0, below=float("inf")))  # every stem poor: takes S
     torch.testing.assert_close(model.enhance_song(specs, x), specs, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(model.enhance_song(specs, x, song_filter="level"), level)

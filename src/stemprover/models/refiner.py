@@ -618,14 +618,17 @@ class RefinerModel(nn.Module):
         Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex64 -> ``(J, C, F, N)``.
         """
         song_filter = song_filter_name(song_filter)
-        y, gate, priors = self.song_parts(s, x, song_filter)
+        y, gate, priors = self.song_parts(s, x, song_filter, stems, quality)
         if song_filter == "trust":
             y = self.song_trust(s, x, y, gate, priors, stems, quality)
         return y
 
-    def song_trust(self, s, x, y, gate, priors, stems=None, quality=None) -> torch.Tensor:
+    def song_trust(
+        self, s, x, y, gate, priors, stems=None, quality=None, gain: bool = True
+    ) -> torch.Tensor:
         """The trust layer's step of :meth:`refine_song` on :meth:`song_parts`' output
-        ``(y, gate, priors)`` (``y`` as it is without a layer, siblings or a second stem)."""
+        ``(y, gate, priors)`` (``y`` as it is without a layer, siblings or a second stem);
+        ``gain``: with the layer's ``gain_db`` (not between passes)."""
         if self.trust is None or not self.reads_siblings or len(s) < 2:
             return y
         names = stems if stems is not None else [None] * len(s)
@@ -634,28 +637,41 @@ class RefinerModel(nn.Module):
         # the blend can take a quiet bin back to the prior's: kept as the level step
         # keeps them (validation fullness 38.6 without, input 43.6); and capped
         out = keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
-        if self.trust.config.gain_db:
+        if gain and self.trust.config.gain_db:
             out = out * 10 ** (self.trust.config.gain_db / 20)
         cap = self.trust.config.quiet_cap
         return out if cap is None else cap_quiet(out, s, cap)
 
     def song_parts(
-        self, s: torch.Tensor, x: torch.Tensor, song_filter: bool | str = "level"
+        self,
+        s: torch.Tensor,
+        x: torch.Tensor,
+        song_filter: bool | str = "level",
+        stems: Sequence[str | None] | None = None,
+        quality: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The stems through the song filter up to its level step (``trust`` counts as
         ``level``), with what the trust layer reads: ``(y, gate, priors)`` as
-        :meth:`refine_stems` gives them; ``model.passes`` times in song mode, each pass on
-        the previous one's output (the last pass's gates and priors)."""
+        :meth:`refine_stems` gives them. In song mode ``model.passes`` times, each pass on
+        the previous one's output (with ``trust``, the trust layer's blend of it with the
+        input stems; ``stems``, ``quality`` as :meth:`refine_song` takes them); the last
+        pass's gates and priors."""
         song_filter = song_filter_name(song_filter)
         song = song_filter != "none" and self.reads_siblings and len(s) > 1
-        y = s
-        for _ in range(self.config.passes if song else 1):
-            s = y
-            y, gate, priors = self.refine_stems(s, x)
+
+        def one_pass(t):
+            y, gate, priors = self.refine_stems(t, x)
             if song:
                 y = song_wiener(y, gate, x)
                 if song_filter in ("level", "trust"):
-                    y = song_level(y, gate, x, s)
+                    y = song_level(y, gate, x, t)
+            return y, gate, priors
+
+        y, gate, priors = one_pass(s)
+        for _ in range(self.config.passes - 1 if song else 0):
+            if song_filter == "trust":
+                y = self.song_trust(s, x, y, gate, priors, stems, quality, gain=False)
+            y, gate, priors = one_pass(y)
         return y, gate, priors
 
     def refine_stems(
