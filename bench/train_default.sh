@@ -169,5 +169,22 @@ mkdir -p src/stemprover/weights/default/trust
 cp "$RUN-song"/model/config.json "$RUN-song"/model/model.safetensors src/stemprover/weights/default/
 cp "$RUN-trust"/model/config.json "$RUN-trust"/model/model.safetensors \
   src/stemprover/weights/default/trust/
+# 7. Song mode's settings (session 39; chosen on the 160 calibration stems,
+# experiments/ownership/README.md "A second pass"): two passes, the second on the trust
+# layer's blend of the first (model.passes=2; the layer is trained on one pass, as above),
+# and the last blend 0.2 dB up before the quiet cap (trust.gain_db): calibration +3.21 ->
+# +3.38 dB, level -0.68 -> -0.36, bleedless 44.47 -> 44.53, fullness 44.69 -> 43.35
+# (input 44.14 / 43.32).
+python - <<'PY'
+import json
+for path, key, value in (
+    ("src/stemprover/weights/default/config.json", "passes", 2),
+    ("src/stemprover/weights/default/trust/config.json", "gain_db", 0.2),
+):
+    meta = json.load(open(path))
+    meta["config"][key] = value
+    with open(path, "w") as f:
+        f.write(json.dumps(meta, indent=2) + "\n")
+PY
 chmod 644 src/stemprover/weights/default/*.* src/stemprover/weights/default/trust/*
 echo "default model -> src/stemprover/weights/default"
