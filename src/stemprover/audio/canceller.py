@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from stemprover.audio.stft import magnitude, power
+
 EPS = 1e-8
 # The bleed canceller's window along time (frames of the refiner's STFT, ~0.7 s at hop 512): a
 # middle ground on calibration stems, the canceller alone on simulated bleed alone / simulate
@@ -41,10 +43,10 @@ def bleed_canceller(
     mean = lambda a: moving_mean(a, frames | 1)  # noqa: E731  (odd: centred)
     sr = s * r.conj()
     cross = torch.complex(mean(sr.real), mean(sr.imag))
-    pr, ps = mean(r.abs() ** 2), mean(s.abs() ** 2)
+    pr, ps = mean(power(r)), mean(power(s))
     beta = cross / (pr + EPS)
-    beta = beta / beta.abs().clamp_min(1.0)
-    rho = (cross.abs() ** 2 / (ps * pr + EPS)).clamp(0.0, 1.0)
+    beta = beta / magnitude(beta).clamp_min(1.0)
+    rho = (power(cross) / (ps * pr + EPS)).clamp(0.0, 1.0)
     return beta, rho
 
 

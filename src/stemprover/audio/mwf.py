@@ -43,7 +43,7 @@ def _invert(m: torch.Tensor) -> torch.Tensor:
 
 def _local_model(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``y`` ``(..., J, C, F, N)`` -> ``v`` ``(..., J, F, N)``, ``R`` ``(..., J, F, C, C)``."""
-    v = (y.abs() ** 2).mean(dim=-3)
+    v = power(y).mean(dim=-3)
     cov = torch.einsum("...cfn,...dfn->...fcd", y, y.conj())  # Σ_n y yᴴ
     weight = v.sum(dim=-1) + EPS  # (..., J, F)
     return v, cov / weight[..., None, None]

@@ -94,8 +94,15 @@ def istft(z: torch.Tensor, cfg: StftConfig, length: int) -> torch.Tensor:
 
 
 def power(z: torch.Tensor) -> torch.Tensor:
-    """``|z|²`` of a complex tensor, without the square root of ``abs`` (~3x faster)."""
-    return z.real.square() + z.imag.square()
+    """``|z|²`` (a complex or real tensor), without the square root of ``abs`` (~3x faster
+    on complex tensors; differentiable everywhere)."""
+    return z.real.square() + z.imag.square() if z.is_complex() else z.square()
+
+
+def magnitude(z: torch.Tensor) -> torch.Tensor:
+    """``|z|`` of a complex tensor as ``sqrt(re² + im²)``: ~3x faster than ``abs`` on the CPU,
+    equal to float rounding (2e-7 relative). Not for gradients (infinite at 0)."""
+    return power(z).sqrt()
 
 
 def compress(z: torch.Tensor, cfg: StftConfig) -> torch.Tensor:

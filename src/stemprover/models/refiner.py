@@ -45,7 +45,7 @@ from stemprover.audio.bands import split_bands
 from stemprover.audio.bandwidth import extend_highs
 from stemprover.audio.canceller import bleed_canceller
 from stemprover.audio.mwf import multichannel_wiener
-from stemprover.audio.stft import power
+from stemprover.audio.stft import magnitude, power
 from stemprover.config import RefinerConfig, from_dict, to_dict
 from stemprover.errors import StemProverError
 from stemprover.models.serialization import (
@@ -332,8 +332,8 @@ def classical_estimate(
     if kind == "power-share":
         if siblings is None:
             return torch.clamp(s.abs() / (x.abs() + EPS), max=1.0) * x
-        ps = s.abs() ** 2
-        return ps / (ps + siblings.abs().pow(2).sum(1) + EPS) * x
+        ps = power(s)
+        return ps / (ps + power(siblings).sum(1) + EPS) * x
     if kind not in ("mwf", "mwf-rest"):
         raise ValueError(f"unknown refiner prior {kind!r} (mwf, mwf-rest, power-share)")
     rest = (x - s).abs().unsqueeze(1) if siblings is None else siblings.abs()
@@ -359,7 +359,7 @@ def song_wiener(y: torch.Tensor, gate: torch.Tensor, x: torch.Tensor) -> torch.T
 
     Shape: y, gate ``(J, C, F, N)``; x ``(C, F, N)`` -> ``(J, C, F, N)``.
     """
-    w = multichannel_wiener(y.abs(), x, target=None).to(y.dtype)
+    w = multichannel_wiener(magnitude(y), x, target=None).to(y.dtype)
     return y + gate.clamp_min(0) * (w - y)
 
 
@@ -432,8 +432,8 @@ def song_level(
 
     Shape: y, gate, s ``(J, C, F, N)``; x ``(C, F, N)`` -> ``(J, C, F, N)``.
     """
-    total = y.abs().pow(2).sum(0)
-    gamma = torch.sqrt(x.abs().pow(2) / (total + EPS)).clamp(1.0, LEVEL_GAIN_MAX)
+    total = power(y).sum(0)
+    gamma = torch.sqrt(power(x) / (total + EPS)).clamp(1.0, LEVEL_GAIN_MAX)
     y = y * (1 + gate.clamp_min(0) * (gamma - 1))
     return keep_quiet(y, s, quiet_db, floor)
 
@@ -441,7 +441,7 @@ def song_level(
 def quiet_bins(s: torch.Tensor, below_db: float) -> torch.Tensor:
     """The bins of ``s`` more than ``below_db`` dB under its loudest, per stem and channel
     (over the last two axes, ``(F, N)``): a boolean mask of ``s``'s shape."""
-    ps = s.abs().pow(2)
+    ps = power(s)
     return ps < ps.amax(dim=(-2, -1), keepdim=True) * 10 ** (-below_db / 10)
 
 
@@ -473,9 +473,9 @@ def cap_quiet(
     (and the bleedless measure) hears as bleed. With :func:`keep_quiet` (a floor at the
     input) and ``cap_db = 0`` such bins keep the input's magnitude.
     Shape-preserving ``(..., F, N)``."""
-    mag = y.abs()
+    mag = magnitude(y)
     quiet = quiet_bins(s, quiet_db) & ~quiet_bins(s, empty_db)
-    cap = s.abs() * 10 ** (cap_db / 20)
+    cap = magnitude(s) * 10 ** (cap_db / 20)
     return torch.where(quiet & (mag > cap), y * (cap / mag.clamp_min(EPS)), y)
 
 
@@ -539,7 +539,7 @@ class RefinerModel(nn.Module):
             siblings = None
         others = None
         if siblings is not None:
-            others = siblings.abs().pow(2).sum(1).flatten(0, 1)
+            others = power(siblings).sum(1).flatten(0, 1)
         if x is not None and cfg.mask_prior:
             if prior is None:
                 prior = classical_estimate(s, x, siblings, cfg.prior)
@@ -689,9 +689,9 @@ class RefinerModel(nn.Module):
         # multichannel Wiener filter over all the stems: computed once for the song.
         priors = None
         if self.reads_siblings and cfg.mask_prior and cfg.prior.startswith("mwf") and len(s) > 1:
-            sources = s.abs()
+            sources = magnitude(s)
             if cfg.prior == "mwf-rest":  # what the stems leave out: one more source
-                sources = torch.cat([sources, (x[0] - s.sum(0)).abs()[None]])
+                sources = torch.cat([sources, magnitude(x[0] - s.sum(0))[None]])
             priors = multichannel_wiener(sources, x[0], target=None)[: len(s)].to(s.dtype)
         refined, gates = [], []
         for j in range(len(s)):

@@ -39,6 +39,7 @@ from torch import nn
 from stemprover.audio.bands import split_bands
 from stemprover.audio.canceller import bleed_canceller
 from stemprover.audio.mwf import multichannel_wiener
+from stemprover.audio.stft import magnitude, power
 from stemprover.config import from_dict, to_dict
 from stemprover.models.serialization import (
     WEIGHTS_FILE,
@@ -144,7 +145,7 @@ def song_prior(s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     stems' magnitudes (the refiner's ``mwf`` prior in song mode).
 
     Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex -> ``(J, C, F, N)``."""
-    return multichannel_wiener(s.abs(), x, target=None).to(s.dtype)
+    return multichannel_wiener(magnitude(s), x, target=None).to(s.dtype)
 
 
 def quality_maps(s: torch.Tensor, x: torch.Tensor, p: torch.Tensor, bm: torch.Tensor):
@@ -157,17 +158,17 @@ def quality_maps(s: torch.Tensor, x: torch.Tensor, p: torch.Tensor, bm: torch.Te
     """
     s, x, p = s.to(torch.complex64), x.to(torch.complex64), p.to(torch.complex64)
     band = lambda z: torch.einsum("bf,...fn->...bn", bm, z.mean(-3))  # noqa: E731
-    px = band(x.abs().pow(2)[None]) + EPS
-    ps = s.abs().pow(2)
+    px = band(power(x)[None]) + EPS
+    ps = power(s)
     others = ps.sum(0, keepdim=True) - ps
     db = lambda z: (10 * torch.log10(z / px + EPS)).clamp(-60, 20) / 20  # noqa: E731
-    coh = band((s * x.conj()).real / (s.abs() * x.abs() + EPS))
+    coh = band((s * x.conj()).real / (magnitude(s) * magnitude(x) + EPS))
     level = (10 * torch.log10(px / px.amax() + EPS)).clamp(-80, 0) / 40
     return torch.stack(
         [
             db(band(ps) + EPS),
-            db(band(p.abs().pow(2)) + EPS),
-            db(band((s - p).abs().pow(2)) + EPS),
+            db(band(power(p)) + EPS),
+            db(band(power(s - p)) + EPS),
             db(band(others) + EPS),
             level.expand(len(s), -1, -1),
             coh,
@@ -232,7 +233,7 @@ def cancelled(
     beta, rho = bleed_canceller(s, x)
     c = s - beta * (x - s)
     if clip:
-        c = c * (s.abs() / c.abs().clamp_min(EPS)).clamp(max=1.0)
+        c = c * (magnitude(s) / magnitude(c).clamp_min(EPS)).clamp(max=1.0)
     return c, rho
 
 
@@ -241,8 +242,8 @@ def band_energies(s, x, p, y, gate, ranges, c=None, rho=None) -> torch.Tensor:
     float64 (``gate``: its mean, negative values as 0); with the canceller's estimate ``c``
     and its coherence ``rho`` (:func:`cancelled`), :data:`CANCEL_ENERGIES` after them
     (``(J, B, 13)``; ``rho``: its mean)."""
-    pw = lambda z: band_sum(z.abs().pow(2).double(), ranges)  # noqa: E731
-    ps = s.abs().pow(2)
+    pw = lambda z: band_sum(power(z).double(), ranges)  # noqa: E731
+    ps = power(s)
     others = band_sum((ps.sum(0, keepdim=True) - ps).double(), ranges)
     rest = pw((x - s.sum(0))[None].expand_as(s))
 
@@ -338,7 +339,7 @@ def exact_terms(cands: torch.Tensor, r: torch.Tensor, ranges):
         [torch.stack([inner(c[:, k], c[:, m]) for m in range(K)], -1) for k in range(K)], -2
     )
     cross = torch.stack([inner(c[:, k], r) for k in range(K)], -1)
-    return gram, cross, band_sum(r.abs().pow(2), ranges)
+    return gram, cross, band_sum(power(r), ranges)
 
 
 def blend_si_sdr(w, gram, cross, ref, key, n: int) -> torch.Tensor:
@@ -374,7 +375,7 @@ def match_level(out: torch.Tensor, y: torch.Tensor, level: str, max_db: float) -
         raise ValueError(f"unknown trust level {level!r} ({', '.join(LEVELS)})")
     if level == "none":
         return out
-    energy = lambda z: z.abs().pow(2).sum(dim=(1, 2, 3)).double()  # noqa: E731
+    energy = lambda z: power(z).sum(dim=(1, 2, 3)).double()  # noqa: E731
     bound = 10 ** (max_db / 20)
     gain = torch.sqrt((energy(y) + EPS) / (energy(out) + EPS)).clamp(1 / bound, bound)
     return out * gain.to(out.real.dtype)[:, None, None, None]
@@ -409,14 +410,22 @@ class SongTrust(nn.Module):
         the stems' priors when the caller has them, else :func:`song_prior`)."""
         s, x = s.to(torch.complex64), x.to(torch.complex64)
         q = self.estimate(s, x, song_prior(s, x) if p is None else p, kinds)
-        return q, s.abs().pow(2).sum((1, 2, 3))
+        return q, power(s).sum((1, 2, 3))
 
     def candidates(self, s, x, p, y) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The candidates ``(J, K, C, F, N)``: ``S, P, Y`` and with ``config.cancel``
         :func:`cancelled`'s ``C``; and ``C``'s coherence (``None`` without)."""
         if not self.config.cancel:
             return torch.stack([s, p, y], 1), None
-        c, rho = cancelled(s, x, self.config.cancel_clip)
+        # song mode's passes blend the same input stems twice: the canceller's estimate,
+        # which reads only them and the mixture, is kept for the last (s, x) it was made of
+        # (held, so no other tensor can take their identity while it is kept; song mode
+        # never writes its input stems in place)
+        held = getattr(self, "_cancelled", None)
+        if held is None or held[0] is not s or held[1] is not x:
+            held = (s, x, cancelled(s, x, self.config.cancel_clip))
+            object.__setattr__(self, "_cancelled", held)
+        c, rho = held[2]
         return torch.stack([s, p, y, c], 1), rho
 
     def energies(self, cands, x, gate, rho) -> torch.Tensor:
