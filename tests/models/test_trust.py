@@ -246,7 +246,10 @@ class _Recorder:
         self.seen.append(kinds.tolist())
         return torch.full((len(s),), 3.0), torch.ones(len(s))
 
-    def __call__(self, s, x, p, y, gate, kinds, quality):
+    def cancel_estimate(self, s, x):
+        return None
+
+    def __call__(self, s, x, p, y, gate, kinds, quality, cancel=None):
         self.seen.append(kinds.tolist())
         self.quality.append(quality.tolist())
         return y

@@ -618,17 +618,21 @@ class RefinerModel(nn.Module):
         Shape: s ``(J, C, F, N)``, x ``(C, F, N)`` complex64 -> ``(J, C, F, N)``.
         """
         song_filter = song_filter_name(song_filter)
-        y, gate, priors = self.song_parts(s, x, song_filter, stems, quality)
+        cancel = None  # the trust layer's canceller estimate: the input's, made once
+        if song_filter == "trust" and self.trust is not None:
+            cancel = self.trust.cancel_estimate(s, x)
+        y, gate, priors = self.song_parts(s, x, song_filter, stems, quality, cancel)
         if song_filter == "trust":
-            y = self.song_trust(s, x, y, gate, priors, stems, quality)
+            y = self.song_trust(s, x, y, gate, priors, stems, quality, cancel=cancel)
         return y
 
     def song_trust(
-        self, s, x, y, gate, priors, stems=None, quality=None, gain: bool = True
+        self, s, x, y, gate, priors, stems=None, quality=None, gain: bool = True, cancel=None
     ) -> torch.Tensor:
         """The trust layer's step of :meth:`refine_song` on :meth:`song_parts`' output
         ``(y, gate, priors)`` (``y`` as it is without a layer, siblings or a second stem);
-        ``gain``: with the layer's ``gain_db`` (not between passes)."""
+        ``gain``: with the layer's ``gain_db`` (not between passes); ``cancel``: the layer's
+        :meth:`~stemprover.models.trust.SongTrust.cancel_estimate` of ``(s, x)``, if made."""
         if self.trust is None or not self.reads_siblings or len(s) < 2:
             return y
         names = stems if stems is not None else [None] * len(s)
@@ -636,7 +640,7 @@ class RefinerModel(nn.Module):
         p = song_prior(s, x) if priors is None else priors
         # the blend can take a quiet bin back to the prior's: kept as the level step
         # keeps them (validation fullness 38.6 without, input 43.6); and capped
-        out = keep_quiet(self.trust(s, x, p, y, gate, kinds, quality), s)
+        out = keep_quiet(self.trust(s, x, p, y, gate, kinds, quality, cancel), s)
         if gain and self.trust.config.gain_db:
             out = out * 10 ** (self.trust.config.gain_db / 20)
         cap = self.trust.config.quiet_cap
@@ -649,13 +653,14 @@ class RefinerModel(nn.Module):
         song_filter: bool | str = "level",
         stems: Sequence[str | None] | None = None,
         quality: torch.Tensor | None = None,
+        cancel: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The stems through the song filter up to its level step (``trust`` counts as
         ``level``), with what the trust layer reads: ``(y, gate, priors)`` as
         :meth:`refine_stems` gives them. In song mode ``model.passes`` times, each pass on
         the previous one's output (with ``trust``, the trust layer's blend of it with the
-        input stems; ``stems``, ``quality`` as :meth:`refine_song` takes them); the last
-        pass's gates and priors."""
+        input stems; ``stems``, ``quality``, ``cancel`` as :meth:`song_trust` takes them);
+        the last pass's gates and priors."""
         song_filter = song_filter_name(song_filter)
         song = song_filter != "none" and self.reads_siblings and len(s) > 1
 
@@ -670,7 +675,7 @@ class RefinerModel(nn.Module):
         y, gate, priors = one_pass(s)
         for _ in range(self.config.passes - 1 if song else 0):
             if song_filter == "trust":
-                y = self.song_trust(s, x, y, gate, priors, stems, quality, gain=False)
+                y = self.song_trust(s, x, y, gate, priors, stems, quality, False, cancel)
             y, gate, priors = one_pass(y)
         return y, gate, priors
 

@@ -412,21 +412,20 @@ class SongTrust(nn.Module):
         q = self.estimate(s, x, song_prior(s, x) if p is None else p, kinds)
         return q, power(s).sum((1, 2, 3))
 
-    def candidates(self, s, x, p, y) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def candidates(self, s, x, p, y, cancel=None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The candidates ``(J, K, C, F, N)``: ``S, P, Y`` and with ``config.cancel``
-        :func:`cancelled`'s ``C``; and ``C``'s coherence (``None`` without)."""
+        :func:`cancelled`'s ``C``; and ``C``'s coherence (``None`` without). ``cancel``:
+        :meth:`cancel_estimate` of ``(s, x)`` when the caller already has it."""
         if not self.config.cancel:
             return torch.stack([s, p, y], 1), None
-        # song mode's passes blend the same input stems twice: the canceller's estimate,
-        # which reads only them and the mixture, is kept for the last (s, x) it was made of
-        # (held, so no other tensor can take their identity while it is kept; song mode
-        # never writes its input stems in place)
-        held = getattr(self, "_cancelled", None)
-        if held is None or held[0] is not s or held[1] is not x:
-            held = (s, x, cancelled(s, x, self.config.cancel_clip))
-            object.__setattr__(self, "_cancelled", held)
-        c, rho = held[2]
+        c, rho = self.cancel_estimate(s, x) if cancel is None else cancel
         return torch.stack([s, p, y, c], 1), rho
+
+    def cancel_estimate(self, s, x) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """:func:`cancelled`'s ``(C, ρ)`` of the input stems (``None`` without
+        ``config.cancel``): it reads only them and the mixture, so song mode's passes make it
+        once."""
+        return cancelled(s, x, self.config.cancel_clip) if self.config.cancel else None
 
     def energies(self, cands, x, gate, rho) -> torch.Tensor:
         """:func:`band_energies` of :meth:`candidates`' output."""
@@ -451,13 +450,13 @@ class SongTrust(nn.Module):
         good = None if self.good is None else self.good(f)
         return keep_good(self.blend(f), quality, self.config.below, good)
 
-    def forward(self, s, x, p, y, gate, kinds, quality=None) -> torch.Tensor:
+    def forward(self, s, x, p, y, gate, kinds, quality=None, cancel=None) -> torch.Tensor:
         """The blended stems; ``quality``: the song's estimates (:func:`pooled_quality`;
-        ``None``: this segment's).
+        ``None``: this segment's); ``cancel``: :meth:`cancel_estimate` (``None``: made here).
 
         Shape: s, p, y, gate ``(J, C, F, N)``, x ``(C, F, N)`` complex (gate real), kinds,
         quality ``(J,)`` -> ``(J, C, F, N)``."""
-        cands, rho = self.candidates(s, x, p, y)
+        cands, rho = self.candidates(s, x, p, y, cancel)
         w = self._weights(cands, rho, x, gate, kinds, quality)
         out = blend(w, cands, self.ranges)
         return match_level(out, y, self.config.level, self.config.level_max)
