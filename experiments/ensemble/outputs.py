@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from bleed_stages import load_model, valid_songs
-from post_level import scores
-
-from stemprover.evaluation.run import INPUT_BINS, input_bin
+from post_level import bin_table, scores
 
 METRICS = ("si_sdr", "level", "bleedless", "fullness")
 
@@ -53,28 +51,8 @@ def main() -> None:
             for j, ref in enumerate(song.refs):
                 got = scores(ref, song.wave(z[j]), 44100)
                 rows.setdefault(key, []).append([got[k] for k in METRICS])
+    bin_table(rows)
     r = {k: np.array(v) for k, v in rows.items()}
-    base = r["input"][:, 0]
-    bins = np.array([input_bin(v) for v in base])
-    names = [name for _, name in INPUT_BINS if name in set(bins)]
-    print(f"{len(base)} stems")
-    print(
-        "| system | all | "
-        + " | ".join(f"{b} ({(bins == b).sum()})" for b in names)
-        + " | level | bleedless | fullness |"
-    )
-    print("|---" * (5 + len(names)) + "|")
-    for key, v in r.items():
-        d = v[:, 0] - base
-        cells = [
-            f"{np.nanmean(d[bins == b]):+.2f} ({int((d[bins == b] < -0.5).sum())})" for b in names
-        ]
-        m = np.nanmean(v, 0)
-        print(
-            f"| {key} | {np.nanmean(d):+.2f} ({int((d < -0.5).sum())}) | "
-            + " | ".join(cells)
-            + f" | {m[1]:+.2f} | {m[2]:.2f} | {m[3]:.2f} |"
-        )
     members = [r[c.name][:, 0] for c in a.cache]
     print(
         f"members' per-stem SI-SDR difference: rms {np.sqrt(np.nanmean((members[0] - members[1]) ** 2)):.2f} dB"

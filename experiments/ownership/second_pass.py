@@ -14,13 +14,11 @@ over the input (stems losing > 0.5 dB) per input bin, level, bleedless, fullness
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from bleed_stages import load_model
 from estimated import cached_outputs, cli
-from post_level import scores
+from post_level import bin_table, scores
 
-from stemprover.evaluation.run import INPUT_BINS, input_bin
 from stemprover.models.refiner import cap_quiet
 
 METRICS = ("si_sdr", "level", "bleedless", "fullness")
@@ -59,25 +57,7 @@ def main() -> None:
                 got = scores(ref, song.wave(z[j]), 44100)
                 rows.setdefault(key, []).append([got[k] for k in METRICS])
         print(f"song {_n + 1} done", flush=True)
-    r = {k: np.array(v) for k, v in rows.items()}
-    base = r["input"][:, 0]
-    bins = np.array([input_bin(v) for v in base])
-    names = [name for _, name in INPUT_BINS if name in set(bins)]
-    print(f"{len(base)} stems")
-    head = " | ".join(f"{b} ({(bins == b).sum()})" for b in names)
-    print(f"| system | all | {head} | level | bleedless | fullness |")
-    print("|---" * (5 + len(names)) + "|")
-    for key, v in r.items():
-        d = v[:, 0] - base
-        cells = [
-            f"{np.nanmean(d[bins == b]):+.2f} ({int((d[bins == b] < -0.5).sum())})" for b in names
-        ]
-        m = np.nanmean(v, 0)
-        print(
-            f"| {key} | {np.nanmean(d):+.2f} ({int((d < -0.5).sum())}) | "
-            + " | ".join(cells)
-            + f" | {m[1]:+.2f} | {m[2]:.2f} | {m[3]:.2f} |"
-        )
+    bin_table(rows)
 
 
 if __name__ == "__main__":

@@ -97,6 +97,33 @@ def scores(ref: np.ndarray, est: np.ndarray, rate: int) -> dict[str, float]:
     }
 
 
+def bin_table(rows: dict[str, list]) -> None:
+    """Print the per-input-bin table of ``rows`` (system -> one ``[si_sdr, level, bleedless,
+    fullness]`` per stem, ``input`` among them): SI-SDR change over the input (stems losing
+    > 0.5 dB) overall and per bin, then the three means."""
+    from stemprover.evaluation.run import INPUT_BINS, input_bin
+
+    r = {k: np.array(v) for k, v in rows.items()}
+    base = r["input"][:, 0]
+    bins = np.array([input_bin(v) for v in base])
+    names = [name for _, name in INPUT_BINS if name in set(bins)]
+    print(f"{len(base)} stems")
+    head = " | ".join(f"{b} ({(bins == b).sum()})" for b in names)
+    print(f"| system | all | {head} | level | bleedless | fullness |")
+    print("|---" * (5 + len(names)) + "|")
+    for key, v in r.items():
+        d = v[:, 0] - base
+        cells = [
+            f"{np.nanmean(d[bins == b]):+.2f} ({int((d[bins == b] < -0.5).sum())})" for b in names
+        ]
+        m = np.nanmean(v, 0)
+        print(
+            f"| {key} | {np.nanmean(d):+.2f} ({int((d < -0.5).sum())}) | "
+            + " | ".join(cells)
+            + f" | {m[1]:+.2f} | {m[2]:.2f} | {m[3]:.2f} |"
+        )
+
+
 def main() -> None:
     a = cli(__doc__)
     model = load_model(a.model)
